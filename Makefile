@@ -1,0 +1,37 @@
+# The two commands: `make demo` and `make test`. Both build .venv when it is missing.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck unit bench lab clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/recon demo --out out/demo
+
+test: lint typecheck unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check recon tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy recon
+
+unit: $(STAMP)
+	$(BIN)/pytest -q -n 2 --durations=10
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_reconcile.py 100000 300000 1000000 --write docs/benchmarks.md
+
+lab: $(STAMP)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,lab]'
+	$(BIN)/jupyter lab notebooks/
+
+clean:
+	rm -rf $(VENV) out .mypy_cache .pytest_cache .ruff_cache
