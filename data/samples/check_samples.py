@@ -39,7 +39,7 @@ def norm(value: Any, *, fold: bool = False) -> str | None:
     return text or None
 
 
-def parse_date(text: str | None) -> date | None | str:
+def parse_date(text: str | None) -> date | str | None:
     if text is None:
         return None
     try:

@@ -322,8 +322,7 @@ class Builder:
 
     def add_tricky(self) -> None:
         add, heads = self.add, self.heads
-        eng, fin, data = (heads["Platform Engineering"], heads["Finance & Accounting"],
-                          heads["Data & Analytics"])
+        eng, data = heads["Platform Engineering"], heads["Data & Analytics"]
 
         # in_sync: cosmetic-only differences
         add(first="Zoë", last="Lambert", country="FR", email_written="Zoe.Lambert@Example.COM",
@@ -882,7 +881,8 @@ def readme_block(rows: list[Worker], resources: list[dict[str, Any]]) -> str:
               "`hr_row` is the 1-based data row (the header is not counted). Every row not "
               "listed is an ordinary `in_sync` worker whose account is the exact image of the "
               "row through the mapping (about a sixth of them with a capitalised Work Email).",
-              "", "| hr_row | Employee ID | name | exercises | expected |", "|---:|---|---|---|---|"]
+              "", "| hr_row | Employee ID | name | exercises | expected |",
+              "|---:|---|---|---|---|"]
     for worker in rows:
         if not worker.exercises:
             continue
