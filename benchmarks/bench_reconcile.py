@@ -20,10 +20,12 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime, time as day_time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from datetime import time as day_time
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -50,7 +52,6 @@ from recon.reconcile import (  # noqa: E402
     write_outputs,
 )
 
-T = TypeVar("T")
 STAGES = [
     "read HR", "read snapshot", "quality", "map expressions", "flatten snapshot", "match",
     "classify + diff", "plan", "write outputs",
@@ -62,52 +63,54 @@ def peak_rss_mb() -> float:
 
 
 class Stopwatch:
+    """``with clock("stage"): ...`` records the seconds the block took under that name."""
+
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
 
-    def __call__(self, name: str, work: Callable[[], T]) -> T:
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
         start = time.perf_counter()
-        result = work()
+        yield
         self.seconds[name] = time.perf_counter() - start
-        return result
 
 
 def run_pipeline(folder: Path, out: Path) -> tuple[Reconciliation, Plan, dict[str, float]]:
-    """recon.reconcile + plan + write_outputs, one timed call per stage (same calls, same order)."""
+    """recon.reconcile + plan + write_outputs, one timed block per stage (same calls, order)."""
     config = load_config(folder / "recon.yaml")
     day = effective_as_of(config)
     assert config.target.file is not None
     clock = Stopwatch()
-    hr = clock("read HR", lambda: read_hr(config.source, config.base_dir))
-    target = clock("read snapshot", lambda: read_snapshot(config.resolve(config.target.file)))
-
-    def quality_gate() -> Any:
-        result = check(hr.frame, config, file=str(hr.path))
-        gate(result, len(hr.frame), config)
-        return result
-
-    quality = clock("quality", quality_gate)
+    with clock("read HR"):
+        hr = read_hr(config.source, config.base_dir)
+    with clock("read snapshot"):
+        target = read_snapshot(config.resolve(config.target.file))
+    with clock("quality"):
+        quality = check(hr.frame, config, file=str(hr.path))
+        gate(quality, len(hr.frame), config)
     context = EvalContext(now=datetime.combine(day, day_time()))
-    desired = clock("map expressions", lambda: desired_frame(hr.frame, config, day, context))
-    current = clock("flatten snapshot", lambda: current_frame(target, target_paths(config)))
-
-    def matching() -> tuple[pd.Series, pd.DataFrame]:
+    with clock("map expressions"):
+        desired = desired_frame(hr.frame, config, day, context)
+    with clock("flatten snapshot"):
+        current = current_frame(target, target_paths(config))
+    with clock("match"):
         excluded = (evaluate_predicate(config.target.exclude, current, context)
                     if config.target.exclude else pd.Series(False, index=current.index))
-        return excluded, match(desired, current[~excluded.to_numpy(dtype=bool)], config.match)
-
-    excluded, pairs = clock("match", matching)
-    result = clock("classify + diff", lambda: classify(
-        desired, current, excluded, pairs, quality.invalid["reason"], config, day))
+        pairs = match(desired, current[~excluded.to_numpy(dtype=bool)], config.match)
+    with clock("classify + diff"):
+        result = classify(desired, current, excluded, pairs, quality.invalid["reason"], config,
+                          day)
     meta = RunMeta(
         as_of=day, hr_file=str(hr.path), hr_sha256=hr.sha256, snapshot_source=target.source,
         snapshot_digest=target.digest, config_digest=config.digest,
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"))
     reconciliation = Reconciliation(result.identities, result.diffs, desired, current, quality,
                                     meta, result.desired_values)
-    del target, hr
-    the_plan = clock("plan", lambda: plan(reconciliation, config))
-    clock("write outputs", lambda: write_outputs(reconciliation, the_plan, out))
+    del target, hr  # reconcile() has returned by now: its inputs are garbage
+    with clock("plan"):
+        the_plan = plan(reconciliation, config)
+    with clock("write outputs"):
+        write_outputs(reconciliation, the_plan, out)
     return reconciliation, the_plan, clock.seconds
 
 
@@ -142,7 +145,7 @@ def time_datacompy(left: pd.DataFrame, right: pd.DataFrame) -> tuple[float, int]
     start = time.perf_counter()
     compare = datacompy.PandasCompare(left, right, join_columns=["person"])
     seconds = time.perf_counter() - start
-    return seconds, int(len(compare.all_mismatch()))
+    return seconds, len(compare.all_mismatch())
 
 
 def measure(n: int, folder: Path) -> dict[str, Any]:

@@ -47,14 +47,14 @@ COLUMNS = [
     "Termination Date", "Location", "Country",
 ]
 
-FIRST_NAMES = (
+FIRST_NAMES = (  # noqa: SIM905 (a list literal of 64 names would be unreadable)
     "Emily Michael Sarah David Jessica James José María Guadalupe Alejandro Verónica Sofía "
     "Begoña Iñaki Álvaro Inés Raúl Nuria Jürgen Jörg Günther Käthe Lukas Anna Sönke Łukasz "
     "Małgorzata Paweł Żaneta Wojciech Søren Mette Anders Åsa Björn Maëlle Hélène François "
     "Chloé Nguyễn Thảo Trần Minh Wei Xiù Yīng Pádraig Siobhán Aoife Seán Zoë Noël Øystein "
     "Ingrid Priya Arjun Ananya Dvořák Tomáš Ľubica Ibrahim Ayşe Çağla Oğuz"
 ).split()
-LAST_NAMES = [name.replace("_", " ") for name in (
+LAST_NAMES = [name.replace("_", " ") for name in (  # noqa: SIM905
     "Smith Johnson Williams García Rodríguez Martínez Hernández López González Pérez Sánchez "
     "Müller Schröder Weiß Groß Köhler Jäger Nowak Kowalski Wiśniewski Wójcik Kamiński "
     "Lewandowski Zieliński Szymański Jørgensen Sørensen Nørgaard Ångström Sjögren Lindqvist "
@@ -188,7 +188,7 @@ def generate(n: int, out: Path, *, full: bool = False, snapshot_format: str = "j
     rng.shuffle(pool)
     start = 0
     for name, share in SHARES.items():
-        count = int(round(n * share))
+        count = round(n * share)
         if name == "duplicate_key":
             count -= count % 2
         plans[pool[start:start + count]] = name
@@ -209,8 +209,8 @@ def generate(n: int, out: Path, *, full: bool = False, snapshot_format: str = "j
     drift_kind = rng.integers(0, 7, size=n)
     ids = _uuid(n + int(n * (ORPHAN_SHARE + SERVICE_SHARE)) + 2 * n // 500 + 10, rng)
     keys = [str(1_000_000 + i) for i in range(n)]
-    emails = [f"{_ascii(f)}.{_ascii(l)}.{k}@{DOMAIN}" for f, l, k in zip(first, last, keys,
-                                                                          strict=True)]
+    emails = [f"{_ascii(given)}.{_ascii(family)}.{key}@{DOMAIN}"
+              for given, family, key in zip(first, last, keys, strict=True)]
     duplicate_rows = np.flatnonzero(plans == "duplicate_key")
     for a, b in zip(duplicate_rows[0::2], duplicate_rows[1::2], strict=True):
         keys[b] = keys[a]  # two workers share one key: both invalid
