@@ -15,9 +15,11 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pandas as pd
 
 from recon.config import ENTERPRISE, Config
@@ -51,15 +53,31 @@ class Plan:
         return self.ops.groupby("action").size() if len(self.ops) else pd.Series(dtype="int64")
 
 
-def canonical(value: Any) -> str:
+_ORJSON_CANONICAL = (orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+                     | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS)
+
+
+def canonical_bytes(value: Any) -> bytes:
+    """``canonical(value)`` as UTF-8; orjson writes the same bytes 3× faster when it can."""
+    try:
+        return orjson.dumps(value, option=_ORJSON_CANONICAL)
+    except TypeError:  # orjson.JSONEncodeError too: json decides (and words any error)
+        return _canonical_json(value).encode("utf-8")
+
+
+def _canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical(value: Any) -> str:
+    return canonical_bytes(value).decode("utf-8")
 
 
 def op_id(action: str, method: str, path: str, target_id: str, hr_key: str | None,
           payload: Any, before: Any) -> str:
     body = {"action": action, "method": method, "path": path, "target_id": target_id,
             "hr_key": hr_key, "payload": payload, "before": before}
-    return hashlib.sha256(canonical(body).encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical_bytes(body)).hexdigest()
 
 
 def plan_digest(snapshot_digest: str, op_ids: list[str] | pd.Series) -> str:
@@ -70,14 +88,14 @@ def plan_digest(snapshot_digest: str, op_ids: list[str] | pd.Series) -> str:
 
 
 def _patch_operation(path: str, value: Any, had_value: bool) -> dict[str, Any]:
-    parsed = parse_path(path)
-    if parsed.is_reference:
+    is_reference, filter_attr, filter_value, sub, attribute = _patch_shape(path)
+    if is_reference:
         return {"op": "replace", "path": path, "value": {"value": value}}
-    if parsed.filter_attr is not None and not had_value:
+    if filter_attr is not None and not had_value:
         # RFC 7644 §3.5.2.3: replace with a value filter that matches nothing is an error
         # (noTarget), so a missing work e-mail is added as a new multi-valued item.
-        item = {parsed.filter_attr: parsed.filter_value, (parsed.sub or "value"): value}
-        return {"op": "add", "path": parsed.attribute, "value": [item]}
+        item = {filter_attr: filter_value, sub: value}
+        return {"op": "add", "path": attribute, "value": [item]}
     return {"op": "replace", "path": path, "value": value}
 
 
@@ -148,51 +166,65 @@ def _patches(
     people = identities[identities["category"].isin(list(kinds))]
     if people.empty:
         return
-    etags = current.set_index("target_id")["etag"]
-    grouped = {
-        target: group for target, group in diffs.groupby("target_id", sort=False)
-    } if len(diffs) else {}
+    etags = _etags(current)
+    # One pass over the diff rows, grouped by account (diffs are sorted by hr_row, attribute).
+    changes_of: dict[Any, list[tuple[Any, Any, Any]]] = {}
+    for target, attribute, old, new in zip(
+        diffs["target_id"], diffs["attribute"], diffs["before"], diffs["after"], strict=True
+    ):
+        changes_of.setdefault(target, []).append((attribute, old, new))
     for target_id, hr_key, hr_row, category in zip(
         people["target_id"], people["hr_key"], people["hr_row"], people["category"], strict=True
     ):
         action = kinds[str(category)]
         if action == "disable":
             continue  # leavers follow the leaver policy, see _policy_ops
-        changes = grouped.get(target_id)
         operations: list[dict[str, Any]] = []
         before: dict[str, Any] = {}
-        if changes is not None:
-            for attribute, old, new in zip(
-                changes["attribute"], changes["before"], changes["after"], strict=True
-            ):
-                if attribute == "active":
-                    continue
-                had = bool(pd.notna(old))
-                before[str(attribute)] = str(old) if had else None
-                operations.append(_patch_operation(str(attribute), str(new), had))
+        for attribute, old, new in changes_of.get(target_id, ()):
+            if attribute == "active":
+                continue
+            had = bool(pd.notna(old))
+            before[str(attribute)] = str(old) if had else None
+            operations.append(_patch_operation(str(attribute), str(new), had))
         if action == "enable":
             operations.insert(0, {"op": "replace", "path": "active", "value": True})
             before["active"] = False
-        risky = any(parse_path(p).attribute.lower() in IDENTIFYING for p in before)
+        risky = any(_identifying(p) for p in before)
         yield {
             "action": action, "method": "PATCH", "path": f"/Users/{target_id}",
             "target_id": target_id, "hr_key": hr_key, "hr_row": hr_row, "category": category,
             "payload": {"schemas": [PATCH_OP], "Operations": operations}, "before": before,
-            "etag": _etag(etags, target_id),
+            "etag": etags.get(target_id, ""),
             "risk": "medium" if risky and action == "update" else RISK[action], "match": None,
         }
 
 
-def _etag(etags: pd.Series, target_id: Any) -> str:
-    value = etags.get(target_id)
-    return "" if value is None or pd.isna(value) else str(value)
+@cache
+def _identifying(path: str) -> bool:
+    return parse_path(path).attribute.lower() in IDENTIFYING
+
+
+@cache
+def _patch_shape(path: str) -> tuple[bool, str | None, str | None, str, str]:
+    parsed = parse_path(path)
+    return (parsed.is_reference, parsed.filter_attr, parsed.filter_value,
+            parsed.sub or "value", parsed.attribute)
+
+
+def _etags(current: pd.DataFrame) -> dict[Any, str]:
+    """target_id -> the snapshot's meta.version ("" when it has none)."""
+    return {
+        target: "" if etag is None or pd.isna(etag) else str(etag)
+        for target, etag in zip(current["target_id"], current["etag"], strict=True)
+    }
 
 
 def _policy_ops(
     identities: pd.DataFrame, current: pd.DataFrame, config: Config,
 ) -> Iterator[dict[str, Any]]:
     """Leavers and orphans, as the policy says: disable, delete, or leave alone."""
-    etags = current.set_index("target_id")["etag"]
+    etags = _etags(current)
     active = current.set_index("target_id")["active"]
     chosen: list[tuple[pd.DataFrame, str]] = []
     if config.policy.leavers != "none":
@@ -217,7 +249,7 @@ def _policy_ops(
             yield {
                 "action": action, "method": method, "path": f"/Users/{target_id}",
                 "target_id": target_id, "hr_key": key, "hr_row": row, "category": category,
-                "payload": payload, "before": {"active": True}, "etag": _etag(etags, target_id),
+                "payload": payload, "before": {"active": True}, "etag": etags.get(target_id, ""),
                 "risk": RISK[action], "match": None,
             }
 
@@ -233,13 +265,16 @@ def write_plan(plan: Plan, path: Path) -> None:
     with path.open("w", encoding="utf-8") as out:
         out.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "ops": [\n')
         values = plan.ops.astype(object).where(plan.ops.notna(), None).to_numpy()
+        keys = [json.dumps(column) + ": " for column in columns]
         for number, record in enumerate(values):
-            op = dict(zip(columns, record, strict=True))
-            for column in JSON_COLUMNS:
-                op[column] = json.loads(op[column]) if op.get(column) else None
-            if op.get("hr_row") is not None:
-                op["hr_row"] = int(op["hr_row"])
-            out.write(("," if number else "") + json.dumps(op, ensure_ascii=False) + "\n")
+            # payload, before and match are JSON text already: spliced in, not re-parsed
+            fields = [
+                key + (value or "null" if column in JSON_COLUMNS
+                       else str(int(value)) if column == "hr_row" and value is not None
+                       else orjson.dumps(value).decode("utf-8"))
+                for key, column, value in zip(keys, columns, record, strict=True)
+            ]
+            out.write(("," if number else "") + "{" + ", ".join(fields) + "}\n")
         out.write("]}\n")
 
 
