@@ -67,15 +67,17 @@ class Stopwatch:
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
 
     @contextmanager
     def __call__(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         yield
         self.seconds[name] = time.perf_counter() - start
+        self.cpu[name] = time.process_time() - cpu
 
 
-def run_pipeline(folder: Path, out: Path) -> tuple[Reconciliation, Plan, dict[str, float]]:
+def run_pipeline(folder: Path, out: Path) -> tuple[Reconciliation, Plan, Stopwatch]:
     """recon.reconcile + plan + write_outputs, one timed block per stage (same calls, order)."""
     config = load_config(folder / "recon.yaml")
     day = effective_as_of(config)
@@ -111,7 +113,7 @@ def run_pipeline(folder: Path, out: Path) -> tuple[Reconciliation, Plan, dict[st
         the_plan = plan(reconciliation, config)
     with clock("write outputs"):
         write_outputs(reconciliation, the_plan, out)
-    return reconciliation, the_plan, clock.seconds
+    return reconciliation, the_plan, clock
 
 
 def conservation(reconciliation: Reconciliation, workers: int, accounts: int) -> str:
@@ -152,7 +154,8 @@ def measure(n: int, folder: Path) -> dict[str, Any]:
     """One N, in this process: the stage times, peak RSS, datacompy's time, checks."""
     expected = json.loads((folder / "expected.json").read_text(encoding="utf-8"))
     out = folder / "run"
-    reconciliation, the_plan, seconds = run_pipeline(folder, out)
+    reconciliation, the_plan, clock = run_pipeline(folder, out)
+    seconds = clock.seconds
     recon_peak = peak_rss_mb()
     problem = conservation(reconciliation, expected["workers"], expected["accounts"])
     counts = {k: int(v) for k, v in reconciliation.counts().items()}
@@ -163,6 +166,7 @@ def measure(n: int, folder: Path) -> dict[str, Any]:
     return {
         "n": n, "workers": expected["workers"], "accounts": expected["accounts"],
         "seconds": seconds, "total": sum(seconds.values()),
+        "cpu": clock.cpu, "total_cpu": sum(clock.cpu.values()),
         "peak_rss_mb": recon_peak, "peak_rss_with_datacompy_mb": peak_rss_mb(),
         "datacompy": datacompy_seconds, "datacompy_mismatched_rows": mismatches,
         "recon_compare": seconds["match"] + seconds["classify + diff"],

@@ -16,7 +16,7 @@ import pandas as pd
 
 from recon.config import Config
 from recon.mapping import future_hires
-from recon.normalize import case_insensitive, normalize_values, parse_path
+from recon.normalize import case_insensitive, is_in, normalize_values, parse_path
 
 HR_CATEGORIES = (
     "in_sync", "drift", "link", "joiner", "future_hire", "leaver", "rehire", "departed",
@@ -56,7 +56,7 @@ def resolve_references(
         keys = desired[path].astype("string").str.strip()
         target = keys.map(key_to_target).astype("string")
         resolved[path] = target
-        dangling = keys.notna() & ~keys.isin(known_keys)
+        dangling = keys.notna() & ~is_in(keys, known_keys)
         no_account = keys.notna() & target.isna() & ~dangling
         label = parse_path(path).attribute
         notes = notes.mask(dangling, notes + f"{label} " + keys + " is not in the HR file; ")
@@ -168,7 +168,7 @@ def classify(
     reason = reason.mask(notes.str.len() > 0, with_notes)
 
     # ---- changed attributes and diffs: only where an update is planned ---------------------
-    writes = category.isin(["drift", "link", "rehire"]).to_numpy()
+    writes = is_in(category, ["drift", "link", "rehire"])
     changed = changed.where(writes, "").str.rstrip(";")
     changed = changed.mask(category == "leaver", "active")
     changed = changed.mask(category == "rehire", ("active;" + changed).str.rstrip(";"))
@@ -253,8 +253,8 @@ def _account_rows(
     )
     ids = current["target_id"]
     is_excluded = excluded.to_numpy(dtype=bool)
-    in_conflict = ids.isin(claimants.index).to_numpy() & ~is_excluded
-    unpaired = ~ids.isin(clean_targets).to_numpy()
+    in_conflict = is_in(ids, claimants.index) & ~is_excluded
+    unpaired = ~is_in(ids, clean_targets)
     keep = is_excluded | in_conflict | unpaired
     rows = current[keep]
     category = np.select(

@@ -13,6 +13,7 @@ import pandas as pd
 
 from recon.config import Config
 from recon.expressions import EvalContext, evaluate, evaluate_predicate
+from recon.normalize import is_in
 
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 ISO_FORMATS = ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y%m%d")
@@ -60,7 +61,7 @@ def worker_active(frame: pd.DataFrame, config: Config, as_of: date) -> pd.Series
     if source.status is not None:
         status = frame[source.status.column].astype("string").str.strip().str.casefold()
         wanted = [value.strip().casefold() for value in source.status.active]
-        active &= status.isin(wanted).fillna(False).astype(bool)
+        active &= pd.Series(is_in(status, wanted), index=frame.index)
     if source.termination_date:
         terminated = parse_dates(frame[source.termination_date], source.date_format)
         active &= ~(terminated < as_of_timestamp(as_of)).fillna(False).astype(bool)

@@ -13,7 +13,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
 from recon.adapters.snapshot import Snapshot
 
@@ -135,6 +138,24 @@ def normalize_values(values: pd.Series, *, fold_case: bool) -> pd.Series:
     if fold_case:
         text = text.str.lower()
     return text.mask(text == "")
+
+
+def is_in(values: pd.Series | pd.Index, candidates: Any) -> np.ndarray:
+    """``values.isin(candidates)`` as a bool array, through pyarrow for pyarrow-backed strings.
+
+    pandas 3 gives the same answer for those about 25× slower (it converts the result through
+    Python objects); anything pyarrow will not compare takes the pandas path.
+    """
+    dtype = values.dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        try:
+            found = pc.is_in(pa.array(values.array),
+                             value_set=pa.array(getattr(candidates, "array", candidates),
+                                                from_pandas=True))
+            return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            pass
+    return np.asarray(values.isin(candidates), dtype=bool)
 
 
 def parse_active(values: pd.Series) -> pd.Series:

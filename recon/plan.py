@@ -24,7 +24,7 @@ import pandas as pd
 
 from recon.config import ENTERPRISE, Config
 from recon.errors import InputError
-from recon.normalize import CORE_USER, parse_path, set_path
+from recon.normalize import CORE_USER, is_in, parse_path, set_path
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
@@ -163,7 +163,7 @@ def _patches(
     identities: pd.DataFrame, diffs: pd.DataFrame, current: pd.DataFrame,
 ) -> Iterator[dict[str, Any]]:
     kinds = {"drift": "update", "link": "link", "rehire": "enable", "leaver": "disable"}
-    people = identities[identities["category"].isin(list(kinds))]
+    people = identities[is_in(identities["category"], list(kinds))]
     if people.empty:
         return
     etags = _etags(current)
