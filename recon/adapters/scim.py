@@ -358,14 +358,28 @@ class ScimClient:
 
         The server may return fewer than ``count`` (its own cap), and ``totalResults`` may move
         while we read (accounts created or deleted meanwhile). So paging goes on until a short or
-        empty page rather than trusting ``totalResults``, and a resource seen on two pages (the
-        window shifted under us) is yielded once.
+        empty page rather than trusting ``totalResults``, and a resource seen twice (the window
+        shifted under us) is yielded once. Pages are sorted by ``meta.created`` when the target
+        can sort, so that newcomers land at the end; when the last ``totalResults`` still says
+        more than we saw, the list is read once more (bounded) to pick up what shifted past us.
         """
         count = page_size or self.page_size
-        start = 1
+        query = dict(params or {})
+        if self._can_sort():
+            query.setdefault("sortBy", "meta.created")
         seen: set[str] = set()
+        for _ in range(3):
+            total = yield from self._pages(endpoint, count, query, seen)
+            if total <= len(seen):
+                return
+
+    def _pages(self, endpoint: str, count: int, query: dict[str, Any], seen: set[str]
+               ) -> Generator[dict[str, Any], None, int]:
+        """One pass over the pages; returns the last totalResults."""
+        start = 1
+        total = 0
         for _ in range(MAX_PAGES):
-            body = self._read(endpoint, {**(params or {}), "startIndex": start, "count": count})
+            body = self._read(endpoint, {**query, "startIndex": start, "count": count})
             page = [item for item in body.get("Resources") or [] if isinstance(item, dict)]
             for resource in page:
                 key = str(resource.get("id", ""))
@@ -375,13 +389,20 @@ class ScimClient:
                 yield resource
             total = _as_int(body.get("totalResults"), 0)
             if not page:
-                return
+                return total
             start += len(page)
             if len(page) < count:
                 if start > total:
-                    return  # a short page at the end: done
+                    return total  # a short page at the end: done
                 count = len(page)  # the server caps pages below what we asked: its cap it is
         raise PushError(f"GET {endpoint}: more than {MAX_PAGES} pages; the target keeps paging")
+
+    def _can_sort(self) -> bool:
+        try:
+            config = self.discover().config
+        except PushError:
+            return False
+        return bool(config.sort and config.sort.supported)
 
     def users(self, *, page_size: int | None = None) -> list[dict[str, Any]]:
         return list(self.iter_resources(USERS, page_size=page_size))
