@@ -20,15 +20,17 @@ import json
 import os
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
-from scim2_models import ResourceType, Schema, ServiceProviderConfig
 
 from recon.adapters.snapshot import Snapshot
 from recon.config import ScimTarget
 from recon.errors import ConfigError, PushError
+
+if TYPE_CHECKING:  # scim2-models takes a second to import: only discovery needs it
+    from scim2_models import ResourceType, Schema, ServiceProviderConfig
 
 SCIM_JSON = "application/scim+json"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -330,6 +332,8 @@ class ScimClient:
     def discover(self) -> Discovery:
         """ServiceProviderConfig, ResourceTypes and Schemas; cached for the client's lifetime."""
         if self._discovery is None:
+            from scim2_models import ResourceType, Schema, ServiceProviderConfig
+
             config = ServiceProviderConfig.model_validate(
                 _lenient_config(self._read("/ServiceProviderConfig")))
             resource_types = [ResourceType.model_validate(item)

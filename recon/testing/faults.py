@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import http.client
 import random
+import sys
 import threading
 import time
 from collections import Counter
@@ -29,6 +30,16 @@ from urllib.parse import urlsplit
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host",
               "proxy-connection", "te", "trailer", "upgrade"}
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client that goes away mid-reply (killed, or timed out) is expected here, not news."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            super().handle_error(request, client_address)
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,7 @@ class Faults:
     retry_after: str = "1"
     max_faults: int = 1000
     spare: tuple[str, ...] = ("/ServiceProviderConfig", "/ResourceTypes", "/Schemas")
+    only: tuple[str, ...] = ()  # when given, only paths containing one of these misbehave
 
     def kinds(self) -> list[tuple[str, float]]:
         return [("error", self.error), ("error_after", self.error_after),
@@ -79,6 +91,8 @@ class FaultProxy:
     def choose(self, path: str) -> str | None:
         """The fault for one request, or None (thread-safe, seeded, bounded)."""
         if any(spared in path for spared in self.faults.spare):
+            return None
+        if self.faults.only and not any(chosen in path for chosen in self.faults.only):
             return None
         with self._lock:
             if sum(self.injected.values()) >= self.faults.max_faults:
@@ -150,7 +164,7 @@ class FaultProxy:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server = _QuietServer(("127.0.0.1", 0), Handler)
         server.daemon_threads = True
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, name="fault-proxy",
