@@ -10,13 +10,15 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from recon.adapters.journal import Journal
 from recon.adapters.scim import ScimClient
 from recon.errors import PlanError
-from recon.normalize import ENTERPRISE
+from recon.normalize import ENTERPRISE, case_insensitive, normalize_values
 from recon.push import PushResult, RetryPolicy, push
+from recon.pushops import normalized
 from recon.testing import inprocess_client, seed, start_server, user
 from recon.testing.plans import HandApproval, HandPlan, op_row, patch_op
 
@@ -63,8 +65,12 @@ def cycle_ops(accounts: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                before={"active": False, "title": "Designer"}),
         op_row("link", target_id=dan["id"], hr_key="E5", etag=dan["meta"]["version"],
                payload=patch_op(("add", "externalId", "E5"),
-                                ("add", f"{ENTERPRISE}:employeeNumber", "E5")),
-               before={"externalId": None, f"{ENTERPRISE}:employeeNumber": None, "active": True}),
+                                ("Add", f"{ENTERPRISE}:employeeNumber", "E5"),
+                                # no work e-mail yet: a filtered path would be 400 noTarget
+                                ("add", "emails", [{"type": "work", "value": "dan@example.com",
+                                                    "primary": True}])),
+               before={"externalId": None, f"{ENTERPRISE}:employeeNumber": None,
+                       WORK_EMAIL: None, "active": True}),
     ]
 
 
@@ -76,6 +82,7 @@ def assert_converged(client: ScimClient) -> None:
     assert bob["active"] is False
     assert (cat["active"], cat["title"]) == (True, "Lead Designer")
     assert (dan["externalId"], dan[ENTERPRISE]["employeeNumber"]) == ("E5", "E5")
+    assert dan["emails"] == [{"type": "work", "value": "dan@example.com", "primary": True}]
     assert (eve["externalId"], eve["name"]["givenName"]) == ("E4", "Eve")
     assert client.count() == 5
 
@@ -275,3 +282,42 @@ def test_resume_skips_what_succeeded_and_finishes_the_rest(tmp_path: Path) -> No
     result = push(plan, HandApproval.all_of(plan), client, tmp_path / "j.db", progress=False)
     assert result.counts()[["skipped", "succeeded"]].tolist() == [2, 2]
     assert result.results["attempts"].tolist() == [1, 1, 1, 1]
+
+
+# -- comparisons -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [("title", " Inge\u0301nieur "), ("userName", "Ann.Lee@Example.COM "),
+     (WORK_EMAIL, "ANN@example.com"), ("name.givenName", "Ann"), ("title", "")],
+)
+def test_push_compares_values_as_reconcile_does(path: str, value: str) -> None:
+    expected = normalize_values(pd.Series([value]), fold_case=case_insensitive(path)).iloc[0]
+    assert normalized(path, value) == (None if pd.isna(expected) else expected)
+
+
+@pytest.mark.parametrize(("sent", "expected"), [(False, "false"), ("False", "false"),
+                                                 ("true", "true"), (None, "true")])
+def test_active_is_read_leniently(sent: object, expected: str) -> None:
+    assert normalized("active", sent) == expected
+
+
+def test_an_account_deleted_since_the_snapshot_is_stale(tmp_path: Path) -> None:
+    client = inprocess_client()
+    ann = the_team(client)["ann"]
+    client.delete(f"/Users/{ann['id']}")
+    plan = HandPlan.of([op_row("update", target_id=ann["id"], before={"title": "Engineer"},
+                               payload=patch_op(("replace", "title", "Lead")))])
+    result = push(plan, HandApproval.all_of(plan), client, tmp_path / "j.db", progress=False)
+    assert result.results[["status", "error"]].values.tolist() == [
+        ["stale", "the account no longer exists"]]
+
+
+def test_progress_bar_and_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    client = inprocess_client()
+    plan = leavers(client, 3)
+    result = push(plan, HandApproval.all_of(plan), client, tmp_path / "j.db", progress=True)
+    assert result.counts().to_dict() == {"succeeded": 3, "already_applied": 0, "stale": 0,
+                                         "failed": 0, "skipped": 0, "dry_run": 0}
+    assert "3/3" in capsys.readouterr().err

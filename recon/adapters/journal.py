@@ -215,7 +215,7 @@ class Journal:
             rows = self._db.execute(
                 "SELECT o.op_id, o.status, o.attempts, o.target_id,"
                 " EXISTS(SELECT 1 FROM attempts a WHERE a.op_id = o.op_id"
-                "        AND a.outcome IN ('pending', 'uncertain'))"
+                "        AND a.outcome IN ('pending', 'uncertain', 'deferred'))"
                 " FROM ops o").fetchall()
         wanted = set(op_ids) if op_ids is not None else None
         return {
