@@ -75,6 +75,8 @@ class Env:
     taken: dict[str, frozenset[str]]
     attribute: str | None
     column: Callable[[str], pa.Array]
+    # (distinct values, row -> index) of a column, or None when it has too few repeats
+    distinct: Callable[[str], tuple[pa.Array, pa.Array] | None] | None = None
     cache: dict[str, Any] = field(default_factory=dict)
 
     def missing_mask(self, columns: frozenset[str]) -> pa.Array | None:
@@ -170,6 +172,18 @@ def map_distinct(
     return mapped.take(encoded.indices)
 
 
+def scatter(base: pa.Array, mask: pa.Array, replacement: pa.Array) -> pa.Array:
+    """``base`` with the rows where ``mask`` is true replaced, in order, by ``replacement``."""
+    positions = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
+    if len(positions) == 0:
+        return base
+    out_type = replacement.type
+    indices = np.arange(len(base), dtype=np.int64)
+    indices[positions] = len(base) + np.arange(len(positions), dtype=np.int64)
+    combined = pa.concat_arrays([base.cast(out_type), replacement])
+    return combined.take(pa.array(indices))
+
+
 def map_masked(
     value: pa.Array, mask: pa.Array, function: Callable[[Any], Any], out_type: pa.DataType,
     fast: pa.Array,
@@ -178,20 +192,8 @@ def map_masked(
     mask = pc.fill_null(mask, False)
     if not pc.any(mask).as_py():
         return fast
-    slow_input = value.filter(mask)
-    slow = map_distinct(slow_input, function, out_type)
-    assert isinstance(slow, pa.Array)
-    positions = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
-    result = fast.to_pylist() if len(positions) * 4 > len(value) else None
-    if result is not None:
-        for pos, item in zip(positions, slow.to_pylist(), strict=True):
-            result[pos] = item
-        return pa.array(result, out_type)
-    # Few slow rows: scatter them with a take over [fast ++ slow].
-    indices = np.arange(len(value), dtype=np.int64)
-    indices[positions] = len(value) + np.arange(len(positions), dtype=np.int64)
-    combined = pa.concat_arrays([fast.cast(out_type), slow.cast(out_type)])
-    return combined.take(pa.array(indices))
+    slow = map_distinct(value.filter(mask), function, out_type)
+    return scatter(fast, mask, slow)
 
 
 # ---------------------------------------------------------------------------------------------
