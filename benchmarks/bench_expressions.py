@@ -21,7 +21,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recon.expressions import compile_expression, evaluate  # noqa: E402
+from recon.expressions import compile_expression, evaluate
 
 FIRST = [
     "John", "Mary", "Zoë", "Björn", "Åsa", "Øystein", "Łukasz", "José", "François", "Søren",
@@ -31,7 +31,8 @@ FIRST = [
 ]
 LAST = [
     "Smith", "Müller", "Ødegård", "Nowak", "García", "Lefèvre", "Straße", "Johansson", "Dvořák",
-    "Kowalczyk", "Núñez", "Öztürk", "Ó Briain", "van der Berg", "Papadopoulos", "Nguyễn", "Søndergaard",
+    "Kowalczyk", "Núñez", "Öztürk", "Ó Briain", "van der Berg", "Papadopoulos", "Nguyễn",
+    "Søndergaard",
     "Łęcki", "Brontë", "D'Angelo", "Jean-Baptiste", "Kim", "Yılmaz", "Häkkinen", "Šimková", "Lee",
     "Fernández", "Rossi", "Wiśniewski", "Andersson", "Ngata", "O'Neill", "Çelik", "Ibáñez",
 ]

@@ -23,7 +23,6 @@ from recon.expression_functions.values import (
     call,
     map_distinct,
     map_masked,
-    scatter,
     null_text,
     text_scalar,
     to_integer,
@@ -234,6 +233,12 @@ def prepare_culture(infos: list[ArgInfo]) -> str:
 def _upper(value: Value, language: str = "") -> Value:
     if language in ("tr", "az"):
         value = call(pc.replace_substring, value, pattern="i", replacement="İ")
+    if isinstance(value, pa.Array):
+        sharp_s = bool(pc.any(pc.match_substring(value, pattern="ß")).as_py())
+    else:
+        sharp_s = "ß" in (value.as_py() or "")
+    if not sharp_s:
+        return call(pc.utf8_upper, value)
     protected = call(pc.replace_substring, value, pattern="ß", replacement=_PRIVATE)
     upper = call(pc.utf8_upper, protected)
     return call(pc.replace_substring, upper, pattern=_PRIVATE, replacement="ß")

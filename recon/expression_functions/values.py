@@ -303,7 +303,33 @@ def text_of_constant(value: Value, what: str, position: int) -> str:
 
 def empty_to_null(value: Value) -> Value:
     """Empty strings become missing (for functions where Entra treats both alike)."""
-    return if_else(call(pc.equal, value, text_scalar("")), null_text(), value)
+    empty = call(pc.equal, value, text_scalar(""))
+    if isinstance(empty, pa.Array) and not pc.any(empty).as_py():
+        return value  # the common case for HR columns, whose empty cells are already missing
+    return if_else(empty, null_text(), value)
+
+
+def delete_bytes(values: pa.Array, delete: np.ndarray) -> pa.Array:
+    """Drop every byte whose value is marked in the 256-entry table ``delete`` (numpy).
+
+    Only valid when the table deletes whole characters: ASCII bytes, or all bytes >= 0x80.
+    """
+    _, offsets_buffer, data_buffer = values.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[
+        values.offset : values.offset + len(values) + 1
+    ]
+    data = np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0] : offsets[-1]]
+    offsets = offsets - offsets[0]
+    keep = ~delete[data]
+    counter = np.int32 if len(data) < 2**31 else np.int64
+    kept_before = np.zeros(len(data) + 1, dtype=np.int64)
+    kept_before[1:] = np.cumsum(keep, dtype=counter)
+    result = pa.LargeStringArray.from_buffers(
+        len(values), pa.py_buffer(kept_before[offsets]), pa.py_buffer(data[keep])
+    )
+    if values.null_count:
+        result = pc.if_else(pc.is_valid(values), result, pa.scalar(None, TEXT))
+    return result
 
 
 def any_valid(values: Sequence[Value]) -> bool:
