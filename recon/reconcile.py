@@ -99,6 +99,7 @@ def reconcile(
     day = effective_as_of(config, as_of)
     hr = hr or read_hr(config.source, config.base_dir)
     target = target if target is not None else snapshot(config)
+    config.check_expressions(list(hr.frame.columns))
     quality = check(hr.frame, config, file=str(hr.path))
     gate(quality, len(hr.frame), config)
     context = EvalContext(now=datetime.combine(day, time()))
