@@ -468,8 +468,8 @@ def gate(result: QualityResult, total_rows: int, config: Config) -> None:
 
     Raises ``PlanError`` (one line naming the file and column) when a required column is
     missing, a required column is empty in every row (an empty status column would make everyone
-    a leaver), a table-level expectation of severity error failed, or more than
-    ``quality.max_invalid_share`` of the rows fail.
+    a leaver), a table-level expectation of severity error failed, the extract has no data rows,
+    or more than ``quality.max_invalid_share`` of the rows fail.
     """
     file = str(result.details.get("file") or "HR extract")
     missing = result.missing_columns
@@ -482,7 +482,8 @@ def gate(result: QualityResult, total_rows: int, config: Config) -> None:
         if failure.get("severity") == "error":
             raise PlanError(f"{file}: {failure['message']}; refusing to plan")
     if total_rows <= 0:
-        return
+        raise PlanError(f"{file}: no data rows (only a header?); refusing to plan (every account "
+                        "would look like an orphan)")
     for rule in ("key_not_null", "status_not_null"):
         outcome = next((r for r in result.details.get("rules", []) if r["rule"] == rule), None)
         if outcome is not None and outcome["unexpected_count"] == total_rows:
