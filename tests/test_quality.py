@@ -190,7 +190,7 @@ def test_user_defined_expectations_quarantine_or_warn_by_severity() -> None:
 def test_a_bad_user_expectation_is_a_config_error(expectation: dict[str, Any],
                                                   fragment: str) -> None:
     frame = hr("E1 | Active | a@example.com | 01/15/2020 | |")
-    with pytest.raises(ConfigError, match="quality.expectations") as error:
+    with pytest.raises(ConfigError, match=r"quality\.expectations") as error:
         check(frame, config(quality={"expectations": [expectation]}))
     assert fragment in str(error.value)
     assert "\n" not in str(error.value)
