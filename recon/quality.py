@@ -33,6 +33,7 @@ import pandas as pd
 from recon.config import Config, Reference
 from recon.errors import ConfigError, PlanError
 from recon.expressions import compile_expression, evaluate
+from recon.mapping import parse_dates
 
 QUALITY_FORMAT = "recon.quality/1"
 Severity = Literal["error", "warning"]
@@ -56,6 +57,10 @@ class QualityResult:
     invalid: pd.DataFrame  # index hr_row; rule, column, reason — one row per quarantined HR row
     warnings: pd.DataFrame  # hr_row, rule, column, message
     details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def reasons(self) -> pd.Series:
+        return self.invalid["reason"]
 
     @property
     def missing_columns(self) -> list[dict[str, str]]:
@@ -170,21 +175,6 @@ def required_columns(config: Config) -> dict[str, str]:
     return needed
 
 
-def _parse_dates(values: pd.Series, fmt: str | None) -> pd.Series:
-    """Configured format, then ISO 8601, then Excel serial day numbers (1900 date system)."""
-    text = values.astype("string")
-    parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
-    if fmt:
-        parsed = pd.to_datetime(text, format=fmt, errors="coerce")
-    iso = pd.to_datetime(text.where(parsed.isna()), format="ISO8601", errors="coerce")
-    parsed = parsed.fillna(iso)
-    serial = pd.to_numeric(text.where(parsed.isna() & text.str.fullmatch(r"\d{1,6}(\.\d+)?")),
-                           errors="coerce")
-    serial = serial.where((serial >= 1) & (serial < 2958466))
-    excel = pd.to_datetime(serial, unit="D", origin="1899-12-30", errors="coerce")
-    return parsed.fillna(excel).astype("datetime64[ns]")
-
-
 class _Suite:
     """Builds the rules and the derived columns they need over one HR frame."""
 
@@ -268,15 +258,18 @@ class _Suite:
         self.add("status_not_null", column, "expect_column_values_to_not_be_null",
                  _constant(f"status_not_null: column {column!r} is empty"), column=column)
         if status.inactive is not None:
+            # Compared as the mapping compares them: trimmed and case-insensitive.
             allowed = [*status.active, *status.inactive]
+            folded = self.derive(f"{column} casefolded",
+                                 self.frame[column].astype("string").str.strip().str.casefold())
             self.add("status_in_set", column, "expect_column_values_to_be_in_set",
                      _valued(self.frame[column], f"status_in_set: column {column!r} value ",
                              f" is not one of {', '.join(allowed)}"),
-                     column=column, value_set=allowed)
+                     column=folded, value_set=sorted({v.strip().casefold() for v in allowed}))
 
     def _dates(self, name: str, column: str) -> str:
         fmt = self.config.source.date_format
-        parsed = _parse_dates(self.frame[column], fmt)
+        parsed = parse_dates(self.frame[column], fmt)
         raw = self.frame[column]
         unparseable = self.derive(f"unparseable {column}", raw.where(parsed.isna()))
         expected = f"{fmt}, " if fmt else ""
@@ -484,14 +477,15 @@ def gate(result: QualityResult, total_rows: int, config: Config) -> None:
     if total_rows <= 0:
         raise PlanError(f"{file}: no data rows (only a header?); refusing to plan (every account "
                         "would look like an orphan)")
-    for rule in ("key_not_null", "status_not_null"):
-        outcome = next((r for r in result.details.get("rules", []) if r["rule"] == rule), None)
-        if outcome is not None and outcome["unexpected_count"] == total_rows:
-            raise PlanError(f"{file}: column {outcome['column']!r}: empty in every row; refusing "
-                            "to plan (a broken extract would disable or create everyone)")
     share = len(result.invalid) / total_rows
     limit = config.quality.max_invalid_share
     if share > limit:
+        for rule in ("key_not_null", "status_not_null"):
+            outcome = next((r for r in result.details.get("rules", []) if r["rule"] == rule), None)
+            if outcome is not None and outcome["unexpected_count"] == total_rows:
+                raise PlanError(f"{file}: column {outcome['column']!r}: empty in every row; "
+                                "refusing to plan (a broken extract would disable or create "
+                                "everyone)")
         first_row = result.invalid.index[0]
         first_failure = result.invalid.iloc[0]
         raise PlanError(
