@@ -45,6 +45,9 @@ EMAIL_REGEX = (
     r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9-]{2,63}$"
 )
 _SHOWN = 60  # characters of a cell value quoted in a reason
+# No Entra or SCIM string attribute recon writes is longer (streetAddress: 1024); a longer cell
+# is a broken export, not a value to push.
+MAX_CELL_LENGTH = 1024
 _SAMPLE = 20  # rows and values kept per rule in ``details``
 _INVALID_COLUMNS = ["rule", "column", "reason"]
 _WARNING_COLUMNS = ["hr_row", "rule", "column", "message"]
@@ -85,11 +88,16 @@ def _gx() -> _Gx:
     global _GX
     if _GX is None:
         os.environ["GX_ANALYTICS_ENABLED"] = "false"  # before the import: no usage statistics
-        import great_expectations as gx
-        from great_expectations.data_context.types.base import ProgressBarsConfig
-        from great_expectations.expectations.registry import get_expectation_impl
+        with warnings.catch_warnings():  # GX's own deprecation noise is not the user's concern
+            warnings.simplefilter("ignore")
+            import great_expectations as gx
+            from great_expectations.data_context.types.base import ProgressBarsConfig
+            from great_expectations.expectations.registry import get_expectation_impl
 
-        logging.getLogger("great_expectations").setLevel(logging.ERROR)
+        # Some GX modules set their logger to INFO; the CLI promises one line per problem.
+        for name in [*logging.root.manager.loggerDict, "great_expectations"]:
+            if name.startswith("great_expectations"):
+                logging.getLogger(name).setLevel(logging.ERROR)
         context = gx.get_context(mode="ephemeral")
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
         asset = context.data_sources.add_pandas("recon").add_dataframe_asset("hr_extract")
@@ -111,6 +119,7 @@ class _Rule:
     kwargs: dict[str, Any]
     describe: Callable[[pd.Index], pd.Series]  # failing row labels -> one message per row
     user: bool = False
+    columns: Callable[[pd.Index], pd.Series] | None = None  # when the column differs per row
 
 
 def _shown(values: pd.Series) -> pd.Series:
@@ -233,8 +242,25 @@ class _Suite:
             self.add("manager_exists", source.manager_key, "expect_column_values_to_be_null",
                      _valued(manager, f"manager_exists: column {source.manager_key!r} value ",
                              " is not the key of any worker"), severity="warning", column=unknown)
+        self._lengths(sorted(present))
         for index, spec in enumerate(self.config.quality.expectations):
             self._user(index, spec)
+
+    def _lengths(self, columns: list[str]) -> None:
+        """One rule for every column the config reads: the first over-long cell of each row."""
+        if not columns:
+            return
+        lengths = pd.DataFrame({c: self.frame[c].str.len() for c in columns}).fillna(0)
+        too_long = lengths > MAX_CELL_LENGTH
+        first = too_long.idxmax(axis=1).where(too_long.any(axis=1)).astype("string")
+        longest = lengths.max(axis=1).astype("int64").astype("string")
+        offending = self.derive("over-long column", first)
+        self.rules.append(_Rule(
+            "value_length", ", ".join(columns), "error", "expect_column_values_to_be_null",
+            {"column": offending},
+            lambda rows: "value_length: column '" + first.loc[rows] + "' holds "
+            + longest.loc[rows] + f" characters (more than {MAX_CELL_LENGTH})",
+            columns=lambda rows: first.loc[rows]))
 
     def _expression_emails(self, present: set[str]) -> None:
         """userName and emails values must be addresses: check what the expression yields."""
@@ -409,7 +435,8 @@ def _result(frame: pd.DataFrame, suite: _Suite, validation: Any,
             continue
         rows = rows.unique()
         messages = rule.describe(rows).astype("string")
-        part = pd.DataFrame({"rule": rule.rule, "column": rule.column,
+        columns = (rule.columns(rows).to_numpy() if rule.columns is not None else rule.column)
+        part = pd.DataFrame({"rule": rule.rule, "column": columns,
                              "reason": messages.to_numpy()}, index=rows)
         (invalid_parts if rule.severity == "error" else warning_parts).append(
             part if rule.severity == "error" else
@@ -572,3 +599,23 @@ def render_html(result: QualityResult) -> str:
               else "<p>None.</p>"]
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+# --- command ---------------------------------------------------------------------------------
+
+
+def quality_command(config_path: str | os.PathLike[str],
+                    out_dir: str | os.PathLike[str]) -> tuple[QualityResult, list[Path]]:
+    """``recon quality``: check the configured extract, write quality.json/html, then gate.
+
+    The report is written before the gate runs, so that a refused extract can still be read.
+    """
+    from recon.adapters.hr import read_hr
+    from recon.config import load_config
+
+    config = load_config(config_path)
+    extract = read_hr(config.source, config.base_dir)
+    result = check(extract.frame, config, file=str(extract.path))
+    files = write_quality(result, out_dir)
+    gate(result, len(extract.frame), config)
+    return result, files
