@@ -120,6 +120,7 @@ class _Rule:
     describe: Callable[[pd.Index], pd.Series]  # failing row labels -> one message per row
     user: bool = False
     columns: Callable[[pd.Index], pd.Series] | None = None  # when the column differs per row
+    option: str = ""  # the config option that defined it (user expectations)
 
 
 def _shown(values: pd.Series) -> pd.Series:
@@ -319,12 +320,13 @@ class _Suite:
         values = self.frame[column] if column in self.frame.columns else None
         describe = (_valued(values, f"{rule}: column {column!r} value ", f" fails {name}")
                     if values is not None else _constant(f"{rule}: fails {name}"))
-        self.rules.append(_Rule(rule, column, severity, name, options, describe, user=True))
+        self.rules.append(_Rule(rule, column, severity, name, options, describe, user=True,
+                                option=where))
 
 
 def _expectation(gx: _Gx, rule: _Rule, number: int) -> Any:
     """Instantiate one GX expectation; a bad user definition is a config error, not a crash."""
-    where = f"quality.expectations ({rule.rule})"
+    where = rule.option or f"quality rule {rule.rule}"
     try:
         implementation = gx.expectation_impl(rule.expectation)
     except Exception as error:
@@ -404,7 +406,8 @@ def _result(frame: pd.DataFrame, suite: _Suite, validation: Any,
         if exception and (outcome.exception_info or {}).get("raised_exception"):
             error = ConfigError if rule.user else PlanError
             line = str(exception).strip().splitlines() or [""]
-            raise error(f"quality rule {rule.rule} ({rule.expectation}) could not run: {line[-1]}")
+            raise error(f"{rule.option or 'quality rule ' + rule.rule} ({rule.expectation}) "
+                        f"could not run: {line[-1]}")
         rows = pd.Index(result.get("unexpected_index_list") or [], dtype=frame.index.dtype)
         rules_json.append({
             "rule": rule.rule, "column": rule.column, "severity": rule.severity,

@@ -4,6 +4,7 @@ refuses to plan from a broken extract (issue 6)."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+import yaml
 
 from recon.config import Config, parse_config
 from recon.errors import ConfigError, PlanError
@@ -303,3 +305,88 @@ def test_importing_quality_does_not_import_great_expectations() -> None:
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True).stdout
     assert output.strip() == "False"
+
+
+# --- malformed inputs through the CLI ----------------------------------------------------------
+
+BAD_INPUTS = Path(__file__).parent / "bad_inputs"
+MANIFEST = yaml.safe_load((BAD_INPUTS / "cases.yaml").read_text(encoding="utf-8"))
+
+
+def _generate(kind: str, folder: Path) -> str:
+    """Files too big to commit, written at test time."""
+    assert kind == "huge_cell"
+    good = (BAD_INPUTS / "good.csv").read_text(encoding="utf-8")
+    (folder / "huge_cell.csv").write_text(good.replace("Turing", "T" * 1_048_576),
+                                          encoding="utf-8")
+    return "huge_cell.csv"
+
+
+def _case_config(case: dict[str, Any], folder: Path) -> Path:
+    """The case's config in ``folder``: base.yaml with the case's files and changes."""
+    config_file = folder / case["config"]
+    if case["config"] != MANIFEST["defaults"]["config"]:
+        return config_file  # a malformed config is used as it is
+    data = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+    data["source"]["path"] = case["hr"]
+    data["source"].update(case.get("source", {}))
+    data["target"]["file"] = case["snapshot"]
+    if "quality" in case:
+        data["quality"] = case["quality"]
+    written = folder / "case.yaml"
+    written.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return written
+
+
+def _run_cli(args: list[str], capsys: pytest.CaptureFixture[str],
+             monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
+    from recon import cli
+
+    monkeypatch.setattr(sys, "argv", ["recon", *args])
+    code: int | str | None = 0
+    try:
+        cli.main()
+    except SystemExit as done:
+        code = done.code
+    assert isinstance(code, int)
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "case", [{**MANIFEST["defaults"], **case} for case in MANIFEST["cases"]],
+    ids=[case["name"] for case in MANIFEST["cases"]])
+def test_a_malformed_input_gives_one_clear_line_or_quarantines_rows(
+    case: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for file in BAD_INPUTS.iterdir():
+        shutil.copy(file, tmp_path / file.name)
+    if "generate" in case:
+        case["hr"] = _generate(case["generate"], tmp_path)
+    config_file = _case_config(case, tmp_path)
+    out = tmp_path / "out"
+    code, stderr = _run_cli([case["command"], "--config", str(config_file), "--out", str(out)],
+                            capsys, monkeypatch)
+    assert "Traceback" not in stderr
+    assert code == case["exit"], stderr
+    if case["exit"]:
+        errors = [line for line in stderr.splitlines() if line.strip()
+                  and not line.startswith(("warning:", "WARNING:"))]
+        assert len(errors) == 1, stderr
+        assert case["message"] in errors[0]
+        if case.get("names_file", True):
+            named = case["hr"] if case["config"] == "base.yaml" else case["config"]
+            if case["snapshot"] != MANIFEST["defaults"]["snapshot"]:
+                named = case["snapshot"]
+            assert named in errors[0]
+    if "invalid" in case:
+        if case["command"] == "quality":
+            report = json.loads((out / "quality.json").read_text(encoding="utf-8"))
+            quarantined_rows = [row["hr_row"] for row in report["invalid"]]
+            assert (out / "quality.html").is_file()
+        else:
+            identities = pd.read_csv(out / "identities.csv", dtype={"hr_row": "Int64"})
+            invalid = identities[identities["category"] == "invalid"]
+            quarantined_rows = sorted(invalid["hr_row"].tolist())
+            assert (out / "quality.json").is_file()
+        assert quarantined_rows == case["invalid"]

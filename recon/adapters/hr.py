@@ -199,7 +199,10 @@ def _read_csv(text: str, name: str, source: Source) -> tuple[pd.DataFrame, int]:
             na_filter=False, engine="python", skip_blank_lines=True,
             on_bad_lines=_bad_line(name, len(columns), header_line),
         )
-    except InputError:
+    except InputError as error:
+        if error.row is None:  # pandas does not tell the handler which row it is on
+            raise InputError(str(error).removeprefix(f"{name}: "), file=name,
+                             row=_first_long_record(body, delimiter, len(columns))) from error
         raise
     except (csv.Error, pd.errors.ParserError) as error:
         row = _error_row(str(error))
@@ -210,6 +213,15 @@ def _read_csv(text: str, name: str, source: Source) -> tuple[pd.DataFrame, int]:
             frame[position] = ""
     frame.columns = pd.Index(columns[: frame.shape[1]])
     return frame, header_line
+
+
+def _first_long_record(body: str, delimiter: str, width: int) -> int | None:
+    """The 1-based data row with more non-empty fields than the header (for the error)."""
+    records = csv.reader(io.StringIO(body), delimiter=delimiter)
+    for number, fields in enumerate((f for f in records if any(c.strip() for c in f)), start=1):
+        if len(fields) > width and any(cell.strip() for cell in fields[width:]):
+            return number
+    return None
 
 
 def _bad_line(name: str, width: int, header_line: int):  # type: ignore[no-untyped-def]
