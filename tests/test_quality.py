@@ -13,10 +13,15 @@ from typing import Any
 import pandas as pd
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from recon.adapters.hr import HrExtract
+from recon.adapters.snapshot import read_snapshot
 from recon.config import Config, parse_config
 from recon.errors import ConfigError, PlanError
 from recon.quality import QualityResult, check, gate, required_columns, write_quality
+from recon.reconcile import reconcile
 
 HEADER = "Employee ID | Worker Status | Work Email | Hire Date | Termination Date | Manager ID"
 
@@ -390,3 +395,51 @@ def test_a_malformed_input_gives_one_clear_line_or_quarantines_rows(
             quarantined_rows = sorted(invalid["hr_row"].tolist())
             assert (out / "quality.json").is_file()
         assert quarantined_rows == case["invalid"]
+
+
+# --- random rows through the whole reconcile ----------------------------------------------------
+
+COLUMNS = ["Employee ID", "Worker Status", "Legal First Name", "Legal Last Name", "Work Email",
+           "Hire Date", "Termination Date", "Manager Employee ID"]
+CELL = st.one_of(
+    st.none(),
+    st.sampled_from(["", "  ", "E001", "E002", "E003", "E004", "Active", "active ",
+                     "Terminated", "Leave of Absence", "Retired", "ada@example.com",
+                     "alan@example.com", "not-an-address", "01/15/2020", "2031-01-01", "44927",
+                     "31/31/2021", "Zoë", "Zoe\u0308", "=1+1", "<b>x</b>"]),
+    st.text(max_size=12),
+    st.builds(lambda char, count: char * count, st.characters(), st.integers(1000, 3000)),
+)
+
+
+def _random_extract(rows: list[list[str | None]]) -> HrExtract:
+    """As the reader hands them over: stripped strings, empty cells missing, hr_row from 1."""
+    frame = pd.DataFrame(rows, columns=COLUMNS, dtype="string")
+    frame = frame.apply(lambda column: column.str.strip())
+    frame = frame.mask(frame == "")
+    frame.index = pd.RangeIndex(1, len(frame) + 1, name="hr_row")
+    return HrExtract(frame, Path("random.csv"), "0" * 64, 1)
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(rows=st.lists(st.lists(CELL, min_size=len(COLUMNS), max_size=len(COLUMNS)),
+                     min_size=1, max_size=15),
+       share=st.sampled_from([0.2, 1.0]))
+def test_random_rows_each_land_in_exactly_one_category(rows: list[list[str | None]],
+                                                        share: float) -> None:
+    base = yaml.safe_load((BAD_INPUTS / "base.yaml").read_text(encoding="utf-8"))
+    settings_ = parse_config({**base, "quality": {"max_invalid_share": share}},
+                             base_dir=BAD_INPUTS)
+    extract = _random_extract(rows)
+    try:
+        result = reconcile(settings_, extract, read_snapshot(BAD_INPUTS / "snapshot.json"))
+    except PlanError as refused:
+        assert share < 1.0 and "refusing to plan" in str(refused)
+        return
+    people = result.identities[result.identities["hr_row"].notna()]
+    assert sorted(people["hr_row"].astype(int)) == list(range(1, len(rows) + 1))
+    invalid = people[people["category"] == "invalid"]["hr_row"].astype(int)
+    assert sorted(invalid) == sorted(result.quality.invalid.index)
+    accounts = result.identities["target_id"].dropna()
+    assert sorted(accounts) == ["u1", "u2", "u3"]
