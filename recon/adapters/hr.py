@@ -208,10 +208,18 @@ def _read_csv(text: str, name: str, source: Source) -> tuple[pd.DataFrame, int]:
         row = _error_row(str(error))
         raise InputError(f"cannot parse: {_first_line(error)}", file=name,
                          row=row) from error
-    if frame.shape[1] < len(columns):
-        for position in range(frame.shape[1], len(columns)):
-            frame[position] = ""
-    frame.columns = pd.Index(columns[: frame.shape[1]])
+    if frame.shape[1] > len(columns):
+        extra = frame.iloc[:, len(columns):].fillna("").apply(lambda c: c.str.strip() != "")
+        rows = extra.any(axis=1)
+        if rows.any():
+            number = int(rows.to_numpy().argmax()) + 1
+            raise InputError(
+                f"a data row has more fields than the header's {len(columns)} "
+                "(an unquoted delimiter or a broken quote?)", file=name, row=number)
+        frame = frame.iloc[:, : len(columns)]
+    for position in range(frame.shape[1], len(columns)):
+        frame[position] = ""
+    frame.columns = pd.Index(columns)
     return frame, header_line
 
 
