@@ -209,26 +209,25 @@ def _diffs(
     masks: dict[str, np.ndarray], writes: np.ndarray,
 ) -> pd.DataFrame:
     parts: list[pd.DataFrame] = []
+    # Boolean masks over the pyarrow-backed arrays: no round trip through Python objects.
+    who = {column: identities[column].array for column in ("hr_key", "hr_row", "target_id")}
+    categories = identities["category"].array
     for path, mask in masks.items():
         rows = mask & writes
         if not rows.any():
             continue
         parts.append(pd.DataFrame({
-            "hr_key": identities["hr_key"].to_numpy()[rows],
-            "hr_row": identities["hr_row"].to_numpy()[rows],
-            "target_id": identities["target_id"].to_numpy()[rows],
-            "category": identities["category"].to_numpy()[rows],
+            **{column: values[rows] for column, values in who.items()},
+            "category": categories[rows],
             "attribute": path,
-            "before": account_at[path].to_numpy()[rows],
-            "after": wanted[path].to_numpy()[rows],
+            "before": account_at[path].array[rows],
+            "after": wanted[path].array[rows],
         }))
     for name, before, after in (("leaver", True, False), ("rehire", False, True)):
-        rows = (identities["category"] == name).to_numpy()
+        rows = (identities["category"] == name).to_numpy(dtype=bool)
         if rows.any():
             parts.append(pd.DataFrame({
-                "hr_key": identities["hr_key"].to_numpy()[rows],
-                "hr_row": identities["hr_row"].to_numpy()[rows],
-                "target_id": identities["target_id"].to_numpy()[rows],
+                **{column: values[rows] for column, values in who.items()},
                 "category": name, "attribute": "active",
                 "before": str(before), "after": str(after),
             }))
