@@ -193,6 +193,10 @@ def _read_csv(text: str, name: str, source: Source) -> tuple[pd.DataFrame, int]:
     _check_quotes(body, delimiter, name, header_line)
     if not body.strip():
         raise InputError("the file has a header but no data rows", file=name, row=header_line)
+    regular = _read_regular(body, delimiter, len(columns))
+    if regular is not None:
+        regular.columns = pd.Index(columns)
+        return regular, header_line
     try:
         frame = pd.read_csv(
             io.StringIO(body), sep=delimiter, header=None, dtype=str, keep_default_na=False,
@@ -221,6 +225,23 @@ def _read_csv(text: str, name: str, source: Source) -> tuple[pd.DataFrame, int]:
         frame[position] = ""
     frame.columns = pd.Index(columns)
     return frame, header_line
+
+
+def _read_regular(body: str, delimiter: str, width: int) -> pd.DataFrame | None:
+    """The body through pandas' C parser when every row fits the header, else None.
+
+    The C parser is ~5× faster than the python one but cannot say which row is wrong;
+    anything irregular (too many fields, a parse error) goes to the python engine, which
+    reads it the same way and names the row.
+    """
+    try:
+        frame = pd.read_csv(
+            io.StringIO(body), sep=delimiter, header=None, dtype=str, keep_default_na=False,
+            na_filter=False, engine="c", skip_blank_lines=True,
+        )
+    except (pd.errors.ParserError, csv.Error, ValueError):
+        return None
+    return frame if frame.shape[1] == width else None
 
 
 def _first_long_record(body: str, delimiter: str, width: int) -> int | None:
