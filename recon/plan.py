@@ -170,11 +170,11 @@ def _patches(
     # One pass over the diff rows, grouped by account (diffs are sorted by hr_row, attribute).
     changes_of: dict[Any, list[tuple[Any, Any, Any]]] = {}
     for target, attribute, old, new in zip(
-        diffs["target_id"], diffs["attribute"], diffs["before"], diffs["after"], strict=True
+        *(diffs[c].tolist() for c in ("target_id", "attribute", "before", "after")), strict=True
     ):
         changes_of.setdefault(target, []).append((attribute, old, new))
     for target_id, hr_key, hr_row, category in zip(
-        people["target_id"], people["hr_key"], people["hr_row"], people["category"], strict=True
+        *(people[c].tolist() for c in ("target_id", "hr_key", "hr_row", "category")), strict=True
     ):
         action = kinds[str(category)]
         if action == "disable":
@@ -216,7 +216,8 @@ def _etags(current: pd.DataFrame) -> dict[Any, str]:
     """target_id -> the snapshot's meta.version ("" when it has none)."""
     return {
         target: "" if etag is None or pd.isna(etag) else str(etag)
-        for target, etag in zip(current["target_id"], current["etag"], strict=True)
+        for target, etag in zip(current["target_id"].tolist(), current["etag"].tolist(),
+                                strict=True)
     }
 
 
