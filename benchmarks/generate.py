@@ -202,7 +202,7 @@ def generate(n: int, out: Path, *, full: bool = False, snapshot_format: str = "j
     places = rng.integers(0, len(LOCATIONS), size=n)
     costs = rng.integers(1000, 9999, size=n)
     manager_of = rng.integers(0, managers, size=n)
-    hires = _dates(rng, n, date(1998, 1, 1), AS_OF - timedelta(days=60))
+    hires = _dates(rng, n, date(1998, 1, 1), AS_OF - timedelta(days=720))  # before any end
     ends = _dates(rng, n, AS_OF - timedelta(days=700), AS_OF - timedelta(days=1))
     soon = _dates(rng, n, AS_OF - timedelta(days=20), AS_OF + timedelta(days=PREHIRE_DAYS))
     later = _dates(rng, n, AS_OF + timedelta(days=30), AS_OF + timedelta(days=200))
