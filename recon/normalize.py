@@ -167,19 +167,94 @@ def parse_active(values: pd.Series) -> pd.Series:
 def current_frame(snapshot: Snapshot, paths: list[str]) -> pd.DataFrame:
     """One row per target account: target_id, etag, active and one column per SCIM path."""
     parsed = {text: parse_path(text) for text in dict.fromkeys(paths)}
-    # Reading nested JSON is per resource by nature; everything after this is vectorized.
-    records = [
-        {
-            "target_id": resource.get("id"),
-            "etag": (resource.get("meta") or {}).get("version"),
-            "active": resource.get("active"),
-            **{text: get_path(resource, path) for text, path in parsed.items()},
-        }
-        for resource in snapshot.resources
-    ]
-    columns = ["target_id", "etag", "active", *parsed]
-    frame = pd.DataFrame.from_records(records, columns=columns)
+    resources = snapshot.resources
+    columns: dict[str, Any] = {
+        "target_id": [resource.get("id") for resource in resources],
+        "etag": [(resource.get("meta") or {}).get("version") for resource in resources],
+        "active": [resource.get("active") for resource in resources],
+    }
+    users = _as_arrow(resources)
+    for text, path in parsed.items():
+        values = _arrow_values(users, path) if users is not None else None
+        # Per resource only where the columnar read cannot say exactly what get_path says.
+        columns[text] = (pd.arrays.ArrowStringArray(values.cast(pa.large_string()))
+                         if values is not None
+                         else [get_path(resource, path) for resource in resources])
+    frame = pd.DataFrame({name: pd.Series(values, dtype=object)
+                          if isinstance(values, list) else values
+                          for name, values in columns.items()})
     for column in ["target_id", "etag", *parsed]:
         frame[column] = frame[column].astype("string")
     frame["active"] = parse_active(frame["active"])
     return frame
+
+
+# ---- columnar reading of SCIM resources -------------------------------------------------------
+# pyarrow converts the list of resource dicts to one struct array in C; each path is then a few
+# field look-ups. A column is read this way only when the answer is certainly get_path's:
+# exact-case names, string leaves, ASCII filter values; anything else is read per resource.
+
+def _as_arrow(resources: list[dict[str, Any]]) -> Any:
+    try:
+        users = pa.array(resources)
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        return None  # mixed shapes (a string here, an object there): per resource
+    return users if pa.types.is_struct(users.type) else None
+
+
+def _is_text(array: Any) -> bool:
+    return bool(pa.types.is_string(array.type) or pa.types.is_large_string(array.type))
+
+
+def _field(node: Any, name: str) -> Any:
+    """The child ``name`` of a struct array (nulls where the parent is null), or None."""
+    if pa.types.is_null(node.type):
+        return node
+    if not pa.types.is_struct(node.type):
+        return None
+    spellings = [field.name for field in node.type if field.name.lower() == name.lower()]
+    if not spellings:
+        return pa.nulls(len(node))
+    if spellings != [name]:
+        return None  # another spelling somewhere: get_path's case-insensitive rules decide
+    return pc.struct_field(node, [node.type.get_field_index(name)])
+
+
+def _first_match(items: Any, attribute: str, value: str) -> Any:
+    """Per row, the first item of a multi-valued attribute whose ``attribute`` equals value."""
+    if pa.types.is_null(items.type):
+        return items
+    if not pa.types.is_list(items.type) or not value.isascii() or value.lower() == "none":
+        return None
+    flat = pc.list_flatten(items)
+    key = _field(flat, attribute)
+    if key is None or not (_is_text(key) or pa.types.is_null(key.type)):
+        return None
+    if pa.types.is_null(key.type):
+        return pa.nulls(len(items), flat.type)
+    if pc.all(pc.string_is_ascii(key.drop_null())).as_py() not in (True, None):
+        return None
+    hits = np.flatnonzero(pc.fill_null(pc.equal(pc.ascii_lower(key), value.lower()), False)
+                          .to_numpy(zero_copy_only=False))
+    parents = pc.list_parent_indices(items).to_numpy()[hits]
+    chosen, first = np.unique(parents, return_index=True)
+    take = np.full(len(items), -1, dtype=np.int64)
+    take[chosen] = hits[first]
+    return flat.take(pa.array(take, mask=take < 0))
+
+
+def _arrow_values(users: Any, path: Path) -> Any:
+    """The column get_path would give for every user, as a pyarrow string array, or None."""
+    node = users if path.schema is None else _field(users, path.schema)
+    node = _field(node, path.attribute) if node is not None else None
+    if node is not None and path.filter_attr is not None:
+        node = _first_match(node, path.filter_attr, path.filter_value or "")
+    if node is not None and path.sub is not None:
+        node = _field(node, path.sub)
+    elif node is not None and path.is_reference and pa.types.is_struct(node.type):
+        node = _field(node, "value")
+    if node is None:
+        return None
+    if pa.types.is_null(node.type):
+        return pa.nulls(len(users), pa.large_string())
+    return node if _is_text(node) else None
