@@ -208,6 +208,8 @@ def machine() -> dict[str, str]:
 
 
 def _people(n: int) -> str:
+    if n % 1_000_000 == 0:
+        return f"{n // 1_000_000:,}M"
     return f"{n // 1000:,}k" if n % 1000 == 0 else f"{n:,}"
 
 
@@ -283,7 +285,9 @@ Categories at N = {_people(biggest['n'])}: {counts}.
 Goals at N = 1,000,000 (issue 9): total under 30 s, peak RSS under 6 GiB, recon's match +
 classify + diff at least 3× faster than datacompy. The µs-per-person row staying flat across N
 shows that the cost grows linearly.
-"""
+
+{(HERE / "notes.md").read_text(encoding="utf-8")}"""
+
 
 
 def table_of(results: list[dict[str, Any]], info: dict[str, str]) -> str:
