@@ -205,9 +205,9 @@ def test_changes_lists_each_op_then_each_attribute_it_writes(workbook: Path) -> 
     assert ("4", "disable", "1 attribute", None, None) in lines
     assert ("4.1", "disable", "active", "true", "false") in lines
     assert ("2.1", "update", "title", "Engineer", "Senior Engineer") in lines
-    assert ("2.2", "update", DEPARTMENT, "R&D", "+Research") in lines
+    assert ("2.2", "update", "enterprise:department", "R&D", "+Research") in lines
     assert ("1.2", "create", "name.givenName", None, FORMULA) in lines
-    assert ws.cell(2, 1).value == "Plan digest" and ws.cell(2, 2).value == PLAN.digest
+    assert ws.cell(2, 1).value == "Plan digest" and ws.cell(2, 4).value == PLAN.digest
 
 
 def test_only_decision_and_comment_can_be_edited(workbook: Path) -> None:
@@ -317,7 +317,7 @@ def test_a_workbook_of_another_plan_is_refused(workbook: Path) -> None:
 
 def test_an_edited_digest_is_refused(workbook: Path) -> None:
     wb = openpyxl.load_workbook(workbook)
-    wb["Changes"].cell(2, 2).value = "0" * 64
+    wb["Changes"].cell(2, 4).value = "0" * 64
     wb.save(workbook)
     with pytest.raises(PlanError, match="another run"):
         read_approvals(workbook, PLAN, approver="auditor")
@@ -326,7 +326,7 @@ def test_an_edited_digest_is_refused(workbook: Path) -> None:
 def test_an_edited_op_id_is_refused(workbook: Path) -> None:
     wb = openpyxl.load_workbook(workbook)
     ws = wb["Changes"]
-    ws.cell(op_row(ws, 4), column(ws, "Op id")).value = "deadbeef" * 8
+    ws.cell(op_row(ws, 4), column(ws, "Op id (full)")).value = "deadbeef" * 8
     ws.cell(op_row(ws, 4), column(ws, "Decision")).value = "Approve"
     wb.save(workbook)
     with pytest.raises(PlanError, match="op id 'deadbeefdeadbeef' is not in the plan"):

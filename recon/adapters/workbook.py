@@ -43,10 +43,11 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from recon.approve import Approval
 from recon.errors import InputError, PlanError
-from recon.normalize import parse_path
+from recon.normalize import ENTERPRISE, parse_path
 
 CHANGES = "Changes"
 DIGEST_LABEL = "Plan digest"
+FULL_ID = "Op id (full)"  # hidden column: the id the reader checks; "Op id" shows its start
 APPROVE, REJECT = "Approve", "Reject"
 DECISION_RULE = (
     "Decide on each numbered op row (white, e.g. 7): choose Approve or Reject in the Decision "
@@ -72,19 +73,29 @@ CATEGORY_ORDER = (
 _RISKY_START = re.compile(r"^[=+\-@\t\r]")
 
 _THIN = Side(style="thin", color="A6A6A6")
-HEADER_FONT = Font(bold=True, color="FFFFFF")
+
+
+def _font(*, size: float = 11, **style: Any) -> Font:
+    """Excel's default face, named: an unnamed font falls back to a serif in other readers."""
+    return Font(name="Calibri", size=size, **style)
+
+
+
+HEADER_FONT = _font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
-TITLE_FONT = Font(bold=True, size=14)
-SECTION_FONT = Font(bold=True, size=12, color="1F4E78")
-LABEL_FONT = Font(bold=True)
-NOTE_FONT = Font(italic=True, color="595959")
-OP_FONT = Font(bold=True)
-DETAIL_FONT = Font(color="595959")
+TITLE_FONT = _font(bold=True, size=14)
+SECTION_FONT = _font(bold=True, size=12, color="1F4E78")
+LABEL_FONT = _font(bold=True)
+NOTE_FONT = _font(italic=True, color="595959")
+OP_FONT = _font(bold=True)
+ALARM_FONT = _font(bold=True, color="C00000")
+DETAIL_FONT = _font(color="595959")
 DETAIL_FILL = PatternFill("solid", fgColor="F2F2F2")
 EDIT_FILL = PatternFill("solid", fgColor="FFF2CC")
 EDIT_BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
 UNLOCKED = Protection(locked=False)
 WRAP_TOP = Alignment(wrap_text=True, vertical="top")
+CENTER = Alignment(horizontal="center")
 
 
 # ---- what the writer needs (the recon result objects satisfy these) ---------------------------
@@ -324,6 +335,13 @@ def op_changes(method: str, payload: str, before: str) -> list[tuple[str, str, s
     return [(k, _show(held.get(k)) if k in held else "", _show(after.get(k))) for k in keys]
 
 
+def _label(path: str) -> str:
+    """A SCIM path as a reviewer reads it: the enterprise URN shortened to ``enterprise:``."""
+    if path.lower().startswith(ENTERPRISE.lower() + ":"):
+        return "enterprise:" + path[len(ENTERPRISE) + 1:]
+    return path
+
+
 def change_lines(plan: PlanLike) -> pd.DataFrame:
     """The Changes sheet's rows from the plan alone: each op, then its attribute rows.
 
@@ -340,7 +358,7 @@ def change_lines(plan: PlanLike) -> pd.DataFrame:
         summary = f"{len(changes)} attribute{'s' if len(changes) != 1 else ''}"
         records.append((str(number), True, str(op_id), summary, "", "", position))
         records.extend(
-            (f"{number}.{k}", False, str(op_id), attribute, old, new, position)
+            (f"{number}.{k}", False, str(op_id), _label(attribute), old, new, position)
             for k, (attribute, old, new) in enumerate(changes, 1)
         )
     return pd.DataFrame(records, columns=[
@@ -365,11 +383,12 @@ def _people(ops: pd.DataFrame, identities: pd.DataFrame) -> pd.DataFrame:
 
 CHANGE_COLUMNS = (
     Column("#", "number", 7), Column("Category", "category", 11), Column("Action", "action", 9),
-    Column("Risk", "risk", 8), Column("Person", "person", 22), Column("HR key", "hr_key", 11),
+    Column("Risk", "risk", 9), Column("Person", "person", 22), Column("HR key", "hr_key", 11),
     Column("User name", "user_name", 26), Column("Account id", "target_id", 14),
     Column("Attribute", "attribute", 30), Column("Before", "before", 24),
     Column("After", "after", 24), Column("Decision", "decision", 11),
-    Column("Comment", "comment", 30), Column("Op id", "op_id", 18),
+    Column("Comment", "comment", 30), Column("Op id", "short_id", 16),
+    Column(FULL_ID, "op_id", 66),
 )
 
 
@@ -385,12 +404,16 @@ def _write_changes(wb: Workbook, plan: PlanLike, identities: pd.DataFrame,
         "risk": taken["risk"], "person": people["display_name"], "hr_key": taken["hr_key"],
         "user_name": people["user_name"], "target_id": taken["target_id"],
         "attribute": lines["attribute"], "before": lines["before"], "after": lines["after"],
-        "op_id": lines["op_id"],
+        "short_id": lines["op_id"].str.slice(0, 12), "op_id": lines["op_id"],
     })
     header_row = 3
     _finish_table(ws, CHANGE_COLUMNS, [c.width or 12 for c in CHANGE_COLUMNS], header_row,
                   len(table))
     ws.row_dimensions[1].height = 48
+    last_letter = get_column_letter(len(CHANGE_COLUMNS) - 1)
+    ws.merged_cells.add(f"A1:{last_letter}1")
+    ws.merged_cells.add("A2:C2")
+    ws.column_dimensions[get_column_letter(len(CHANGE_COLUMNS))].hidden = True
     decision_col = get_column_letter(_column_index(CHANGE_COLUMNS, "Decision"))
     last_row = header_row + max(len(table), 1)
     rule = DataValidation(
@@ -408,33 +431,39 @@ def _write_changes(wb: Workbook, plan: PlanLike, identities: pd.DataFrame,
     ws.protection.formatRows = False
 
     ws.append([_styled(ws, DECISION_RULE, font=NOTE_FONT, alignment=WRAP_TOP)])
-    ws.append([_styled(ws, DIGEST_LABEL, font=LABEL_FONT), plan.digest])
+    ws.append([_styled(ws, DIGEST_LABEL, font=LABEL_FONT), None, None, plan.digest])
     ws.append(_header(ws, (c.header for c in CHANGE_COLUMNS)))
     values = {c.source: _column_values(ws, table[c.source])
               for c in CHANGE_COLUMNS if c.source in table}
-    shown = [c.source for c in CHANGE_COLUMNS]
     is_op = lines["is_op"].to_numpy(dtype=bool)
+    alarming = table["risk"].isin(["high", "critical"]).to_numpy(dtype=bool)
     for index in range(len(table)):
-        row: list[Any] = []
-        for source in shown:
-            if source == "decision":
-                if is_op[index]:
-                    choice = APPROVE if table["op_id"].iat[index] in approved else None
-                    row.append(_styled(ws, choice, fill=EDIT_FILL, border=EDIT_BORDER,
-                                       unlocked=True))
-                else:
-                    row.append(_styled(ws, None, fill=DETAIL_FILL))
-            elif source == "comment":
-                row.append(_styled(ws, None, fill=EDIT_FILL, border=EDIT_BORDER, unlocked=True)
-                           if is_op[index] else _styled(ws, None, fill=DETAIL_FILL))
-            else:
-                value = values[source][index]
-                row.append(value if is_op[index] and source != "action" and source != "person"
-                           else _styled(ws, value, font=OP_FONT if is_op[index] else DETAIL_FONT,
-                                        fill=None if is_op[index] else DETAIL_FILL))
-        ws.append(row)
+        ws.append(_change_row(ws, values, index, bool(is_op[index]), bool(alarming[index]),
+                              table["op_id"].iat[index] in approved))
     if table.empty:
         ws.append([_styled(ws, "(no changes planned)", font=NOTE_FONT)])
+
+
+def _change_row(ws: Any, values: dict[str, list[Any]], index: int, is_op: bool,
+                alarming: bool, approved: bool) -> list[Any]:
+    """An op row (bold, editable Decision and Comment) or an attribute row (grey, all locked)."""
+    row: list[Any] = []
+    for column in CHANGE_COLUMNS:
+        if column.source in ("decision", "comment"):
+            choice = APPROVE if approved and column.source == "decision" else None
+            row.append(_styled(ws, choice, fill=EDIT_FILL, border=EDIT_BORDER, unlocked=True)
+                       if is_op else _styled(ws, None, fill=DETAIL_FILL))
+            continue
+        value = values[column.source][index]
+        if not is_op:
+            row.append(_styled(ws, value, font=DETAIL_FONT, fill=DETAIL_FILL))
+        elif column.source == "risk" and alarming:
+            row.append(_styled(ws, value, font=ALARM_FONT))
+        elif column.source in ("action", "person"):
+            row.append(_styled(ws, value, font=OP_FONT))
+        else:
+            row.append(value)
+    return row
 
 
 def _column_index(columns: Sequence[Column], header: str) -> int:
@@ -465,6 +494,7 @@ def _identity_sheets(wb: Workbook, reconciliation: ReconciliationLike) -> None:
     drift["hr_row"] = pd.to_numeric(drift["hr_row"], errors="coerce").astype("Int64")
     names = ids.dropna(subset=["hr_row"]).drop_duplicates("hr_row").set_index("hr_row")
     drift["display_name"] = drift["hr_row"].map(names["display_name"])
+    drift["attribute"] = drift["attribute"].astype("string").map(_label, na_action="ignore")
     _write_table(wb, "Drift", drift, [
         row, key, person, category, account, Column("Attribute", "attribute"),
         Column("Target has", "before"), Column("HR says", "after")],
@@ -620,24 +650,26 @@ def _write_summary(wb: Workbook, reconciliation: ReconciliationLike, plan: PlanL
     section("Rows per category")
     counts = reconciliation.identities["category"].value_counts()
     rows.append(_header(ws, ["Category", "Rows", "What recon does"]))
+    rows[-1][1].alignment = CENTER
     first = len(rows) + 1
     known = [name for name, _ in CATEGORY_ORDER]
     extra = [(str(c), "") for c in counts.index if c not in known]
     for name, meaning in (*CATEGORY_ORDER, *extra):
-        rows.append([name, int(counts.get(name, 0)), meaning])
+        rows.append([name, _styled(ws, int(counts.get(name, 0)), alignment=CENTER), meaning])
     last = len(rows)
     rows.append([_styled(ws, "total", font=LABEL_FONT),
-                 _styled(ws, int(counts.sum()), font=LABEL_FONT)])
+                 _styled(ws, int(counts.sum()), font=LABEL_FONT, alignment=CENTER)])
 
     section("Planned operations")
     rows.append(_header(ws, ["Action", "Ops", "Risk"]))
+    rows[-1][1].alignment = CENTER
     ops = plan.ops
     if len(ops):
         sizes = ops.groupby(["action", "risk"], sort=True).size()
         for (action, risk), size in zip(sizes.index.tolist(), sizes.tolist(), strict=True):
-            rows.append([str(action), int(size), str(risk)])
+            rows.append([str(action), _styled(ws, int(size), alignment=CENTER), str(risk)])
     rows.append([_styled(ws, "all ops", font=LABEL_FONT),
-                 _styled(ws, len(ops), font=LABEL_FONT)])
+                 _styled(ws, len(ops), font=LABEL_FONT, alignment=CENTER)])
 
     if approval is not None:
         section("Approval")
@@ -669,15 +701,19 @@ def _write_summary(wb: Workbook, reconciliation: ReconciliationLike, plan: PlanL
     chart.x_axis.delete = False
     chart.y_axis.delete = False
     chart.y_axis.majorGridlines = None
+    chart.y_axis.number_format = "0"
+    chart.y_axis.majorUnit = max(1, -(-int(counts.max() if len(counts) else 1) // 5))
     chart.x_axis.scaling.orientation = "maxMin"  # first category on top, as in the table
     chart.add_data(Reference(ws, min_col=2, min_row=first, max_row=last), titles_from_data=False)
     chart.set_categories(Reference(ws, min_col=1, min_row=first, max_row=last))
-    chart.width, chart.height = 18, 9
-    ws.add_chart(chart, f"A{len(rows) + 3}")
+    chart.gapWidth = 40
+    chart.width, chart.height = 15, 8.5
+    ws.add_chart(chart, f"E{first - 1}")  # beside the table it draws
 
-    ws.column_dimensions["A"].width = 26
-    ws.column_dimensions["B"].width = 68
-    ws.column_dimensions["C"].width = 44
+    # Digests are long text that flows over the empty cells to their right; counts stay close
+    # to their category.
+    for letter, width in (("A", 29), ("B", 20), ("C", 46), ("D", 3)):
+        ws.column_dimensions[letter].width = width
     ws.page_setup.orientation = "landscape"
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
@@ -764,8 +800,8 @@ def _text(value: Any) -> str:
 
 def _read_changes(rows: list[tuple[Any, ...]], name: str) -> _Returned:
     """Locate the digest and the header by their labels, then read every line below them."""
-    digest = next((_text(r[1]) for r in rows[:10] if len(r) > 1 and _text(r[0]) == DIGEST_LABEL),
-                  "")
+    digest = next((next((_text(v) for v in r[1:] if _text(v)), "") for r in rows[:10]
+                   if r and _text(r[0]) == DIGEST_LABEL), "")
     headers = [c.header for c in CHANGE_COLUMNS]
     start = next((i for i, r in enumerate(rows[:10]) if [_text(v) for v in r[:len(headers)]]
                   == headers), None)
@@ -778,7 +814,7 @@ def _read_changes(rows: list[tuple[Any, ...]], name: str) -> _Returned:
         cells = [_text(row[i]) if i < len(row) else "" for i in range(len(headers))]
         if not any(cells) or cells[0] == "(no changes planned)":
             continue
-        number, op_id = cells[at["#"]], cells[at["Op id"]]
+        number, op_id = cells[at["#"]], cells[at[FULL_ID]]
         decision = cells[at["Decision"]].casefold()
         records.append((offset, number, op_id, cells[at["Attribute"]]))
         if decision not in ("", APPROVE.casefold(), REJECT.casefold()):
