@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -400,3 +402,84 @@ def test_evidence_answers_who_approved_what_changed_and_whether_it_took(tmp_path
     changes = wb["Changes"]
     assert changes.cell(op_row(changes, 4), column(changes, "Decision")).value == "Approve"
     assert read_approvals(path, PLAN, approver="x").op_ids == (UPDATE, DISABLE)
+
+
+# ---- through the CLI, on a real run folder ------------------------------------------------------
+
+HR_CSV = """Employee ID,Status,Email,First,Title
+1,Active,ann@x.org,Ann,Director
+2,Active,bob@x.org,"=HYPERLINK(""http://x"",""y"")",Engineer
+3,Terminated,cy@x.org,Cy,Analyst
+4,Terminated,di@x.org,Di,Analyst
+"""
+TARGET = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"], "Resources": [
+    {"id": "a1", "userName": "ann@x.org", "externalId": "1", "title": "Manager", "active": True},
+    {"id": "a3", "userName": "cy@x.org", "externalId": "3", "title": "Analyst", "active": True},
+    {"id": "a4", "userName": "di@x.org", "externalId": "4", "title": "Analyst", "active": True},
+]}
+CONFIG = """
+as_of: 2026-11-15
+source: {path: hr.csv, key: Employee ID, status: {column: Status, active: [Active]}}
+target: {file: snapshot.json}
+attributes: {userName: "[Email]", externalId: "[Employee ID]", name.givenName: "[First]",
+             title: "[Title]"}
+match: [{source: "[Employee ID]", target: externalId}]
+"""
+
+
+def recon(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "recon.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=180, check=False)
+
+
+@pytest.fixture
+def run_folder(tmp_path: Path) -> Path:
+    (tmp_path / "hr.csv").write_text(HR_CSV)
+    (tmp_path / "snapshot.json").write_text(json.dumps(TARGET))
+    (tmp_path / "recon.yaml").write_text(CONFIG)
+    done = recon("reconcile", "--config", "recon.yaml", "--out", "run", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    return tmp_path / "run"
+
+
+@pytest.mark.slow
+def test_reconcile_writes_the_workbook_and_approve_reads_it_back(run_folder: Path) -> None:
+    plan = json.loads((run_folder / "plan.json").read_text())
+    leavers = {op["op_id"] for op in plan["ops"] if op["action"] == "disable"}
+    assert len(leavers) == 2
+    wb = openpyxl.load_workbook(run_folder / "report.xlsx")
+    ws = wb["Changes"]
+    decision, action = column(ws, "Decision"), column(ws, "Action")
+    for row in range(header_row(ws) + 1, ws.max_row + 1):
+        if "." not in str(ws.cell(row, 1).value) and ws.cell(row, action).value == "disable":
+            ws.cell(row, decision).value = "Approve"
+    wb.save(run_folder / "reviewed.xlsx")
+    done = recon("approve", "--plan", "run/plan.json", "--workbook", "run/reviewed.xlsx",
+                 "--approver", "A. Auditor", "--out", "run/approval.json", cwd=run_folder.parent)
+    assert done.returncode == 0, done.stderr
+    approval = json.loads((run_folder / "approval.json").read_text())
+    assert set(approval["op_ids"]) == leavers and approval["plan_digest"] == plan["digest"]
+    assert approval["source"] == "workbook:reviewed.xlsx"
+
+    done = recon("report", "--run", "run", "--out", "run/evidence.xlsx", cwd=run_folder.parent)
+    assert done.returncode == 0, done.stderr
+    evidence = openpyxl.load_workbook(run_folder / "evidence.xlsx")
+    summary = evidence["Summary"]
+    pairs = {summary.cell(r, 1).value: summary.cell(r, 2).value
+             for r in range(1, summary.max_row + 1)}
+    assert pairs["Approved by"] == "A. Auditor" and pairs["Approved ops"] == "2 of 4"
+    names = [c.value for row in evidence["Changes"].iter_rows() for c in row
+             if c.value == FORMULA]
+    assert names  # the HR formula arrived as text
+
+
+@pytest.mark.slow
+def test_approve_refuses_the_workbook_of_another_run(run_folder: Path) -> None:
+    (run_folder.parent / "hr.csv").write_text(HR_CSV.replace("Director", "VP"))
+    done = recon("reconcile", "--config", "recon.yaml", "--out", "run2", cwd=run_folder.parent)
+    assert done.returncode == 0, done.stderr
+    done = recon("approve", "--plan", "run2/plan.json", "--workbook", "run/report.xlsx",
+                 "--approver", "A. Auditor", "--out", "run2/approval.json", cwd=run_folder.parent)
+    assert done.returncode == 2
+    assert "another run" in done.stderr and "Traceback" not in done.stderr
+    assert not (run_folder.parent / "run2" / "approval.json").exists()

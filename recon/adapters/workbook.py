@@ -22,6 +22,9 @@ workbook of a 100,000-person run stays well inside a minute.
 
 from __future__ import annotations
 
+import importlib
+import json
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -52,8 +55,12 @@ from recon.adapters.workbook_changes import (
     read_approvals,
     write_changes,
 )
+from recon.approve import Approval, check_approval, read_approval, write_approval
+from recon.errors import InputError
+from recon.plan import Plan, read_plan
+from recon.reconcile import RunMeta
 
-__all__ = ["read_approvals", "write_workbook"]
+__all__ = ["approve_from_workbook", "read_approvals", "report_command", "write_workbook"]
 
 CATEGORY_ORDER = (
     ("drift", "update the account (PATCH)"),
@@ -395,3 +402,99 @@ def write_workbook(
     return file
 
 
+
+
+# ---- the run folder (CLI: recon report, recon approve --workbook) -----------------------------
+
+@dataclass(frozen=True)
+class _Invalid:
+    invalid: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """A run folder as ``recon reconcile --out DIR`` wrote it, shaped like a Reconciliation."""
+
+    identities: pd.DataFrame
+    diffs: pd.DataFrame
+    meta: RunMeta
+    quality: _Invalid
+
+
+def read_run(run_dir: str | Path) -> tuple[RunFolder, Plan]:
+    """identities.csv, diffs.csv, invalid.csv, meta.json and plan.json of one run folder."""
+    folder = Path(run_dir)
+
+    def need(name: str) -> Path:
+        file = folder / name
+        if not file.is_file():
+            raise InputError(f"the run folder has no {name} (run recon reconcile --out first)",
+                             file=str(folder))
+        return file
+
+    plan = read_plan(need("plan.json"))
+    identities = pd.read_csv(need("identities.csv"), dtype="string", keep_default_na=False,
+                             na_values=[""])
+    diffs = pd.read_csv(need("diffs.csv"), dtype="string", keep_default_na=False, na_values=[""])
+    invalid_file = folder / "invalid.csv"
+    invalid = (pd.read_csv(invalid_file, dtype="string", index_col=0, keep_default_na=False,
+                           na_values=[""])
+               if invalid_file.is_file() else pd.DataFrame(columns=["rule", "column", "reason"]))
+    try:
+        data = json.loads(need("meta.json").read_text(encoding="utf-8"))
+        meta = RunMeta(
+            as_of=date.fromisoformat(str(data["as_of"])), hr_file=str(data["hr_file"]),
+            hr_sha256=str(data["hr_sha256"]), snapshot_source=str(data["snapshot_source"]),
+            snapshot_digest=str(data["snapshot_digest"]),
+            config_digest=str(data["config_digest"]), generated_at=str(data["generated_at"]))
+    except (KeyError, ValueError) as error:
+        raise InputError(f"meta.json is not a recon run's ({error})", file=str(folder)) from error
+    if data.get("plan_digest") not in (None, plan.digest):
+        raise InputError("plan.json is not the plan of this run (meta.json names another digest)",
+                         file=str(folder))
+    return RunFolder(identities, diffs, meta, _Invalid(invalid)), plan
+
+
+def push_results_from_journal(journal: str | Path, plan: PlanLike) -> pd.DataFrame:
+    """The journal's latest state of each of the plan's ops (status, attempts, http status)."""
+    file = Path(journal)
+    if not file.is_file():
+        raise InputError("no such push journal", file=str(file))
+    module = importlib.import_module("recon.adapters.journal")  # SQLite: only when asked for
+    with module.Journal(file) as opened:
+        frame: pd.DataFrame = opened.ops_frame()
+    return frame[frame["op_id"].isin(list(plan.ops["op_id"]))].reset_index(drop=True)
+
+
+def report_command(run_dir: str | Path, journal: str | Path | None = None, *,
+                   approval: str | Path | None = None, out: str | Path | None = None) -> Path:
+    """``recon report --run DIR [--journal FILE]``: write DIR/report.xlsx from the run folder.
+
+    The approval is ``approval`` or DIR/approval.json if there is one (refused if it is for
+    another plan); the push results come from the journal, the verification from
+    DIR/verification.csv (op_id, converged, detail) if present. Hire and termination dates are
+    not kept in the run folder; the workbook that ``reconcile`` writes from memory has them.
+    """
+    folder = Path(run_dir)
+    run, plan = read_run(folder)
+    approval_file = Path(approval) if approval else folder / "approval.json"
+    approved = None
+    if approval or approval_file.is_file():
+        approved = read_approval(approval_file)
+        check_approval(plan, approved)
+    results = push_results_from_journal(journal, plan) if journal else None
+    verification_file = folder / "verification.csv"
+    checked = (pd.read_csv(verification_file, dtype={"op_id": "string"})
+               if verification_file.is_file() else None)
+    return write_workbook(Path(out) if out else folder / "report.xlsx", run, plan,
+                          approval=approved, push_results=results, verification=checked)
+
+
+def approve_from_workbook(plan_file: str | Path, workbook: str | Path, *, approver: str,
+                          out: str | Path, note: str = "") -> Approval:
+    """``recon approve --plan PLAN --workbook FILE --approver NAME --out APPROVAL``."""
+    plan = read_plan(plan_file)
+    approval = read_approvals(workbook, plan, approver=approver, note=note)
+    check_approval(plan, approval)
+    write_approval(approval, Path(out))
+    return approval
