@@ -10,7 +10,9 @@ layout (freeze, filter, widths, protection) is set before its first row goes out
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Iterable, Sequence
+from copy import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,15 +63,31 @@ class Column:
 
 # ---- cells ------------------------------------------------------------------------------------
 
+_STYLES: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], tuple[Any, tuple[Any, ...]]]] = (
+    weakref.WeakKeyDictionary())
+
+
 def styled(ws: Any, value: Any, *, font: Font | None = None, fill: PatternFill | None = None,
-            alignment: Alignment | None = None, unlocked: bool = False,
-            border: Border | None = None, number_format: str | None = None) -> Any:
+           alignment: Alignment | None = None, unlocked: bool = False,
+           border: Border | None = None, number_format: str | None = None) -> Any:
+    """A cell with a style; each combination is resolved once per workbook, then copied.
+
+    Resolving a style (hashing fonts and fills into the workbook's tables) costs far more than
+    writing the cell, and a large Changes sheet styles hundreds of thousands of cells.
+    """
     if isinstance(value, Cell):
         cell = value
     elif isinstance(value, str):
         cell = text_cell(ws, value)
     else:
         cell = WriteOnlyCell(ws, value)
+    parts = (font, fill, alignment, border)
+    key = (*map(id, parts), unlocked, number_format, bool(cell.quotePrefix),
+           cell.number_format if number_format is None else None)
+    known = _STYLES.setdefault(ws.parent, {})
+    if key in known:
+        cell._style = copy(known[key][0])
+        return cell
     if font is not None:
         cell.font = font
     if fill is not None:
@@ -82,6 +100,7 @@ def styled(ws: Any, value: Any, *, font: Font | None = None, fill: PatternFill |
         cell.protection = UNLOCKED
     if number_format is not None:
         cell.number_format = number_format
+    known[key] = (copy(cell._style), parts)  # the parts stay alive, so their ids stay theirs
     return cell
 
 

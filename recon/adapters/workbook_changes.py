@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 from openpyxl import Workbook
+from openpyxl.formatting.rule import FormulaRule
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
@@ -228,40 +229,45 @@ def write_changes(wb: Workbook, plan: PlanLike, identities: pd.DataFrame,
     ws.protection.formatColumns = False
     ws.protection.formatRows = False
 
+    _shade(ws, header_row + 1, last_row)
+
     ws.append([styled(ws, DECISION_RULE, font=NOTE_FONT, alignment=WRAP_TOP)])
     ws.append([styled(ws, DIGEST_LABEL, font=LABEL_FONT), None, None, plan.digest])
     ws.append(header_cells(ws, (c.header for c in CHANGE_COLUMNS)))
-    values = {c.source: column_values(ws, table[c.source])
-              for c in CHANGE_COLUMNS if c.source in table}
+    columns = [column_values(ws, table[c.source]) if c.source in table
+               else [None] * len(table) for c in CHANGE_COLUMNS]
+    decision = [c.source for c in CHANGE_COLUMNS].index("decision")
     is_op = lines["is_op"].to_numpy(dtype=bool)
-    alarming = table["risk"].isin(["high", "critical"]).to_numpy(dtype=bool)
-    for index in range(len(table)):
-        ws.append(_change_row(ws, values, index, bool(is_op[index]), bool(alarming[index]),
-                              table["op_id"].iat[index] in approved))
+    chosen = table["op_id"].isin(list(approved)).to_numpy(dtype=bool)
+    for index, row in enumerate(zip(*columns, strict=True)):
+        if is_op[index]:  # only an op row can be edited, and only in Decision and Comment
+            choice = APPROVE if chosen[index] else None
+            row = (*row[:decision],
+                   styled(ws, choice, fill=EDIT_FILL, border=EDIT_BORDER, unlocked=True),
+                   styled(ws, None, fill=EDIT_FILL, border=EDIT_BORDER, unlocked=True),
+                   *row[decision + 2:])
+        ws.append(row)
     if table.empty:
         ws.append([styled(ws, "(no changes planned)", font=NOTE_FONT)])
 
 
-def _change_row(ws: Any, values: dict[str, list[Any]], index: int, is_op: bool,
-                alarming: bool, approved: bool) -> list[Any]:
-    """An op row (bold, editable Decision and Comment) or an attribute row (grey, all locked)."""
-    row: list[Any] = []
-    for column in CHANGE_COLUMNS:
-        if column.source in ("decision", "comment"):
-            choice = APPROVE if approved and column.source == "decision" else None
-            row.append(styled(ws, choice, fill=EDIT_FILL, border=EDIT_BORDER, unlocked=True)
-                       if is_op else styled(ws, None, fill=DETAIL_FILL))
-            continue
-        value = values[column.source][index]
-        if not is_op:
-            row.append(styled(ws, value, font=DETAIL_FONT, fill=DETAIL_FILL))
-        elif column.source == "risk" and alarming:
-            row.append(styled(ws, value, font=ALARM_FONT))
-        elif column.source in ("action", "person"):
-            row.append(styled(ws, value, font=OP_FONT))
-        else:
-            row.append(value)
-    return row
+def _shade(ws: Any, first: int, last: int) -> None:
+    """Attribute rows grey, op rows' action and person bold, high risk red: by rule, not per cell.
+
+    Three conditional formats cost nothing per row, where styling every cell of a 100,000-person
+    run's Changes sheet would take most of the time spent writing it.
+    """
+    detail = f'ISNUMBER(FIND(".",$A{first}))'
+    end = get_column_letter(len(CHANGE_COLUMNS) - 1)
+    ws.conditional_formatting.add(
+        f"A{first}:{end}{last}", FormulaRule(formula=[detail], font=DETAIL_FONT, fill=DETAIL_FILL))
+    risk = get_column_letter(_column_index(CHANGE_COLUMNS, "Risk"))
+    ws.conditional_formatting.add(f"{risk}{first}:{risk}{last}", FormulaRule(
+        formula=[f'AND(NOT({detail}),OR(${risk}{first}="high",${risk}{first}="critical"))'],
+        font=ALARM_FONT))
+    letters = [get_column_letter(_column_index(CHANGE_COLUMNS, h)) for h in ("Action", "Person")]
+    bold = " ".join(f"{col}{first}:{col}{last}" for col in letters)
+    ws.conditional_formatting.add(bold, FormulaRule(formula=[f"NOT({detail})"], font=OP_FONT))
 
 
 def _column_index(columns: Sequence[Column], header: str) -> int:
