@@ -391,7 +391,7 @@ def test_evidence_answers_who_approved_what_changed_and_whether_it_took(tmp_path
         return ws.cell(grace, column(ws, header)).value
 
     assert cell("Action") == "disable" and cell("Approved by") == "auditor@example.com"
-    assert cell("Approved at (UTC)") == "2026-11-15T10:00:00+00:00"
+    assert cell("Approved at (UTC)") == datetime(2026, 11, 15, 10, 0)
     assert cell("Before → after") == "active: true → false"
     assert (cell("Status"), cell("Attempts"), cell("HTTP status")) == ("succeeded", 2, 200)
     assert cell("Took effect") == "yes"

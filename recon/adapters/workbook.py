@@ -208,7 +208,7 @@ def _evidence_sheets(wb: Workbook, plan: PlanLike, identities: pd.DataFrame,
     lines = change_lines(plan)
     detail = lines[~lines["is_op"]]
     summary = (detail["attribute"] + ": " + detail["before"].replace("", "∅") + " → "
-               + detail["after"].replace("", "∅")).groupby(detail["op_id"]).agg("\n".join)
+               + detail["after"].replace("", "∅")).groupby(detail["op_id"]).agg("; ".join)
     people = people_of(ops, identities)
     evidence = pd.DataFrame({
         "number": np.arange(1, len(ops) + 1), "op_id": ops["op_id"], "action": ops["action"],
@@ -220,8 +220,9 @@ def _evidence_sheets(wb: Workbook, plan: PlanLike, identities: pd.DataFrame,
     evidence["approved"] = np.where(evidence["op_id"].isin(list(approved)), "yes", "no")
     evidence["approver"] = evidence["approved"].map(
         {"yes": approval.approver if approval else "", "no": ""})
-    evidence["approved_at"] = evidence["approved"].map(
-        {"yes": approval.approved_at if approval else "", "no": ""})
+    evidence["approved_at"] = pd.to_datetime(evidence["approved"].map(
+        {"yes": approval.approved_at if approval else None, "no": None}), utc=True,
+        errors="coerce").dt.tz_localize(None)
     columns = [Column("#", "number", 6), Column("Action", "action", 9),
                Column("Category", "category", 11), Column("Person", "person", 22),
                Column("HR key", "hr_key", 11), Column("User name", "user_name", 26),
@@ -246,14 +247,20 @@ def _evidence_sheets(wb: Workbook, plan: PlanLike, identities: pd.DataFrame,
         evidence["took_effect"] = np.where(mapped.isna(), "not verified",
                                            np.where(mapped.fillna(False).astype(bool), "yes", "no"))
         columns.append(Column("Took effect", "took_effect", 12))
-    columns.append(Column("Op id", "op_id", 18))
+    evidence["short_id"] = evidence["op_id"].str.slice(0, 12)
+    columns += [Column("Op id", "short_id", 14), Column("Op id (full)", "op_id", 66, hidden=True)]
     write_table(wb, "Push results", evidence, columns,
                  "Every planned op: who approved it, what it changes, what the push did and "
                  "whether verification found the change in the target.")
-    if checked is not None:
-        headers = [Column(str(name).replace("_", " ").capitalize(), str(name))
-                   for name in checked.columns]
-        write_table(wb, "Verification", checked, headers,
+    if checked is not None and "op_id" not in checked:
+        write_table(wb, "Verification", checked, [Column(str(n), str(n)) for n in checked.columns])
+    elif checked is not None:
+        shown = checked.assign(short_id=checked["op_id"].astype("string").str.slice(0, 12))
+        headers = [Column("Op id", "short_id", 14), *(
+            Column(str(name).replace("_", " ").capitalize(), str(name))
+            for name in checked.columns if name != "op_id"),
+            Column("Op id (full)", "op_id", 66, hidden=True)]
+        write_table(wb, "Verification", shown, headers,
             "The target re-read after the push and reconciled again: approved work must converge.")
 
 

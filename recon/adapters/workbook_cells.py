@@ -59,6 +59,7 @@ class Column:
     header: str
     source: str
     width: float | None = None  # None: fitted to the data
+    hidden: bool = False  # kept for machines and cross-references, not for reading
 
 
 # ---- cells ------------------------------------------------------------------------------------
@@ -119,8 +120,13 @@ def column_values(ws: Any, values: pd.Series) -> list[Any]:
     if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(values):
         days = pd.to_datetime(values, utc=True).dt.tz_localize(None) if isinstance(
             values.dtype, pd.DatetimeTZDtype) else values
-        return [d.date() if not pd.isna(d) else None for d in days]
-    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
+        if (days.dropna() == days.dropna().dt.normalize()).all():
+            return [d.date() if not pd.isna(d) else None for d in days]
+        return [d.to_pydatetime() if not pd.isna(d) else None for d in days]
+    if pd.api.types.is_bool_dtype(values):  # a reader sees yes/no, not TRUE/FALSE or 1/0
+        return list(values.astype(object).map({True: "yes", False: "no"}).where(
+            values.notna(), None))
+    if pd.api.types.is_numeric_dtype(values):
         return list(values.astype(object).where(values.notna(), None))
     text = values.astype("string").str.replace(ILLEGAL_CHARACTERS_RE, "", regex=True)
     out: list[Any] = list(text.astype(object).where(text.notna() & (text != ""), None))
@@ -152,8 +158,10 @@ def finish_table(ws: Any, columns: Sequence[Column], widths: Sequence[float],
     last = get_column_letter(len(columns))
     ws.freeze_panes = f"A{header_row + 1}"
     ws.auto_filter.ref = f"A{header_row}:{last}{header_row + max(rows, 1)}"
-    for index, width in enumerate(widths, 1):
+    for index, (column, width) in enumerate(zip(columns, widths, strict=True), 1):
         ws.column_dimensions[get_column_letter(index)].width = width
+        ws.column_dimensions[get_column_letter(index)].hidden = column.hidden
+    ws.row_dimensions[header_row].height = 30  # room for a header that wraps
     ws.print_title_rows = f"{header_row}:{header_row}"
     ws.page_setup.orientation = "landscape"
     ws.page_setup.fitToWidth = 1
