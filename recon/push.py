@@ -35,7 +35,7 @@ from typing import Any
 import pandas as pd
 
 from recon.adapters.journal import DONE, Attempt, Journal, OpState
-from recon.adapters.scim import ScimClient, ScimReply, ScimUnavailable
+from recon.adapters.scim import Discovery, ScimClient, ScimHttpError, ScimReply, ScimUnavailable
 from recon.approve import Approval, check_approval
 from recon.config import Policy
 from recon.errors import PlanError, PushError
@@ -154,7 +154,7 @@ class _Engine:
         self.journal = journal
         self.retry = retry
         self.on_done = on_done
-        self.discovery = client.discover()
+        self.discovery = _discover(client, retry)
         self._rng = random.Random()
         self._rng_lock = threading.Lock()
 
@@ -391,6 +391,23 @@ class _Engine:
                                     final=False, error="left to a single request")
                 retry.append(op)
         return outcomes, retry
+
+
+def _discover(client: ScimClient, retry: RetryPolicy) -> Discovery:
+    """Discovery with the same bounded patience as writes: a 503 at start is not the end."""
+    rng = random.Random()
+    for tries in range(1, retry.max_tries + 1):
+        try:
+            return client.discover()
+        except ScimUnavailable:
+            if tries == retry.max_tries:
+                raise
+            time.sleep(retry.delay(tries, None, rng))
+        except ScimHttpError as error:
+            if (error.status != 429 and error.status < 500) or tries == retry.max_tries:
+                raise
+            time.sleep(retry.delay(tries, None, rng))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 class _Failed(Exception):
