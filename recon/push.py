@@ -200,9 +200,10 @@ class _Engine:
         if len(found) > 1:
             raise _Failed(409, f"{len(found)} accounts match {summarize(op.match)}; human decides")
         resource = next(iter(found.values()))
-        if not desired_holds(resource, op.match):
-            raise _Failed(409, f"an account with another {summarize(op.match)} holds this "
-                               "userName/externalId")
+        keys = {k: v for k, v in op.match.items() if v not in (None, "")}
+        if not desired_holds(resource, keys):
+            raise _Failed(409, f"account {resource.get('id')} already holds this "
+                               f"{summarize(keys)} but is another person; human decides")
         return resource
 
     # one op, single requests

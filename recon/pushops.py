@@ -193,7 +193,7 @@ def op_from_row(row: Mapping[Any, Any]) -> Op:
     before = _json(row.get("before")) or {}
     match = _json(row.get("match")) or {}
     if method == "POST":
-        desired: dict[str, Any] = dict(match)
+        desired: dict[str, Any] = {k: v for k, v in match.items() if v not in (None, "")}
         if not desired and isinstance(payload, dict):
             desired = {k: payload[k] for k in ("userName", "externalId") if payload.get(k)}
         complete = bool(desired)

@@ -323,3 +323,13 @@ def test_progress_bar_and_counts(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert result.counts().to_dict() == {"succeeded": 3, "already_applied": 0, "stale": 0,
                                          "failed": 0, "skipped": 0, "dry_run": 0}
     assert "3/3" in capsys.readouterr().err
+
+
+def test_a_create_without_external_id_is_looked_up_by_username_only(tmp_path: Path) -> None:
+    client = inprocess_client()
+    seed(client, [user("eve@example.com", external_id="E4")])
+    op = op_row("create", match={"userName": "EVE@example.com", "externalId": None},
+                payload=user("eve@example.com"))
+    plan = plan_of([op])
+    result = push(plan, approve_all(plan), client, tmp_path / "j.db", progress=False)
+    assert statuses(result) == {"create": "already_applied"} and client.count() == 1
