@@ -90,6 +90,7 @@ class _Outcome:
     target_id: str | None = None
     http_status: int | None = None
     error: str | None = None
+    journaled: bool = False  # the final attempt already set the op's state in the journal
 
 
 class _Transient(Exception):
@@ -317,12 +318,14 @@ class _Engine:
     def _finish(self, attempt: Attempt, outcome: _Outcome) -> _Outcome:
         self.journal.finish(attempt, outcome=outcome.status, http_status=outcome.http_status,
                             resource_id=outcome.target_id, error=outcome.error)
+        outcome.journaled = True
         return outcome
 
     def settle(self, op: Op, outcome: _Outcome) -> _Outcome:
         """Record a final state reached without (or after) the last attempt."""
-        self.journal.settle(op.op_id, action=op.action, status=outcome.status,
-                            error=outcome.error, target_id=outcome.target_id)
+        if not outcome.journaled:
+            self.journal.settle(op.op_id, action=op.action, status=outcome.status,
+                                error=outcome.error, target_id=outcome.target_id)
         self.on_done()
         return outcome
 
