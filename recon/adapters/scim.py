@@ -119,7 +119,7 @@ def connect(
         base_url=base_url,
         auth=BearerToken(token) if token else None,
         timeout=target.timeout,
-        verify=target.verify_tls and not insecure,
+        verify=target.verify_tls,  # insecure allows plain http, it never skips TLS checks
         transport=transport,
         headers={"Accept": SCIM_JSON},
         limits=httpx.Limits(max_connections=max_connections,
@@ -377,7 +377,14 @@ class ScimClient:
             query.setdefault("sortBy", "meta.created")
         seen: set[str] = set()
         for _ in range(3):
-            total = yield from self._pages(endpoint, count, query, seen)
+            try:
+                total = yield from self._pages(endpoint, count, query, seen)
+            except ScimHttpError as error:
+                # A target that advertises sorting but not on meta.created: read unsorted.
+                if error.status != 400 or "sortBy" not in query or seen:
+                    raise
+                query.pop("sortBy")
+                total = yield from self._pages(endpoint, count, query, seen)
             if total <= len(seen):
                 return
 
