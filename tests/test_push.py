@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import random
 import sqlite3
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -378,3 +379,13 @@ def test_groups_are_read_with_their_members() -> None:
     assert group["displayName"] == "Engineering"
     assert [m["value"] for m in group["members"]] == [ann["id"]]
     assert client.snapshot(groups=True).groups == [group]
+
+
+def test_back_off_honours_retry_after_and_is_capped_with_jitter() -> None:
+    policy = RetryPolicy(max_tries=6, base_delay=0.25, max_delay=2.0, max_retry_after=30.0)
+    rng = random.Random(1)
+    assert policy.delay(1, 7.0, rng) == 7.0  # the server said when
+    assert policy.delay(1, 3600.0, rng) == 30.0  # but not an hour
+    delays = [policy.delay(tries, None, rng) for tries in range(1, 8)]
+    assert all(0.125 <= d <= 0.25 for d in delays[:1]) and max(delays) <= 2.0
+    assert delays[-1] >= 1.0  # exponential up to the cap, jittered within its upper half
