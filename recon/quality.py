@@ -31,7 +31,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from recon.config import Config, Reference
-from recon.errors import ConfigError, PlanError
+from recon.errors import ConfigError, InputError, PlanError
 from recon.expressions import compile_expression, evaluate
 from recon.mapping import parse_dates
 
@@ -352,8 +352,8 @@ def check(frame: pd.DataFrame, config: Config, *, file: str = "") -> QualityResu
     """
     if frame.columns.duplicated().any():
         duplicated = frame.columns[frame.columns.duplicated()][0]
-        raise ConfigError(
-            f"{file or 'HR extract'}: column {duplicated!r} appears twice in the header")
+        raise InputError("duplicated column name in the header", file=file or "HR extract",
+                         column=str(duplicated))
     needed = required_columns(config)
     present = {column for column in needed if column in frame.columns}
     missing = [{"column": c, "needed_by": o} for c, o in needed.items() if c not in present]
