@@ -378,7 +378,9 @@ def _validate(frame: pd.DataFrame, suite: _Suite, missing: list[str]) -> Any:
     batch = gx.batch_definition.get_batch(batch_parameters={"dataframe": data})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return batch.validate(expectations, result_format={"result_format": "COMPLETE"})
+        return batch.validate(expectations, result_format={
+            "result_format": "COMPLETE", "partial_unexpected_count": _SAMPLE,
+            "return_unexpected_index_query": False})
 
 
 def _json_safe(value: Any) -> Any:
