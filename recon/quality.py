@@ -49,6 +49,7 @@ _SHOWN = 60  # characters of a cell value quoted in a reason
 # is a broken export, not a value to push.
 MAX_CELL_LENGTH = 1024
 _SAMPLE = 20  # rows and values kept per rule in ``details``
+HTML_ROWS = 5000  # rows listed in quality.html (a page a browser still opens quickly)
 _INVALID_COLUMNS = ["rule", "column", "reason"]
 _WARNING_COLUMNS = ["hr_row", "rule", "column", "message"]
 
@@ -460,7 +461,7 @@ def _result(frame: pd.DataFrame, suite: _Suite, validation: Any,
         "file": file,
         "rows": len(frame),
         "invalid_rows": len(invalid),
-        "warnings": len(warns),
+        "warning_rows": len(warns),
         "success": bool(validation.success) and not missing,
         "missing_columns": missing,
         "table_failures": table_failures,
@@ -542,7 +543,7 @@ def quality_json(result: QualityResult) -> dict[str, Any]:
         **result.details,
         "invalid": _json_safe(invalid.astype(object).where(invalid.notna(), None)
                               .to_dict(orient="records")),
-        "warnings_list": _json_safe(result.warnings.astype(object)
+        "warnings": _json_safe(result.warnings.astype(object)
                                     .where(result.warnings.notna(), None).to_dict("records")),
     }
 
@@ -602,12 +603,14 @@ def render_html(result: QualityResult) -> str:
     if len(failures):
         parts += ["<h2 class='fail'>Whole-file failures</h2>", _table(failures)]
     parts += ["<h2>Rules</h2>", _table(summary)]
-    invalid = result.invalid.rename_axis("hr_row").reset_index()
-    parts += [f"<h2>Quarantined rows ({len(invalid)})</h2>",
-              _table(invalid, {"reason": "reason"}) if len(invalid) else "<p>None.</p>"]
-    parts += [f"<h2>Warnings ({len(result.warnings)})</h2>",
-              _table(result.warnings, {"message": "reason"}) if len(result.warnings)
-              else "<p>None.</p>"]
+    for heading, rows, css in (
+        ("Quarantined rows", result.invalid.rename_axis("hr_row").reset_index(), "reason"),
+        ("Warnings", result.warnings, "message"),
+    ):
+        shown = f"first {HTML_ROWS} of " if len(rows) > HTML_ROWS else ""
+        parts += [f"<h2>{heading} ({shown}{len(rows)}; all in quality.json)</h2>",
+                  _table(rows.head(HTML_ROWS), {css: "reason"}) if len(rows)
+                  else "<p>None.</p>"]
     parts.append("</body></html>")
     return "\n".join(parts)
 
