@@ -86,7 +86,8 @@ class Target(_Model):
     def _exactly_one(self) -> Target:
         given = [name for name in ("scim", "entra", "file") if getattr(self, name) is not None]
         if len(given) != 1:
-            raise ValueError(f"target needs exactly one of scim, entra, file (got {given or 'none'})")
+            raise ValueError(
+                f"target needs exactly one of scim, entra, file (got {given or 'none'})")
         return self
 
 

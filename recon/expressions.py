@@ -57,7 +57,8 @@ def evaluate(
     compiled = compile_expression(expression) if isinstance(expression, str) else expression
     if compiled.column is not None:
         if compiled.column not in frame.columns:
-            raise ExpressionError(f"expression {compiled.text!r}: unknown column {compiled.column!r}")
+            raise ExpressionError(
+                f"expression {compiled.text!r}: unknown column {compiled.column!r}")
         return frame[compiled.column].astype("string")
     return pd.Series(compiled.literal, index=frame.index, dtype="string")
 

@@ -79,11 +79,14 @@ def _users_of(data: Any, name: str) -> tuple[list[Any], list[dict[str, Any]] | N
         if data.get("format") == SNAPSHOT_FORMAT or LIST_RESPONSE in data.get("schemas", []):
             resources = data.get("Resources", data.get("resources", []))
             groups = data.get("groups")
+            if not isinstance(resources, list):
+                raise InputError("not a SCIM snapshot ('Resources' is not a list)", file=name)
             return resources, groups if isinstance(groups, list) else None
         if "userName" in data or "id" in data:
             return [data], None
-    raise InputError("not a SCIM snapshot (expected a ListResponse, a list of users, or JSON lines)",
-                     file=name)
+    raise InputError(
+        "not a SCIM snapshot (expected a ListResponse, a list of users, or JSON lines)",
+        file=name)
 
 
 def read_snapshot(path: str | Path) -> Snapshot:
@@ -112,7 +115,8 @@ def read_snapshot(path: str | Path) -> Snapshot:
                     raise InputError(
                         f"not a SCIM snapshot: invalid JSON at line {first_error.lineno}, "
                         f"column {first_error.colno}", file=name) from first_error
-                raise InputError(f"invalid JSON line: {error.msg}", file=name, row=number) from error
+                raise InputError(f"invalid JSON line: {error.msg}", file=name,
+                                 row=number) from error
     for number, user in enumerate(users, start=1):
         if not isinstance(user, dict):
             raise InputError("not a SCIM user object", file=name, row=number)

@@ -1,0 +1,153 @@
+"""The command line: a thin shell over the library, for scheduled runs.
+
+Each command is one call into ``recon``; this module only parses options and renders results.
+``main`` is the single place where a ReconError becomes one line on stderr and an exit code:
+no traceback for a user mistake.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import warnings
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from recon.errors import ReconError
+
+app = typer.Typer(
+    name="recon", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    help="Reconcile an HR extract with a SCIM or Entra target: check, plan, approve, push, verify.",
+)
+console = Console()
+err = Console(stderr=True)
+
+ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The YAML config file.")]
+
+
+def _as_of(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError as error:
+        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from error
+
+
+def print_counts(counts: dict[str, int], title: str = "Categories") -> None:
+    table = Table(title=title)
+    table.add_column("category")
+    table.add_column("count", justify="right")
+    for name, count in counts.items():
+        table.add_row(name, str(count))
+    table.add_row("[bold]total[/bold]", f"[bold]{sum(counts.values())}[/bold]")
+    console.print(table)
+
+
+@app.command("reconcile")
+def reconcile_command(
+    config: ConfigOption,
+    out: Annotated[Path, typer.Option(help="Run folder for identities.csv, diffs.csv, plan.json.")],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="As-of date, YYYY-MM-DD.")] = None,
+    insecure: Annotated[bool, typer.Option(help="Allow plain http to a non-loopback target.")]
+    = False,
+) -> None:
+    """Classify every HR row and account, write the run folder, print counts per category."""
+    from recon.config import load_config
+    from recon.reconcile import plan, reconcile, snapshot, write_outputs
+
+    cfg = load_config(config)
+    target = snapshot(cfg, insecure=insecure, progress=True)
+    result = reconcile(cfg, target=target, as_of=_as_of(as_of))
+    the_plan = plan(result, cfg)
+    files = write_outputs(result, the_plan, out)
+    print_counts({str(k): int(v) for k, v in result.counts().items()})
+    console.print(f"plan: {len(the_plan.ops)} operations, digest {the_plan.digest[:16]}")
+    console.print(f"wrote {', '.join(str(p) for p in files.values())}")
+
+
+@app.command("snapshot")
+def snapshot_command(
+    config: ConfigOption,
+    out: Annotated[Path, typer.Option(help="Where to write the snapshot JSON.")],
+    insecure: Annotated[bool, typer.Option(help="Allow plain http to a non-loopback target.")]
+    = False,
+) -> None:
+    """Read the target and write its users (with a timestamp and digest) to a file."""
+    from recon.adapters.snapshot import write_snapshot
+    from recon.config import load_config
+    from recon.reconcile import snapshot
+
+    cfg = load_config(config)
+    taken = snapshot(cfg, insecure=insecure, progress=True)
+    write_snapshot(taken, out)
+    console.print(f"{len(taken.resources)} users from {taken.source}, digest {taken.digest[:16]}"
+                  f" → {out}")
+
+
+@app.command("approve")
+def approve_command(
+    plan_file: Annotated[Path, typer.Option("--plan", help="plan.json of the run.")],
+    out: Annotated[Path, typer.Option(help="Where to write approval.json.")],
+    approver: Annotated[str, typer.Option(help="Who approves (name or e-mail).")],
+    category: Annotated[list[str] | None, typer.Option(help="Approve a category's ops.")] = None,
+    action: Annotated[list[str] | None, typer.Option(help="Approve an action's ops.")] = None,
+    op: Annotated[list[str] | None, typer.Option(help="Approve one op id.")] = None,
+    all_ops: Annotated[bool, typer.Option("--all", help="Approve every op.")] = False,
+    note: Annotated[str, typer.Option(help="Why; kept with the approval.")] = "",
+) -> None:
+    """Write an approval bound to the plan's digest."""
+    from recon.approve import approve, write_approval
+    from recon.plan import read_plan
+
+    the_plan = read_plan(plan_file)
+    if not (category or action or op or all_ops):
+        raise typer.BadParameter("say what to approve: --category, --action, --op or --all")
+    approval = approve(the_plan, approver=approver, categories=category or (),
+                       actions=action or (), op_ids=op or (), everything=all_ops, note=note)
+    write_approval(approval, out)
+    console.print(f"approved {len(approval.op_ids)} of {len(the_plan.ops)} operations of plan "
+                  f"{the_plan.digest[:16]} → {out}")
+
+
+@app.command("demo")
+def demo_command(
+    out: Annotated[Path, typer.Option(help="Folder for the demo's outputs.")] = Path("out/demo"),
+) -> None:
+    """Run the main job end to end on the bundled samples."""
+    from recon.demo import run_demo
+
+    raise typer.Exit(run_demo(out, console))
+
+
+def main() -> None:
+    """Entry point: run the app; a ReconError becomes one line on stderr and exit code 2."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    warnings.simplefilter("default")
+    warnings.formatwarning = lambda message, category, *args, **kwargs: f"warning: {message}\n"
+    try:
+        app(standalone_mode=False)
+    except ReconError as error:
+        err.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+        sys.exit(error.exit_code)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("aborted")
+        sys.exit(130)
+    except Exception as error:  # click's usage errors
+        import click
+
+        if isinstance(error, click.ClickException):
+            error.show()
+            sys.exit(error.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,297 @@
+"""Plan SCIM operations from a reconciliation: a reviewable, content-addressed batch.
+
+Every op is data (method, path, payload, the ``before`` values it expects to replace); nothing
+here talks to a target. An op's id is the sha256 of its canonical JSON, so an approval names
+exactly what a person saw; the plan digest covers the ops and the snapshot they came from.
+
+Payloads follow RFC 7643/7644 shapes (a User for POST, a PatchOp for PATCH); the tests check
+every payload against scim2-models. Building one JSON document per op is inherently per op.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from recon.config import ENTERPRISE, Config
+from recon.errors import InputError
+from recon.normalize import CORE_USER, parse_path, set_path
+
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
+PLAN_FORMAT = "recon.plan/1"
+OP_COLUMNS = [
+    "op_id", "action", "method", "path", "target_id", "hr_key", "hr_row", "category",
+    "payload", "before", "etag", "risk", "match",
+]
+JSON_COLUMNS = ("payload", "before", "match")
+RISK = {"create": "low", "update": "low", "link": "medium", "enable": "medium",
+        "disable": "high", "delete": "critical"}
+IDENTIFYING = {"username", "externalid", "employeenumber"}
+
+
+@dataclass(frozen=True)
+class Plan:
+    ops: pd.DataFrame
+    digest: str
+    snapshot_digest: str
+    as_of: date
+
+    def __len__(self) -> int:
+        return len(self.ops)
+
+    def counts(self) -> pd.Series:
+        return self.ops.groupby("action").size() if len(self.ops) else pd.Series(dtype="int64")
+
+
+def canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def op_id(action: str, method: str, path: str, target_id: str, hr_key: str | None,
+          payload: Any, before: Any) -> str:
+    body = {"action": action, "method": method, "path": path, "target_id": target_id,
+            "hr_key": hr_key, "payload": payload, "before": before}
+    return hashlib.sha256(canonical(body).encode("utf-8")).hexdigest()
+
+
+def plan_digest(snapshot_digest: str, op_ids: list[str] | pd.Series) -> str:
+    digest = hashlib.sha256(f"{PLAN_FORMAT}\n{snapshot_digest}\n".encode())
+    for one in sorted(op_ids):
+        digest.update(one.encode() + b"\n")
+    return digest.hexdigest()
+
+
+def _patch_operation(path: str, value: Any, had_value: bool) -> dict[str, Any]:
+    parsed = parse_path(path)
+    if parsed.is_reference:
+        return {"op": "replace", "path": path, "value": {"value": value}}
+    if parsed.filter_attr is not None and not had_value:
+        # RFC 7644 §3.5.2.3: replace with a value filter that matches nothing is an error
+        # (noTarget), so a missing work e-mail is added as a new multi-valued item.
+        item = {parsed.filter_attr: parsed.filter_value, (parsed.sub or "value"): value}
+        return {"op": "add", "path": parsed.attribute, "value": [item]}
+    return {"op": "replace", "path": path, "value": value}
+
+
+def _user_payload(values: dict[str, Any]) -> dict[str, Any]:
+    user: dict[str, Any] = {"schemas": [CORE_USER]}
+    for path, value in values.items():
+        set_path(user, path, value)
+    if ENTERPRISE in user:
+        user["schemas"].append(ENTERPRISE)
+    user["active"] = True
+    return user
+
+
+def build_plan(
+    identities: pd.DataFrame, diffs: pd.DataFrame, wanted: pd.DataFrame,
+    current: pd.DataFrame, config: Config, snapshot_digest: str, as_of: date,
+) -> Plan:
+    """One op per account to change; ids, risk and digest computed from the op content."""
+    rows: list[dict[str, Any]] = []
+    rows.extend(_creates(identities, wanted))
+    rows.extend(_patches(identities, diffs, current))
+    rows.extend(_policy_ops(identities, current, config))
+    ops = pd.DataFrame(rows, columns=[c for c in OP_COLUMNS if c != "op_id"])
+    ids = [
+        op_id(a, m, p, t, k, pl, b)
+        for a, m, p, t, k, pl, b in zip(
+            ops["action"], ops["method"], ops["path"], ops["target_id"], ops["hr_key"],
+            ops["payload"], ops["before"], strict=True)
+    ]
+    ops.insert(0, "op_id", ids)
+    for column in JSON_COLUMNS:
+        ops[column] = [canonical(v) if v is not None else "" for v in ops[column]]
+    ops["hr_row"] = ops["hr_row"].astype("Int64")
+    for column in ("op_id", "action", "method", "path", "target_id", "hr_key", "category",
+                   "etag", "risk"):
+        ops[column] = ops[column].astype("string")
+    order = {"create": 0, "link": 1, "update": 2, "enable": 3, "disable": 4, "delete": 5}
+    ops = ops.sort_values(
+        ["action", "hr_row", "target_id"], key=lambda s: s.map(order) if s.name == "action" else s,
+        kind="stable").reset_index(drop=True)
+    return Plan(ops, plan_digest(snapshot_digest, ops["op_id"].tolist()), snapshot_digest, as_of)
+
+
+def _creates(identities: pd.DataFrame, wanted: pd.DataFrame) -> Iterator[dict[str, Any]]:
+    joiners = identities[identities["category"] == "joiner"]
+    if joiners.empty:
+        return
+    values = wanted.loc[joiners["hr_row"].to_numpy()]
+    paths = list(values.columns)
+    records = values.astype(object).where(values.notna(), None).to_numpy()
+    for (hr_key, hr_row), record in zip(
+        zip(joiners["hr_key"], joiners["hr_row"], strict=True), records, strict=True
+    ):
+        present = {p: v for p, v in zip(paths, record, strict=True) if v is not None}
+        payload = _user_payload(present)
+        yield {
+            "action": "create", "method": "POST", "path": "/Users", "target_id": "",
+            "hr_key": hr_key, "hr_row": hr_row, "category": "joiner", "payload": payload,
+            "before": {}, "etag": "", "risk": RISK["create"],
+            "match": {"userName": payload.get("userName"), "externalId": payload.get("externalId")},
+        }
+
+
+def _patches(
+    identities: pd.DataFrame, diffs: pd.DataFrame, current: pd.DataFrame,
+) -> Iterator[dict[str, Any]]:
+    kinds = {"drift": "update", "link": "link", "rehire": "enable", "leaver": "disable"}
+    people = identities[identities["category"].isin(list(kinds))]
+    if people.empty:
+        return
+    etags = current.set_index("target_id")["etag"]
+    grouped = {
+        target: group for target, group in diffs.groupby("target_id", sort=False)
+    } if len(diffs) else {}
+    for target_id, hr_key, hr_row, category in zip(
+        people["target_id"], people["hr_key"], people["hr_row"], people["category"], strict=True
+    ):
+        action = kinds[str(category)]
+        if action == "disable":
+            continue  # leavers follow the leaver policy, see _policy_ops
+        changes = grouped.get(target_id)
+        operations: list[dict[str, Any]] = []
+        before: dict[str, Any] = {}
+        if changes is not None:
+            for attribute, old, new in zip(
+                changes["attribute"], changes["before"], changes["after"], strict=True
+            ):
+                if attribute == "active":
+                    continue
+                had = bool(pd.notna(old))
+                before[str(attribute)] = str(old) if had else None
+                operations.append(_patch_operation(str(attribute), str(new), had))
+        if action == "enable":
+            operations.insert(0, {"op": "replace", "path": "active", "value": True})
+            before["active"] = False
+        risky = any(parse_path(p).attribute.lower() in IDENTIFYING for p in before)
+        yield {
+            "action": action, "method": "PATCH", "path": f"/Users/{target_id}",
+            "target_id": target_id, "hr_key": hr_key, "hr_row": hr_row, "category": category,
+            "payload": {"schemas": [PATCH_OP], "Operations": operations}, "before": before,
+            "etag": _etag(etags, target_id),
+            "risk": "medium" if risky and action == "update" else RISK[action], "match": None,
+        }
+
+
+def _etag(etags: pd.Series, target_id: Any) -> str:
+    value = etags.get(target_id)
+    return "" if value is None or pd.isna(value) else str(value)
+
+
+def _policy_ops(
+    identities: pd.DataFrame, current: pd.DataFrame, config: Config,
+) -> Iterator[dict[str, Any]]:
+    """Leavers and orphans, as the policy says: disable, delete, or leave alone."""
+    etags = current.set_index("target_id")["etag"]
+    active = current.set_index("target_id")["active"]
+    chosen: list[tuple[pd.DataFrame, str]] = []
+    if config.policy.leavers != "none":
+        chosen.append((identities[identities["category"] == "leaver"], config.policy.leavers))
+    if config.policy.orphans != "report":
+        orphans = identities[identities["category"] == "orphan"]
+        if config.policy.orphans == "disable":
+            orphans = orphans[orphans["target_id"].map(active).fillna(False).astype(bool)]
+        chosen.append((orphans, config.policy.orphans))
+    for frame, action in chosen:
+        for target_id, hr_key, hr_row, category in zip(
+            frame["target_id"], frame["hr_key"], frame["hr_row"], frame["category"], strict=True
+        ):
+            key = None if pd.isna(hr_key) else hr_key
+            row = None if pd.isna(hr_row) else hr_row
+            if action == "disable":
+                payload: Any = {"schemas": [PATCH_OP],
+                                "Operations": [{"op": "replace", "path": "active", "value": False}]}
+                method = "PATCH"
+            else:
+                payload, method = None, "DELETE"
+            yield {
+                "action": action, "method": method, "path": f"/Users/{target_id}",
+                "target_id": target_id, "hr_key": key, "hr_row": row, "category": category,
+                "payload": payload, "before": {"active": True}, "etag": _etag(etags, target_id),
+                "risk": RISK[action], "match": None,
+            }
+
+
+# ---- plan.json --------------------------------------------------------------------------------
+
+def write_plan(plan: Plan, path: Path) -> None:
+    """Stream plan.json one op per line, so a million-op plan never becomes one giant string."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    head = {"format": PLAN_FORMAT, "digest": plan.digest, "snapshot_digest": plan.snapshot_digest,
+            "as_of": plan.as_of.isoformat(), "count": len(plan.ops)}
+    columns = list(plan.ops.columns)
+    with path.open("w", encoding="utf-8") as out:
+        out.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "ops": [\n')
+        values = plan.ops.astype(object).where(plan.ops.notna(), None).to_numpy()
+        for number, record in enumerate(values):
+            op = dict(zip(columns, record, strict=True))
+            for column in JSON_COLUMNS:
+                op[column] = json.loads(op[column]) if op.get(column) else None
+            if op.get("hr_row") is not None:
+                op["hr_row"] = int(op["hr_row"])
+            out.write(("," if number else "") + json.dumps(op, ensure_ascii=False) + "\n")
+        out.write("]}\n")
+
+
+def read_plan(path: str | Path) -> Plan:
+    file = Path(path)
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise InputError(f"cannot read plan ({error.strerror})", file=str(file)) from error
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InputError("not a recon plan (invalid JSON)", file=str(file)) from error
+    if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT:
+        raise InputError(f"not a recon plan (expected format {PLAN_FORMAT})", file=str(file))
+    ops = pd.DataFrame(data.get("ops") or [], columns=OP_COLUMNS)
+    for column in JSON_COLUMNS:
+        ops[column] = [canonical(v) if v is not None else "" for v in ops[column]]
+    ops["hr_row"] = ops["hr_row"].astype("Int64")
+    for column in ("op_id", "action", "method", "path", "target_id", "hr_key", "category",
+                   "etag", "risk"):
+        ops[column] = ops[column].astype("string")
+    plan = Plan(ops, str(data.get("digest")), str(data.get("snapshot_digest")),
+                date.fromisoformat(str(data.get("as_of"))))
+    recomputed = plan_digest(plan.snapshot_digest, ops["op_id"].tolist())
+    if recomputed != plan.digest:
+        raise InputError("plan digest does not match its ops (the file was edited)",
+                         file=str(file))
+    bad = [
+        one for one, a, m, p, t, k, pl, b in zip(
+            ops["op_id"], ops["action"], ops["method"], ops["path"],
+            ops["target_id"].fillna(""), ops["hr_key"], ops["payload"], ops["before"],
+            strict=True)
+        if one != op_id(a, m, p, t, None if pd.isna(k) else str(k),
+                        json.loads(pl) if pl else None, json.loads(b) if b else None)
+    ]
+    if bad:
+        raise InputError(f"op {bad[0][:12]} does not match its content (the file was edited)",
+                         file=str(file))
+    return plan
+
+
+def bulk_request(plan: Plan, op_ids: set[str] | None = None) -> dict[str, Any]:
+    """The plan (or the chosen ops) as one SCIM BulkRequest (RFC 7644 §3.7)."""
+    chosen = plan.ops if op_ids is None else plan.ops[plan.ops["op_id"].isin(op_ids)]
+    operations = []
+    for one, method, path, payload, etag in zip(
+        chosen["op_id"], chosen["method"], chosen["path"], chosen["payload"], chosen["etag"],
+        strict=True,
+    ):
+        operation: dict[str, Any] = {"method": method, "path": path, "bulkId": one[:32]}
+        if payload:
+            operation["data"] = json.loads(payload)
+        if etag and not pd.isna(etag):
+            operation["version"] = etag
+        operations.append(operation)
+    return {"schemas": [BULK_REQUEST], "Operations": operations}

@@ -1,0 +1,145 @@
+"""The pipeline: HR extract × target snapshot → quality → map → match → classify → plan.
+
+Pure apart from ``snapshot`` (which reads the configured target) and ``write_outputs``; a
+notebook calls the same functions as the CLI.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from recon.adapters.hr import HrExtract, read_hr
+from recon.adapters.snapshot import Snapshot, read_snapshot
+from recon.classify import classify
+from recon.config import Config
+from recon.expressions import EvalContext, compile_expression, evaluate_predicate
+from recon.mapping import desired_frame
+from recon.match import match
+from recon.normalize import current_frame
+from recon.plan import Plan, build_plan, write_plan
+from recon.quality import QualityResult, check, gate
+
+ALWAYS_READ = ["userName", "externalId", "displayName"]
+
+
+@dataclass(frozen=True)
+class RunMeta:
+    as_of: date
+    hr_file: str
+    hr_sha256: str
+    snapshot_source: str
+    snapshot_digest: str
+    config_digest: str
+    generated_at: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.__dict__, "as_of": self.as_of.isoformat()}
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    identities: pd.DataFrame
+    diffs: pd.DataFrame
+    desired: pd.DataFrame
+    current: pd.DataFrame
+    quality: QualityResult
+    meta: RunMeta
+    wanted: pd.DataFrame  # normalized desired values per SCIM path, references resolved
+
+    def counts(self) -> pd.Series:
+        return self.identities.groupby("category").size().sort_values(ascending=False)
+
+    def category(self, name: str) -> pd.DataFrame:
+        return self.identities[self.identities["category"] == name]
+
+
+def effective_as_of(config: Config, as_of: date | None = None) -> date:
+    return as_of or config.as_of or datetime.now(UTC).date()
+
+
+def snapshot(config: Config, *, insecure: bool = False, progress: bool = False) -> Snapshot:
+    """Read the configured target: a SCIM service provider, Entra ID, or a saved file."""
+    target = config.target
+    if target.file is not None:
+        return read_snapshot(config.resolve(target.file))
+    if target.scim is not None:
+        scim = importlib.import_module("recon.adapters.scim")
+        taken: Snapshot = scim.snapshot_scim(target.scim, insecure=insecure, progress=progress)
+        return taken
+    if target.entra is not None:
+        entra = importlib.import_module("recon.adapters.entra")
+        read: Snapshot = entra.snapshot_entra(target.entra, progress=progress)
+        return read
+    raise AssertionError("config validation guarantees one target")  # pragma: no cover
+
+
+def target_paths(config: Config) -> list[str]:
+    paths = [*ALWAYS_READ, *config.attributes, *(rule.target for rule in config.match)]
+    if config.target.exclude:
+        paths.extend(sorted(compile_expression(config.target.exclude).columns))
+    return list(dict.fromkeys(paths))
+
+
+def reconcile(
+    config: Config,
+    hr: HrExtract | None = None,
+    target: Snapshot | None = None,
+    *,
+    as_of: date | None = None,
+) -> Reconciliation:
+    """Classify every HR row and every account; nothing is dropped, nothing counted twice."""
+    day = effective_as_of(config, as_of)
+    hr = hr or read_hr(config.source, config.base_dir)
+    target = target if target is not None else snapshot(config)
+    quality = check(hr.frame, config, file=str(hr.path))
+    gate(quality, len(hr.frame), config)
+    context = EvalContext(now=datetime.combine(day, time()))
+    desired = desired_frame(hr.frame, config, day, context)
+    current = current_frame(target, target_paths(config))
+    excluded = (
+        evaluate_predicate(config.target.exclude, current, context)
+        if config.target.exclude else pd.Series(False, index=current.index)
+    )
+    pairs = match(desired, current[~excluded.to_numpy(dtype=bool)], config.match)
+    result = classify(desired, current, excluded, pairs, quality.invalid["reason"], config, day)
+    meta = RunMeta(
+        as_of=day, hr_file=str(hr.path), hr_sha256=hr.sha256, snapshot_source=target.source,
+        snapshot_digest=target.digest, config_digest=config.digest,
+        generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    return Reconciliation(result.identities, result.diffs, desired, current, quality, meta,
+                          result.desired_values)
+
+
+def plan(reconciliation: Reconciliation, config: Config) -> Plan:
+    r = reconciliation
+    return build_plan(r.identities, r.diffs, r.wanted, r.current, config,
+                      r.meta.snapshot_digest, r.meta.as_of)
+
+
+def write_outputs(reconciliation: Reconciliation, the_plan: Plan, out: Path) -> dict[str, Path]:
+    """identities.csv, diffs.csv, invalid.csv, plan.json and meta.json in the run folder."""
+    out.mkdir(parents=True, exist_ok=True)
+    files = {
+        "identities": out / "identities.csv",
+        "diffs": out / "diffs.csv",
+        "invalid": out / "invalid.csv",
+        "plan": out / "plan.json",
+        "meta": out / "meta.json",
+    }
+    reconciliation.identities.to_csv(files["identities"], index=False)
+    reconciliation.diffs.to_csv(files["diffs"], index=False)
+    reconciliation.quality.invalid.to_csv(files["invalid"])
+    write_plan(the_plan, files["plan"])
+    meta = {**reconciliation.meta.to_json(), "plan_digest": the_plan.digest,
+            "counts": {k: int(v) for k, v in reconciliation.counts().items()},
+            "ops": len(the_plan.ops)}
+    files["meta"].write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    return files

@@ -1,0 +1,129 @@
+"""Verify: re-read the target, reconcile again, and report each approved op as converged or not.
+
+An op has converged when the target now holds what the op wrote (a create: an account with the
+op's userName carrying its attributes; a PATCH: every value of its operations; a DELETE: the
+account is gone). The fresh reconciliation is kept too, so the caller can show what is still
+planned after the push — approved work should leave nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from recon.adapters.snapshot import Snapshot
+from recon.approve import Approval, check_approval
+from recon.config import Config
+from recon.normalize import case_insensitive, get_path, parse_path
+from recon.plan import Plan
+from recon.reconcile import Reconciliation, plan, reconcile
+
+
+@dataclass(frozen=True)
+class Verification:
+    results: pd.DataFrame  # op_id, action, category, hr_key, target_id, converged, detail
+    reconciliation: Reconciliation
+    remaining: Plan  # what a new plan would still do
+
+    @property
+    def converged(self) -> int:
+        return int(self.results["converged"].sum())
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.results["converged"].all())
+
+    def summary(self) -> str:
+        return f"converged: {self.converged}/{len(self.results)} approved operations"
+
+
+def _truthy(value: Any, *, default: bool) -> bool:
+    if value is None:
+        return default
+    return str(value).strip().lower() not in {"false", "0", "no"}
+
+
+def _same(path: str, have: Any, want: Any) -> bool:
+    if parse_path(path).attribute.lower() == "active":
+        return _truthy(have, default=True) == _truthy(want, default=True)
+    if isinstance(want, dict):  # a reference {"value": id}
+        want = want.get("value")
+    if have is None:
+        return want is None
+    left, right = str(have).strip(), str(want).strip()
+    if case_insensitive(path):
+        return left.casefold() == right.casefold()
+    return unicodedata.normalize("NFC", left) == unicodedata.normalize("NFC", right)
+
+
+def _patch_holds(resource: dict[str, Any], payload: dict[str, Any]) -> str:
+    for operation in payload.get("Operations", []):
+        path, value = operation.get("path"), operation.get("value")
+        if str(operation.get("op", "")).lower() == "add" and isinstance(value, list):
+            item = value[0]
+            filter_attr = next(k for k in item if k != "value")
+            path = f'{operation["path"]}[{filter_attr} eq "{item[filter_attr]}"].value'
+            value = item["value"]
+        if path is None:
+            continue
+        have = get_path(resource, path)
+        if not _same(path, have, value):
+            return f"{path} is {have!r}, expected {value!r}"
+    return ""
+
+
+def _create_holds(resource: dict[str, Any], payload: dict[str, Any]) -> str:
+    wanted = {k: v for k, v in payload.items() if k not in {"schemas", "active"}}
+    for key, value in wanted.items():
+        if isinstance(value, dict):
+            for sub, sub_value in value.items():
+                path = f"{key}:{sub}" if key.lower().startswith("urn:") else f"{key}.{sub}"
+                if not _same(path, get_path(resource, path), sub_value):
+                    return f"{path} is {get_path(resource, path)!r}, expected {sub_value!r}"
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, dict) and "type" in item:
+                    path = f'{key}[type eq "{item["type"]}"].value'
+                    if not _same(path, get_path(resource, path), item.get("value")):
+                        return f"{path} is {get_path(resource, path)!r}"
+        elif not _same(key, get_path(resource, key), value):
+            return f"{key} is {get_path(resource, key)!r}, expected {value!r}"
+    return ""
+
+
+def verify(
+    config: Config, the_plan: Plan, approval: Approval, fresh: Snapshot,
+) -> Verification:
+    """Check every approved op against a fresh snapshot of the target."""
+    check_approval(the_plan, approval)
+    approved = the_plan.ops[the_plan.ops["op_id"].isin(approval.op_ids)]
+    by_id = {str(r.get("id")): r for r in fresh.resources}
+    by_user = {str(r.get("userName", "")).casefold(): r for r in fresh.resources}
+    # One check per approved op: each compares one JSON document with one resource.
+    rows: list[dict[str, Any]] = []
+    for op in approved.itertuples(index=False):
+        payload = json.loads(str(op.payload)) if op.payload else {}
+        detail = ""
+        if op.action == "create":
+            match = json.loads(str(op.match)) if op.match else {}
+            resource = by_user.get(str(match.get("userName", "")).casefold())
+            detail = "no account with this userName" if resource is None else _create_holds(
+                resource, payload)
+        elif op.action == "delete":
+            detail = "the account still exists" if op.target_id in by_id else ""
+        else:
+            resource = by_id.get(str(op.target_id))
+            detail = "the account no longer exists" if resource is None else _patch_holds(
+                resource, payload)
+        rows.append({"op_id": op.op_id, "action": op.action, "category": op.category,
+                     "hr_key": op.hr_key, "target_id": op.target_id,
+                     "converged": detail == "", "detail": detail})
+    results = pd.DataFrame(rows, columns=["op_id", "action", "category", "hr_key", "target_id",
+                                          "converged", "detail"])
+    results["converged"] = results["converged"].astype(bool)
+    again = reconcile(config, target=fresh, as_of=the_plan.as_of)
+    return Verification(results, again, plan(again, config))
