@@ -15,7 +15,7 @@ Pure: no network. ``recon.adapters.entra.inbound`` sends what this module builds
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,15 +45,22 @@ def attribute_columns(desired: pd.DataFrame) -> list[str]:
     ]
 
 
-def inbound_record(row: pd.Series, paths: Iterable[str], *, active: bool) -> dict[str, Any]:
-    """The SCIM User that bulkUpload expects for one desired row (a worker as HR has it)."""
+def inbound_record(row: Mapping[str, Any], paths: Iterable[str], *, active: bool,
+                   hr_keys: Collection[str] | None = None) -> dict[str, Any]:
+    """The SCIM User that bulkUpload expects for one desired row (a worker as HR has it).
+
+    A manager key that is not in the HR file (``hr_keys``) is left out: an unresolvable
+    reference is reported by reconcile, never written.
+    """
     record: dict[str, Any] = {"schemas": [CORE_USER]}
     for path in paths:
         value = row.get(path)
         if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
             continue
-        text = str(value)
-        if text.strip() == "":
+        text = str(value).strip()
+        if text == "":
+            continue
+        if hr_keys is not None and parse_path(path).is_reference and text not in hr_keys:
             continue
         set_path(record, path, text)
     record.setdefault("externalId", str(row["hr_key"]))
@@ -74,7 +81,9 @@ def record_active(action: str, worker_active: Any) -> bool:
         return False
     if action in ("create", "enable"):
         return True
-    return bool(worker_active) if worker_active is not pd.NA else True
+    if worker_active is None or worker_active is pd.NA:
+        return True
+    return bool(worker_active)
 
 
 @dataclass(frozen=True)
@@ -91,27 +100,53 @@ class InboundOp:
         return {"method": "POST", "bulkId": self.bulk_id, "path": "/Users", "data": self.record}
 
 
+def managers_first(ops: list[InboundOp]) -> list[InboundOp]:
+    """Order ops so that a manager's record travels no later than their reports' records.
+
+    Entra resolves ``manager.value`` against users it already holds; a report uploaded in an
+    earlier request than a new manager keeps an empty manager until the next full cycle. The
+    order is by depth in the reporting chain among the ops sent (stable; cycles are cut).
+    """
+    manager_of = {op.hr_key: str(((op.record.get(ENTERPRISE) or {}).get("manager") or {})
+                                 .get("value") or "") for op in ops}
+    depth: dict[str, int] = {}
+
+    def depth_of(key: str) -> int:
+        chain: list[str] = []
+        while key in manager_of and key not in depth and key not in chain:
+            chain.append(key)
+            key = manager_of[key]
+        base = depth.get(key, -1) if key in manager_of else -1
+        for number, member in enumerate(reversed(chain), start=1):
+            depth[member] = base + number
+        return depth.get(chain[0], 0) if chain else depth.get(key, 0)
+
+    return sorted(ops, key=lambda op: depth_of(op.hr_key))
+
+
 def inbound_ops(ops: pd.DataFrame, desired: pd.DataFrame) -> list[InboundOp]:
-    """The approved plan ops as full SCIM records, in plan order.
+    """The approved plan ops as full SCIM records, managers before their reports.
 
     ``ops`` are the approved rows of ``Plan.ops`` whose action bulkUpload can carry; every
     ``hr_key`` must have a desired row, else the plan does not belong to this reconciliation.
     """
     paths = attribute_columns(desired)
-    by_key = desired.drop_duplicates("hr_key", keep=False).set_index("hr_key", drop=False)
+    hr_keys = set(desired["hr_key"].dropna().astype(str))
+    unique = desired.drop_duplicates("hr_key", keep=False)
+    rows: list[dict[str, Any]] = unique.to_dict("records")  # type: ignore[assignment]
+    by_key = dict(zip(unique["hr_key"].astype(str), rows, strict=True))
     built = []
     for op in ops.itertuples(index=False):
         hr_key = str(op.hr_key)
-        if hr_key not in by_key.index:
+        row = by_key.get(hr_key)
+        if row is None:
             raise PlanError(f"op {str(op.op_id)[:12]} ({op.action}) names HR key {hr_key!r}, "
                             "which has no single row in the reconciliation's desired frame")
-        row = by_key.loc[hr_key]
-        assert isinstance(row, pd.Series)  # keys are unique after drop_duplicates
-        record = inbound_record(row, paths, active=record_active(str(op.action),
-                                                                  row.get("worker_active")))
+        record = inbound_record(row, paths, hr_keys=hr_keys,
+                                active=record_active(str(op.action), row.get("worker_active")))
         # bulkId: the op id itself — unique in a request, and it maps back without a lookup.
         built.append(InboundOp(str(op.op_id), str(op.action), hr_key, str(op.op_id), record))
-    return built
+    return managers_first(built)
 
 
 def bulk_requests(ops: list[InboundOp], size: int = MAX_OPERATIONS) -> Iterator[

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -46,9 +46,11 @@ from recon.adapters.entra.credentials import bearer_token, graph_credential, gra
 from recon.adapters.entra.graph import provisioning_logs, snapshot_entra
 from recon.adapters.entra.journal import InboundJournal, JournaledOp, utc_now
 from recon.adapters.entra.mapping import GRAPH_ATTRIBUTES, MANAGER_KEY
+from recon.approve import Approval, check_approval
 from recon.config import EntraInbound, EntraTarget, Policy
 from recon.errors import ConfigError, PlanError, PushError
 from recon.normalize import ENTERPRISE, get_path
+from recon.plan import Plan
 
 DEFAULT_CALLS_PER_SECOND = 8.0
 MAX_ATTEMPTS = 8  # per request: 429s and transient failures
@@ -57,27 +59,16 @@ SKIPPED_REASONS = {
     "link": "bulkUpload matches on externalId ↔ employeeId and cannot write the anchor of an "
             "existing account; set its employeeId in Entra, then reconcile again",
     "delete": "API-driven inbound provisioning does not delete; approve a disable instead",
+    "no_hr": "no HR record to upload (an orphan account); bulkUpload carries HR records only",
 }
 
 
-class PlanLike(Protocol):
-    """What push and verify need of ``recon.plan.Plan``."""
-
-    @property
-    def ops(self) -> pd.DataFrame: ...
-
-    @property
-    def digest(self) -> str: ...
-
-
-class ApprovalLike(Protocol):
-    """What push needs of ``recon.approve.Approval``."""
-
-    @property
-    def plan_digest(self) -> str: ...
-
-    @property
-    def op_ids(self) -> Collection[str]: ...
+def _skip_reason(action: str, hr_key: str) -> str:
+    if action in ("link", "delete"):
+        return SKIPPED_REASONS[action]
+    if not hr_key:
+        return SKIPPED_REASONS["no_hr"]
+    return f"action {action!r} is not sent to bulkUpload"
 
 
 def _inbound(target: EntraTarget) -> EntraInbound:
@@ -87,16 +78,9 @@ def _inbound(target: EntraTarget) -> EntraInbound:
     return target.inbound
 
 
-def _approved(plan: PlanLike, approval: ApprovalLike) -> pd.DataFrame:
-    if approval.plan_digest != plan.digest:
-        raise PlanError(f"the approval is for plan {approval.plan_digest[:12]}, not for this "
-                        f"plan {plan.digest[:12]}; review and approve the current plan")
-    approved = set(approval.op_ids)
-    unknown = approved - set(plan.ops["op_id"])
-    if unknown:
-        raise PlanError(f"the approval names {len(unknown)} op(s) that are not in the plan, "
-                        f"e.g. {sorted(unknown)[0][:12]}")
-    return plan.ops[plan.ops["op_id"].isin(approved)]
+def _approved(plan: Plan, approval: Approval) -> pd.DataFrame:
+    check_approval(plan, approval)
+    return plan.ops[plan.ops["op_id"].isin(set(approval.op_ids))]
 
 
 def _check_limits(ops: pd.DataFrame, policy: Policy, override: bool) -> None:
@@ -222,8 +206,8 @@ class _Sender:
 
 
 def push_inbound(
-    plan: PlanLike,
-    approval: ApprovalLike,
+    plan: Plan,
+    approval: Approval,
     target: EntraTarget,
     journal_path: str | Path,
     *,
@@ -257,13 +241,15 @@ def push_inbound(
         earlier = journal.latest_ops(plan.digest, inbound.job_id)
         run_id = journal.start_run(plan.digest, inbound.job_id, url)
         started_at = utc_now()
-        carried = approved[approved["action"].isin(INBOUND_ACTIONS)]
-        for op in approved[~approved["action"].isin(INBOUND_ACTIONS)].itertuples(index=False):
-            reason = SKIPPED_REASONS.get(str(op.action), f"action {op.action!r} is not sent "
-                                                         "to bulkUpload")
-            rows.append(_row(op.op_id, op.action, op.hr_key, "", None, "skipped", None, reason))
-            journal.record_ops(run_id, [(str(op.op_id), "", str(op.hr_key), str(op.action),
-                                         None)], request_no=None, state="skipped", detail=reason)
+        sendable = approved["action"].isin(INBOUND_ACTIONS) & approved["hr_key"].notna()
+        carried = approved[sendable]
+        skipped = approved[~sendable]
+        for op_id, action, key in zip(skipped["op_id"].astype(str), skipped["action"].astype(str),
+                                      skipped["hr_key"].astype("string").fillna(""), strict=True):
+            reason = _skip_reason(action, str(key))
+            rows.append(_row(op_id, action, str(key), "", None, "skipped", None, reason))
+            journal.record_ops(run_id, [(op_id, "", str(key), action, None)],
+                               request_no=None, state="skipped", detail=reason)
         done = {op_id for op_id, entry in earlier.items() if entry.state == "accepted"}
         for op in carried[carried["op_id"].isin(done)].itertuples(index=False):
             entry = earlier[str(op.op_id)]
@@ -342,11 +328,13 @@ def _norm(value: Any, path: str) -> str | None:
     return text.lower() if path in _CASELESS else text
 
 
-def differences(record: dict[str, Any], user: dict[str, Any]) -> list[str]:
+def differences(record: dict[str, Any], user: dict[str, Any],
+                employee_ids: Collection[str] = ()) -> list[str]:
     """The SCIM paths where the Entra user does not (yet) hold what the record asked for.
 
-    Only paths that inbound provisioning writes by default are compared; the manager compares
-    by the manager's employeeId, which is what the record carries.
+    Only paths that inbound provisioning writes by default are compared. The manager compares
+    by the manager's employeeId, which is what the record carries, and only when that manager
+    has an Entra account (``employee_ids``): Entra cannot point at a manager it does not hold.
     """
     differing = []
     for attribute in GRAPH_ATTRIBUTES:
@@ -355,6 +343,8 @@ def differences(record: dict[str, Any], user: dict[str, Any]) -> list[str]:
         path = attribute.scim_path
         expected = _norm(get_path(record, path), path)
         if expected is None:
+            continue
+        if path == f"{ENTERPRISE}:manager" and expected not in employee_ids:
             continue
         actual_raw = get_path(user, MANAGER_KEY if path == f"{ENTERPRISE}:manager" else path)
         if path == "active" and actual_raw is None:
@@ -381,14 +371,15 @@ class InboundVerification:
         return bool((carried["state"] == "converged").all())
 
 
-def _judge(op: JournaledOp, user: dict[str, Any] | None,
-           entries: list[Any]) -> tuple[str, str, str, str, str]:
+def _judge(op: JournaledOp, user: dict[str, Any] | None, entries: list[Any],
+           employee_ids: Collection[str]) -> tuple[str, str, str, str, str]:
     """(state, reason, target_id, log_action, log_status) of one accepted op."""
     latest = max(entries, key=lambda e: _instant(e.activity)) if entries else None
     log_action = latest.action if latest else ""
     log_status = latest.status if latest else ""
     target_id = str((user or {}).get("id") or (latest.target_id if latest else ""))
-    differing = differences(op.record, user) if user is not None else ["(no account)"]
+    differing = differences(op.record, user, employee_ids) if user is not None else [
+        "(no account)"]
     if not differing:
         return "converged", "", target_id, log_action, log_status
     if latest is not None and latest.status == "failure":
@@ -405,7 +396,7 @@ def _judge(op: JournaledOp, user: dict[str, Any] | None,
 
 
 def verify_inbound(
-    plan: PlanLike,
+    plan: Plan,
     target: EntraTarget,
     journal_path: str | Path,
     *,
@@ -442,7 +433,7 @@ def verify_inbound(
         mine = [e for e in by_source.get(op.hr_key, []) + by_source.get(op.bulk_id, [])
                 if e.activity and _instant(e.activity) >= _instant(op.sent_at) - CLOCK_SKEW]
         state, reason, target_id, log_action, log_status = _judge(
-            op, by_key.get(op.hr_key), mine)
+            op, by_key.get(op.hr_key), mine, by_key.keys())
         rows.append((op.op_id, op.action, op.hr_key, state, reason, target_id, log_action,
                      log_status))
     frame = pd.DataFrame(rows, columns=["op_id", "action", "hr_key", "state", "reason",

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,6 +68,9 @@ class InboundJournal:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None)
+            # WAL: one fsync per transaction, readers never block the push.
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as error:
             raise PushError(f"{self.path}: cannot open the push journal ({error})") from error
@@ -106,12 +110,26 @@ class InboundJournal:
         self, run_id: int, rows: Iterable[tuple[str, str, str, str, dict[str, Any] | None]], *,
         request_no: int | None, state: str, detail: str = "", sent_at: str = "",
     ) -> None:
-        """Rows of (op_id, bulk_id, hr_key, action, record) that reached ``state`` together."""
-        self._db.executemany(
-            "INSERT OR REPLACE INTO entra_ops VALUES (?,?,?,?,?,?,?,?,?,?)",
-            [(run_id, op_id, bulk_id, hr_key, action, request_no, state, detail, sent_at,
-              json.dumps(record, sort_keys=True) if record is not None else None)
-             for op_id, bulk_id, hr_key, action, record in rows])
+        """Rows of (op_id, bulk_id, hr_key, action, record) that reached ``state`` together.
+
+        One transaction per call: a request's ops are journaled all or none.
+        """
+        with self._transaction():
+            self._db.executemany(
+                "INSERT OR REPLACE INTO entra_ops VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [(run_id, op_id, bulk_id, hr_key, action, request_no, state, detail, sent_at,
+                  json.dumps(record, sort_keys=True) if record is not None else None)
+                 for op_id, bulk_id, hr_key, action, record in rows])
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def latest_ops(self, plan_digest: str, job_id: str) -> dict[str, JournaledOp]:
         """Per op id, its most telling state over the plan's runs: accepted wins over retries."""
