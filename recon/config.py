@@ -51,7 +51,6 @@ class ScimTarget(_Model):
     url: str
     token_env: str | None = None
     timeout: float = 30.0
-    verify_tls: bool = True
     page_size: int = Field(default=200, gt=0)
 
 

@@ -70,9 +70,10 @@ def snapshot(config: Config, *, insecure: bool = False, progress: bool = False) 
     if target.file is not None:
         return read_snapshot(config.resolve(target.file))
     if target.scim is not None:
-        scim = importlib.import_module("recon.adapters.scim")
-        taken: Snapshot = scim.snapshot_scim(target.scim, insecure=insecure, progress=progress)
-        return taken
+        from recon.adapters.scim import connect
+
+        with connect(target.scim, insecure=insecure) as client:
+            return client.snapshot(groups=config.groups is not None)
     if target.entra is not None:
         entra = importlib.import_module("recon.adapters.entra")
         read: Snapshot = entra.snapshot_entra(target.entra, progress=progress)
