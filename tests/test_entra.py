@@ -8,7 +8,6 @@ logs). Nothing here mocks the SDK.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -17,10 +16,17 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from recon.adapters.entra import GRAPH_ATTRIBUTES, graph_property, graph_select, snapshot_entra
+from recon.adapters.entra import (
+    GRAPH_ATTRIBUTES,
+    graph_property,
+    graph_select,
+    push_inbound,
+    snapshot_entra,
+    verify_inbound,
+)
 from recon.adapters.entra.bulk import MAX_OPERATIONS, InboundOp, bulk_requests, inbound_ops
 from recon.adapters.entra.credentials import graph_credential, graph_endpoint
-from recon.adapters.entra.inbound import push_inbound, verify_inbound
+from recon.adapters.journal import Journal
 from recon.approve import Approval, approve
 from recon.config import Config, EntraTarget, Policy, parse_config
 from recon.errors import ConfigError, PlanError, PushError
@@ -328,11 +334,12 @@ def test_push_uploads_in_chunks_and_entra_creates_the_workers(graph: RunningGrap
     ada = graph.state.by_employee_id("1042")
     assert ada is not None and ada["userPrincipalName"] == "emp1042@contoso.com"
     assert ada["manager"] == graph.state.by_employee_id("1000")["id"]  # type: ignore[index]
-    with sqlite3.connect(tmp_path / "journal.db") as db:
-        journaled = dict(db.execute("SELECT bulk_id, op_id FROM entra_ops").fetchall())
-        statuses = [s for (s,) in db.execute("SELECT status FROM entra_requests")]
-    assert journaled == dict(zip(plan.ops["op_id"], plan.ops["op_id"], strict=True))
-    assert statuses == [202, 202]
+    with Journal(tmp_path / "journal.db") as journal:
+        attempts = journal.attempts_frame()
+    bulk_ids = attempts["request_summary"].str.extract(r"bulkId=(\S+)")[0]
+    assert sorted(bulk_ids) == sorted(plan.ops["op_id"])  # bulkId ↔ op id, journaled
+    assert set(attempts["outcome"]) == {"succeeded"} and set(attempts["http_status"]) == {202}
+    assert not attempts["request_summary"].str.contains("emp1042@").any()  # no values
 
 
 def test_push_waits_out_throttling_and_journals_every_attempt(graph: RunningGraph,
@@ -347,10 +354,11 @@ def test_push_waits_out_throttling_and_journals_every_attempt(graph: RunningGrap
 
     assert result.ok and result.requests == 2
     assert 1.0 in waits  # the Retry-After of the 429
-    with sqlite3.connect(tmp_path / "journal.db") as db:
-        attempts = db.execute(
-            "SELECT attempt, status, retry_after FROM entra_requests").fetchall()
-    assert attempts == [(1, 429, "1"), (2, 202, None)]
+    with Journal(tmp_path / "journal.db") as journal:
+        attempts = journal.attempts_frame()
+    per_op = attempts.groupby("op_id")[["outcome", "http_status"]].agg(list)
+    assert per_op["outcome"].map(tuple).unique().tolist() == [("throttled", "succeeded")]
+    assert per_op["http_status"].map(tuple).unique().tolist() == [(429, 202)]
 
 
 def test_pushing_the_same_plan_again_sends_nothing_twice(graph: RunningGraph,
@@ -419,9 +427,9 @@ def test_verify_reports_pending_until_entra_applies_then_converged(
     push_inbound(plan, approve_all(plan), entra(graph), journal, desired=desired,
                  progress=False, calls_per_second=50)
 
-    before = verify_inbound(plan, entra(graph), journal, progress=False)
+    before = verify_inbound(plan, entra(graph), journal, desired=desired, progress=False)
     graph.state.process_pending()
-    after = verify_inbound(plan, entra(graph), journal, progress=False)
+    after = verify_inbound(plan, entra(graph), journal, desired=desired, progress=False)
 
     assert before.counts().to_dict() == {"pending": 4} and not before.converged
     assert after.counts().to_dict() == {"converged": 4} and after.converged
@@ -440,7 +448,7 @@ def test_verify_gives_the_provisioning_log_reason_of_a_failure(graph: RunningGra
     push_inbound(plan, approve_all(plan), entra(graph), journal, desired=desired,
                  progress=False, calls_per_second=50)
 
-    verification = verify_inbound(plan, entra(graph), journal, progress=False)
+    verification = verify_inbound(plan, entra(graph), journal, desired=desired, progress=False)
 
     by_key = verification.results.set_index("hr_key")
     assert by_key.loc["1000", "state"] == "converged"
@@ -461,7 +469,7 @@ def test_verify_sees_updates_and_disables_through_the_users(graph: RunningGraph,
     push_inbound(plan, approve_all(plan), entra(graph), journal, desired=desired,
                  progress=False, calls_per_second=50)
 
-    verification = verify_inbound(plan, entra(graph), journal, progress=False)
+    verification = verify_inbound(plan, entra(graph), journal, desired=desired, progress=False)
 
     assert verification.converged
     assert verification.results.set_index("hr_key")["log_action"].to_dict() == {
@@ -474,7 +482,8 @@ def test_verify_sees_updates_and_disables_through_the_users(graph: RunningGraph,
 def test_verify_without_a_push_says_so(graph: RunningGraph, tmp_path: Path) -> None:
     plan = plan_of(workers(1))
     with pytest.raises(PlanError, match="push first"):
-        verify_inbound(plan, entra(graph), tmp_path / "journal.db", progress=False)
+        verify_inbound(plan, entra(graph), tmp_path / "journal.db", desired=workers(1),
+                       progress=False)
 
 
 # -- end to end ------------------------------------------------------------------------------------
@@ -532,7 +541,7 @@ def test_the_sample_extract_converges_in_entra_through_bulk_upload(
     pushed = push_inbound(the_plan, approval, entra_target, tmp_path / "journal.db",
                           desired=first.desired, policy=config.policy, progress=False)
     verification = verify_inbound(the_plan, entra_target, tmp_path / "journal.db",
-                                  progress=False)
+                                  desired=first.desired, progress=False)
     second = reconcile(config)
 
     counts = first.counts()

@@ -6,12 +6,12 @@ bulkUpload`` (``application/scim+json``, ≤ 50 operations each). The SDK has no
 endpoint, so it is a raw httpx request with a token from the same azure-identity credential.
 Requests are paced at ``calls_per_second`` (default 8: the strictest documented limit is 40
 calls in any 5 s) and a 429 waits its ``Retry-After``. Every attempt and every op's bulkId is
-journaled; running the same plan again skips ops already accepted.
+journaled in the push journal (``recon.adapters.journal``) — per op, per attempt, with the
+bulkId and the request number in the attempt's summary, never the values — and running the
+same plan again skips ops already accepted.
 
-bulkUpload only *accepts* work (202); Entra applies it later, in a provisioning cycle.
-``verify_inbound`` therefore reads ``/auditLogs/provisioning`` for the job since the push and
-the users again, and reports each op as ``converged``, ``failed`` (with the log's reason) or
-``pending``.
+bulkUpload only *accepts* work (202, journaled as ``succeeded``); Entra applies it later, in a
+provisioning cycle. ``recon.adapters.entra.verify`` reads the provisioning logs to tell.
 
 Ops bulkUpload cannot carry are reported ``skipped`` with the reason: ``link`` (matching is by
 externalId ↔ employeeId, so writing the anchor needs a direct Graph PATCH of employeeId) and
@@ -23,10 +23,9 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-import unicodedata
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -43,13 +42,10 @@ from recon.adapters.entra.bulk import (
     inbound_ops,
 )
 from recon.adapters.entra.credentials import bearer_token, graph_credential, graph_endpoint
-from recon.adapters.entra.graph import provisioning_logs, snapshot_entra
-from recon.adapters.entra.journal import InboundJournal, JournaledOp, utc_now
-from recon.adapters.entra.mapping import GRAPH_ATTRIBUTES, MANAGER_KEY
+from recon.adapters.journal import Attempt, Journal
 from recon.approve import Approval, check_approval
-from recon.config import EntraInbound, EntraTarget, Policy
+from recon.config import Config, EntraInbound, EntraTarget, Policy
 from recon.errors import ConfigError, PlanError, PushError
-from recon.normalize import ENTERPRISE, get_path
 from recon.plan import Plan
 
 DEFAULT_CALLS_PER_SECOND = 8.0
@@ -71,7 +67,7 @@ def _skip_reason(action: str, hr_key: str) -> str:
     return f"action {action!r} is not sent to bulkUpload"
 
 
-def _inbound(target: EntraTarget) -> EntraInbound:
+def inbound_job(target: EntraTarget) -> EntraInbound:
     if target.inbound is None:
         raise ConfigError("target.entra.inbound (service_principal_id, job_id) is needed to "
                           "push to Entra through API-driven inbound provisioning")
@@ -96,11 +92,8 @@ class InboundPushResult:
     """What happened to every approved op; rendering is the caller's (CLI, notebook)."""
 
     results: pd.DataFrame  # op_id, action, hr_key, bulk_id, request_no, state, http_status, detail
-    run_id: int
     journal_path: Path
     requests: int  # HTTP requests sent, retries included
-    started_at: str
-    finished_at: str
 
     def counts(self) -> pd.Series:
         return self.results["state"].value_counts()
@@ -150,59 +143,96 @@ def _graph_message(response: httpx.Response) -> str:
         return response.text[:200]
 
 
+def summary_of(op: InboundOp, request_no: int) -> str:
+    """The journal's request summary: bulkId, request, record digest and paths, no values."""
+    digest = hashlib.sha256(json.dumps(op.record, sort_keys=True).encode()).hexdigest()[:16]
+    return (f"bulkUpload request={request_no} bulkId={op.bulk_id} record_sha256={digest} "
+            f"attributes={','.join(sorted(k for k in op.record if k != 'schemas'))}")
+
+
 @dataclass
 class _Sender:
-    """Sends one BulkRequest with pacing, 429/5xx retries, and a journal line per attempt."""
+    """Sends one BulkRequest with pacing and 429/5xx retries; every attempt journaled per op."""
 
     http: httpx.Client
     url: str
     token: Callable[[], str]
-    journal: InboundJournal
-    run_id: int
+    journal: Journal
     pacer: _Pacer
     sleep: Callable[[float], None]
     requests: int = 0
 
-    def send(self, request_no: int, body: dict[str, Any], op_count: int) -> tuple[str, int, str]:
-        """(sent_at, HTTP status, detail) of the final attempt; raises PushError to stop."""
+    def _finish(self, attempts: list[Attempt], outcome: str, status: int | None, error: str,
+                final: bool) -> None:
+        for attempt in attempts:
+            self.journal.finish(attempt, outcome=outcome, http_status=status,
+                                error=error or None, final=final)
+
+    def send(self, request_no: int, chunk: list[InboundOp], body: dict[str, Any]
+             ) -> tuple[int, str]:
+        """(HTTP status, detail) of the final attempt; raises PushError to stop the push."""
         content = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        digest = hashlib.sha256(content).hexdigest()
         for attempt in range(1, MAX_ATTEMPTS + 1):
             self.pacer.wait()
-            sent_at = utc_now()
+            begun = self.journal.begin_many(
+                (op.op_id, op.action, "POST", "/Users", summary_of(op, request_no))
+                for op in chunk)
             self.requests += 1
             try:
                 response = self.http.post(self.url, content=content, headers={
                     "Authorization": f"Bearer {self.token()}",
                     "Content-Type": "application/scim+json"})
             except httpx.TransportError as error:
-                self.journal.record_attempt(self.run_id, request_no, attempt, sent_at=sent_at,
-                                            status=None, op_count=op_count, body_sha256=digest,
-                                            error=f"{type(error).__name__}: {error}")
-                if attempt == MAX_ATTEMPTS:
+                last = attempt == MAX_ATTEMPTS
+                self._finish(begun, "failed", None, f"{type(error).__name__}: {error}", last)
+                if last:
                     raise PushError(f"cannot reach {self.url}: {error}") from error
                 self.sleep(min(60.0, 2.0 ** attempt))
                 continue
-            wait = _retry_after(response)
+            status = response.status_code
             detail = "" if response.is_success else _graph_message(response)
-            self.journal.record_attempt(
-                self.run_id, request_no, attempt, sent_at=sent_at, status=response.status_code,
-                op_count=op_count, body_sha256=digest,
-                retry_after=response.headers.get("Retry-After"),
-                location=response.headers.get("Location"), error=detail or None)
-            if response.status_code in (401, 403):
-                raise PushError(f"Microsoft Graph answered {response.status_code} to bulkUpload"
-                                f" ({detail}); the app needs SynchronizationData-User.Upload")
-            retryable = response.status_code == 429 or response.status_code >= 500
-            if not retryable:
-                return sent_at, response.status_code, detail
+            if status in (401, 403):
+                self._finish(begun, "failed", status, detail, True)
+                raise PushError(f"Microsoft Graph answered {status} to bulkUpload ({detail}); "
+                                "the app needs SynchronizationData-User.Upload")
+            if status != 429 and status < 500:
+                self._finish(begun, "succeeded" if response.is_success else "failed", status,
+                             detail, True)
+                return status, detail
+            wait = _retry_after(response)
             delay = wait if wait is not None else min(60.0, 2.0 ** attempt)
-            if attempt == MAX_ATTEMPTS or delay > MAX_WAIT:
-                raise PushError(f"bulkUpload still answers {response.status_code} after "
-                                f"{attempt} attempts ({detail}); run the push again later — "
-                                "accepted ops are skipped")
+            last = attempt == MAX_ATTEMPTS or delay > MAX_WAIT
+            self._finish(begun, "throttled" if status == 429 else "failed", status,
+                         detail or f"Retry-After {response.headers.get('Retry-After')}", last)
+            if last:
+                raise PushError(f"bulkUpload still answers {status} after {attempt} attempts "
+                                f"({detail}); run the push again later — accepted ops are "
+                                "skipped")
             self.sleep(delay)
         raise AssertionError("unreachable: the loop returns or raises")
+
+
+def desired_for(config: Config, plan: Plan) -> pd.DataFrame:
+    """The desired frame a plan was computed from: the HR file through the config's mapping.
+
+    For a push from ``plan.json`` (the CLI), where no Reconciliation is at hand. It depends on
+    the HR file, the config and the plan's as-of date only — not on the target — so it is the
+    same frame, as long as the HR file is the one the plan was made from.
+    """
+    from recon.adapters.hr import read_hr
+    from recon.expressions import EvalContext
+    from recon.mapping import desired_frame
+
+    hr = read_hr(config.source, config.base_dir)
+    context = EvalContext(now=datetime.combine(plan.as_of, datetime.min.time()))
+    return desired_frame(hr.frame, config, plan.as_of, context)
+
+
+def bulk_upload_url(target: EntraTarget) -> str:
+    inbound = inbound_job(target)
+    base = graph_endpoint(target).base_url
+    return (f"{base}/servicePrincipals/{quote(inbound.service_principal_id, safe='')}"
+            f"/synchronization/jobs/{quote(inbound.job_id, safe='')}/bulkUpload")
 
 
 def push_inbound(
@@ -221,60 +251,54 @@ def push_inbound(
     http_client: httpx.Client | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> InboundPushResult:
-    """Send the approved ops of ``plan`` to Entra's bulkUpload; journal everything.
+    """Send the approved ops of ``plan`` to Entra's bulkUpload; journal every attempt.
 
-    ``desired`` is the reconciliation's desired frame (``Reconciliation.desired``): bulkUpload
-    takes whole records, and the plan holds only what changes.
+    ``desired`` is the reconciliation's desired frame (``Reconciliation.desired``, or
+    ``desired_for(config, plan)``): bulkUpload takes whole records, the plan only changes.
     """
-    inbound = _inbound(target)
+    url = bulk_upload_url(target)
     endpoint = graph_endpoint(target)
     approved = _approved(plan, approval)
     _check_limits(approved, policy or Policy(), override_limits)
     credential = credential if credential is not None else graph_credential(target)
-    url = (f"{endpoint.base_url}/servicePrincipals/{quote(inbound.service_principal_id, safe='')}"
-           f"/synchronization/jobs/{quote(inbound.job_id, safe='')}/bulkUpload")
-    journal = InboundJournal(Path(journal_path))
     owns_http = http_client is None
     http = http_client or httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0))
     rows: list[dict[str, Any]] = []
     try:
-        earlier = journal.latest_ops(plan.digest, inbound.job_id)
-        run_id = journal.start_run(plan.digest, inbound.job_id, url)
-        started_at = utc_now()
-        sendable = approved["action"].isin(INBOUND_ACTIONS) & approved["hr_key"].notna()
-        carried = approved[sendable]
-        skipped = approved[~sendable]
-        for op_id, action, key in zip(skipped["op_id"].astype(str), skipped["action"].astype(str),
-                                      skipped["hr_key"].astype("string").fillna(""), strict=True):
-            reason = _skip_reason(action, str(key))
-            rows.append(_row(op_id, action, str(key), "", None, "skipped", None, reason))
-            journal.record_ops(run_id, [(op_id, "", str(key), action, None)],
-                               request_no=None, state="skipped", detail=reason)
-        done = {op_id for op_id, entry in earlier.items() if entry.state == "accepted"}
-        for op in carried[carried["op_id"].isin(done)].itertuples(index=False):
-            entry = earlier[str(op.op_id)]
-            rows.append(_row(op.op_id, op.action, op.hr_key, entry.bulk_id, None,
-                             "already_accepted", None, f"accepted in run {entry.run_id}"))
-        to_send = inbound_ops(carried[~carried["op_id"].isin(done)], desired)
-        sender = _Sender(http, url, lambda: bearer_token(credential, endpoint), journal, run_id,
-                         _Pacer(calls_per_second, sleep), sleep)
-        with _bar(progress, len(to_send)) as (bar, task):
-            for request_no, (chunk, body) in enumerate(bulk_requests(to_send, batch_size), 1):
-                sent_at, status, detail = sender.send(request_no, body, len(chunk))
-                state = "accepted" if 200 <= status < 300 else "failed"
-                journal.record_ops(run_id, [_journal_row(op) for op in chunk],
-                                   request_no=request_no, state=state, detail=detail,
-                                   sent_at=sent_at)
-                rows.extend(_row(op.op_id, op.action, op.hr_key, op.bulk_id, request_no, state,
-                                 status, detail) for op in chunk)
-                bar.update(task, advance=len(chunk))
-        finished_at = journal.finish_run(run_id)
+        with Journal(Path(journal_path)) as journal:
+            done = journal.done()
+            journal.start_run(plan.digest, note=f"entra bulkUpload {url}")
+            sendable = approved["action"].isin(INBOUND_ACTIONS) & approved["hr_key"].notna()
+            skipped = approved[~sendable]
+            for op_id, action, key in zip(
+                skipped["op_id"].astype(str), skipped["action"].astype(str),
+                skipped["hr_key"].astype("string").fillna(""), strict=True,
+            ):
+                reason = _skip_reason(action, str(key))
+                journal.settle(op_id, action=action, status="skipped", error=reason)
+                rows.append(_row(op_id, action, str(key), "", None, "skipped", None, reason))
+            carried = approved[sendable]
+            earlier = carried[carried["op_id"].isin(done)]
+            for op_id, action, key in zip(earlier["op_id"], earlier["action"],
+                                          earlier["hr_key"], strict=True):
+                rows.append(_row(op_id, action, key, op_id, None, "already_accepted", None,
+                                 "accepted by an earlier run"))
+            to_send = inbound_ops(carried[~carried["op_id"].isin(done)], desired)
+            sender = _Sender(http, url, lambda: bearer_token(credential, endpoint), journal,
+                             _Pacer(calls_per_second, sleep), sleep)
+            with _bar(progress, len(to_send)) as (bar, task):
+                for number, (chunk, body) in enumerate(bulk_requests(to_send, batch_size), 1):
+                    status, detail = sender.send(number, chunk, body)
+                    state = "accepted" if 200 <= status < 300 else "failed"
+                    rows.extend(_row(op.op_id, op.action, op.hr_key, op.bulk_id, number, state,
+                                     status, detail) for op in chunk)
+                    bar.update(task, advance=len(chunk))
+            journal.end_run()
     finally:
-        journal.close()
         if owns_http:
             http.close()
-    return InboundPushResult(pd.DataFrame(rows, columns=list(_RESULT_COLUMNS)), run_id,
-                             Path(journal_path), sender.requests, started_at, finished_at)
+    return InboundPushResult(pd.DataFrame(rows, columns=list(_RESULT_COLUMNS)),
+                             Path(journal_path), sender.requests)
 
 
 _RESULT_COLUMNS = ("op_id", "action", "hr_key", "bulk_id", "request_no", "state", "http_status",
@@ -283,10 +307,6 @@ _RESULT_COLUMNS = ("op_id", "action", "hr_key", "bulk_id", "request_no", "state"
 
 def _row(*values: Any) -> dict[str, Any]:
     return dict(zip(_RESULT_COLUMNS, values, strict=True))
-
-
-def _journal_row(op: InboundOp) -> tuple[str, str, str, str, dict[str, Any]]:
-    return op.op_id, op.bulk_id, op.hr_key, op.action, op.record
 
 
 class _bar:
@@ -306,136 +326,3 @@ class _bar:
 
     def __exit__(self, *exc: object) -> None:
         self.progress.__exit__(None, None, None)
-
-
-# -- verify ------------------------------------------------------------------------------------
-
-VERIFY_STATES = ("converged", "failed", "pending", "skipped")
-CLOCK_SKEW = timedelta(minutes=2)  # Entra's clock against ours, when matching log entries
-
-
-def _instant(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-_CASELESS = {"userName", 'emails[type eq "work"].value'}
-
-
-def _norm(value: Any, path: str) -> str | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if path == "active":
-        return str(value).strip().lower()
-    text = unicodedata.normalize("NFC", str(value)).strip()
-    return text.lower() if path in _CASELESS else text
-
-
-def differences(record: dict[str, Any], user: dict[str, Any],
-                employee_ids: Collection[str] = ()) -> list[str]:
-    """The SCIM paths where the Entra user does not (yet) hold what the record asked for.
-
-    Only paths that inbound provisioning writes by default are compared. The manager compares
-    by the manager's employeeId, which is what the record carries, and only when that manager
-    has an Entra account (``employee_ids``): Entra cannot point at a manager it does not hold.
-    """
-    differing = []
-    for attribute in GRAPH_ATTRIBUTES:
-        if not attribute.inbound:
-            continue
-        path = attribute.scim_path
-        expected = _norm(get_path(record, path), path)
-        if expected is None:
-            continue
-        if path == f"{ENTERPRISE}:manager" and expected not in employee_ids:
-            continue
-        actual_raw = get_path(user, MANAGER_KEY if path == f"{ENTERPRISE}:manager" else path)
-        if path == "active" and actual_raw is None:
-            actual_raw = True
-        if _norm(actual_raw, path) != expected:
-            differing.append(path)
-    return differing
-
-
-@dataclass(frozen=True)
-class InboundVerification:
-    """Per pushed op: did Entra apply it? (``converged``, ``failed``, ``pending``)."""
-
-    results: pd.DataFrame  # op_id, action, hr_key, state, reason, target_id, log_action, log_status
-    logs_read: int
-    users_read: int
-
-    def counts(self) -> pd.Series:
-        return self.results["state"].value_counts()
-
-    @property
-    def converged(self) -> bool:
-        carried = self.results[self.results["state"] != "skipped"]
-        return bool((carried["state"] == "converged").all())
-
-
-def _judge(op: JournaledOp, user: dict[str, Any] | None, entries: list[Any],
-           employee_ids: Collection[str]) -> tuple[str, str, str, str, str]:
-    """(state, reason, target_id, log_action, log_status) of one accepted op."""
-    latest = max(entries, key=lambda e: _instant(e.activity)) if entries else None
-    log_action = latest.action if latest else ""
-    log_status = latest.status if latest else ""
-    target_id = str((user or {}).get("id") or (latest.target_id if latest else ""))
-    differing = differences(op.record, user, employee_ids) if user is not None else [
-        "(no account)"]
-    if not differing:
-        return "converged", "", target_id, log_action, log_status
-    if latest is not None and latest.status == "failure":
-        reason = f"{latest.error_code}: {latest.reason}".strip(": ") or "failure"
-        return "failed", reason, target_id, log_action, log_status
-    if latest is None:
-        reason = "no provisioning log entry yet (Entra applies uploads within minutes)"
-    elif user is None:
-        reason = f"log says {latest.action}/{latest.status}, but no user has this employeeId"
-    else:
-        reason = (f"log says {latest.action}/{latest.status}, but Entra differs on "
-                  f"{', '.join(differing)} (replication delay, or the app's mapping)")
-    return "pending", reason, target_id, log_action, log_status
-
-
-def verify_inbound(
-    plan: Plan,
-    target: EntraTarget,
-    journal_path: str | Path,
-    *,
-    progress: bool = True,
-    credential: Any | None = None,
-) -> InboundVerification:
-    """Read the job's provisioning logs since the push and the users, and judge every op."""
-    inbound = _inbound(target)
-    with InboundJournal(Path(journal_path)) as journal:
-        pushed = journal.latest_ops(plan.digest, inbound.job_id)
-    if not pushed:
-        raise PlanError(f"{journal_path}: no bulkUpload of plan {plan.digest[:12]} to job "
-                        f"{inbound.job_id} is journaled; push first")
-    credential = credential if credential is not None else graph_credential(target)
-    sent = [op.sent_at for op in pushed.values() if op.state == "accepted" and op.sent_at]
-    since = (min(_instant(s) for s in sent) - CLOCK_SKEW) if sent else None
-    entries = provisioning_logs(target, inbound.job_id, since.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                                credential=credential) if since else []
-    snapshot = snapshot_entra(target, progress=progress, credential=credential)
-    by_key: dict[str, dict[str, Any]] = {}
-    for user in snapshot.resources:
-        key = user.get("externalId")
-        if key:
-            by_key.setdefault(str(key), user)
-    by_source: dict[str, list[Any]] = {}
-    for entry in entries:
-        by_source.setdefault(entry.source_id, []).append(entry)
-    rows = []
-    for op in pushed.values():
-        if op.state != "accepted":
-            rows.append((op.op_id, op.action, op.hr_key, op.state if op.state == "skipped"
-                         else "failed", op.detail, "", "", ""))
-            continue
-        mine = [e for e in by_source.get(op.hr_key, []) + by_source.get(op.bulk_id, [])
-                if e.activity and _instant(e.activity) >= _instant(op.sent_at) - CLOCK_SKEW]
-        state, reason, target_id, log_action, log_status = _judge(
-            op, by_key.get(op.hr_key), mine, by_key.keys())
-        rows.append((op.op_id, op.action, op.hr_key, state, reason, target_id, log_action,
-                     log_status))
-    frame = pd.DataFrame(rows, columns=["op_id", "action", "hr_key", "state", "reason",
-                                        "target_id", "log_action", "log_status"])
-    return InboundVerification(frame, len(entries), len(snapshot.resources))
