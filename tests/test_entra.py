@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+import yaml
 
 from recon.adapters.entra import (
     GRAPH_ATTRIBUTES,
@@ -493,30 +494,16 @@ AS_OF = date(2026, 11, 15)
 
 
 def sample_config(graph: RunningGraph) -> Config:
-    """Microsoft's 1,000-row inbound sample against the loopback tenant (data/samples)."""
-    return parse_config({
-        "as_of": AS_OF.isoformat(),
-        "source": {"path": "entra-inbound/csv-with-1000-records.csv", "key": "WorkerID",
-                   "status": {"column": "WorkerStatus", "active": ["Active"]},
-                   "hire_date": "HireDate", "manager_key": "ManagerID"},
-        "target": {"entra": {"credential": "token", "token_env": TOKEN_ENV,
-                             "graph_url": graph.url,
-                             "inbound": {"service_principal_id": SP_ID, "job_id": JOB_ID}}},
-        "attributes": {
-            "userName": "[UserID]",
-            "externalId": "[WorkerID]",
-            "name.givenName": "[FirstName]",
-            "name.familyName": "[LastName]",
-            "displayName": "[FullName]",
-            "title": "[JobTitle]",
-            EMPLOYEE_NUMBER: "[WorkerID]",
-            DEPARTMENT: "[Department]",
-            MANAGER: {"reference": "[ManagerID]"},
-        },
-        "match": [{"source": "[WorkerID]", "target": EMPLOYEE_NUMBER}],
-        # 641 rows share a WorkerID with another person: quarantined, by design of the sample.
-        "quality": {"max_invalid_share": 0.7},
-    }, base_dir=SAMPLES)
+    """data/samples/entra-inbound.yaml (Microsoft's 1,000-row inbound sample), pointed at the
+    loopback tenant instead of its empty snapshot, with guests excluded by a config rule."""
+    data = yaml.safe_load((SAMPLES / "entra-inbound.yaml").read_text(encoding="utf-8"))
+    data["as_of"] = AS_OF.isoformat()
+    data["target"] = {
+        "entra": {"credential": "token", "token_env": TOKEN_ENV, "graph_url": graph.url,
+                  "inbound": {"service_principal_id": SP_ID, "job_id": JOB_ID}},
+        "exclude": '[urn:recon:graph:userType] = "Guest"',
+    }
+    return parse_config(data, base_dir=SAMPLES)
 
 
 def test_the_sample_extract_converges_in_entra_through_bulk_upload(
@@ -524,11 +511,14 @@ def test_the_sample_extract_converges_in_entra_through_bulk_upload(
 ) -> None:
     """Reconcile → plan → approve → bulkUpload → provisioning logs → reconcile again: nothing
     left to do. The tenant already holds a drifted worker, a leaver still enabled, a rehire
-    still disabled, a guest and a service account (those two are orphans, only reported)."""
+    still disabled, a guest (excluded by the config) and a service account without employeeId
+    (an orphan: reported, never touched)."""
     tenant = graph.state
-    tenant.add_user(userPrincipalName="EMP1783", employeeId="1783", department="Old dept")
-    tenant.add_user(userPrincipalName="EMP1571", employeeId="1571")  # inactive in HR
-    tenant.add_user(userPrincipalName="EMP1387", employeeId="1387", accountEnabled=False)
+    tenant.add_user(userPrincipalName="emp1783@contoso.com", employeeId="1783",
+                    department="Old dept")
+    tenant.add_user(userPrincipalName="emp1571@contoso.com", employeeId="1571")  # HR: inactive
+    tenant.add_user(userPrincipalName="emp1387@contoso.com", employeeId="1387",
+                    accountEnabled=False)
     tenant.add_user(userPrincipalName="guest_fabrikam.com#EXT#@contoso.com", userType="Guest")
     tenant.add_user(userPrincipalName="svc-backup@contoso.com")
     config = sample_config(graph)
@@ -545,8 +535,8 @@ def test_the_sample_extract_converges_in_entra_through_bulk_upload(
     second = reconcile(config)
 
     counts = first.counts()
-    assert {"joiner", "drift", "leaver", "rehire", "orphan"} <= set(counts.index)
-    assert counts["orphan"] == 2
+    assert {"joiner", "drift", "leaver", "rehire", "orphan", "excluded"} <= set(counts.index)
+    assert counts["orphan"] == 1 and counts["excluded"] == 1
     actions = the_plan.counts().to_dict()
     assert {"update": 1, "enable": 1, "disable": 1}.items() <= actions.items()
     assert pushed.ok and pushed.counts().to_dict() == {"accepted": len(the_plan)}
