@@ -494,7 +494,7 @@ def push(
                                        op.target_id or None) for op in ops}
         return PushResult(_results(ops, outcomes, {}), plan.digest, str(journal_file), True)
 
-    with Journal(journal_file) as journal:
+    with Journal(journal_file, exclusive=True) as journal:
         journal.start_run(plan.digest, note=f"{len(ops)} approved ops")
         states = journal.states(op.op_id for op in ops)
         skipped = {op.op_id: _Outcome("skipped", states[op.op_id].target_id)
