@@ -578,7 +578,7 @@ def _results(ops: list[Op], outcomes: dict[str, _Outcome], attempts: dict[str, i
         outcome = outcomes.get(op.op_id) or _Outcome("failed", None, None, "not attempted")
         rows.append({
             "op_id": op.op_id, "action": op.action, "category": op.category,
-            "hr_key": op.hr_key, "target_id": outcome.target_id or op.target_id or None,
+            "hr_key": op.hr_key, "target_id": outcome.target_id or op.target_id or "",
             "status": outcome.status, "attempts": attempts.get(op.op_id, 0),
             "http_status": outcome.http_status, "error": outcome.error,
         })
