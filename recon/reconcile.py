@@ -24,7 +24,7 @@ from recon.mapping import desired_frame
 from recon.match import match
 from recon.normalize import current_frame
 from recon.plan import Plan, build_plan, write_plan
-from recon.quality import QualityResult, check, gate
+from recon.quality import QualityResult, check, gate, write_quality
 
 ALWAYS_READ = ["userName", "externalId", "displayName"]
 
@@ -140,6 +140,7 @@ def write_outputs(reconciliation: Reconciliation, the_plan: Plan, out: Path) -> 
     reconciliation.diffs.to_csv(files["diffs"], index=False)
     reconciliation.quality.invalid.to_csv(files["invalid"])
     write_plan(the_plan, files["plan"])
+    files["quality"], files["quality_html"] = write_quality(reconciliation.quality, out)
     meta = {**reconciliation.meta.to_json(), "plan_digest": the_plan.digest,
             "counts": {k: int(v) for k, v in reconciliation.counts().items()},
             "ops": len(the_plan.ops)}
