@@ -53,6 +53,7 @@ DECISION_RULE = (
     "return it: recon refuses it if the plan changed or rows were added, deleted or edited."
 )
 
+
 class PlanLike(Protocol):
     @property
     def ops(self) -> pd.DataFrame: ...
@@ -187,7 +188,7 @@ CHANGE_COLUMNS = (
     Column("Attribute", "attribute", 30), Column("Before", "before", 24),
     Column("After", "after", 24), Column("Decision", "decision", 11),
     Column("Comment", "comment", 30), Column("Op id", "short_id", 16),
-    Column(FULL_ID, "op_id", 66),
+    Column(FULL_ID, "op_id", 66, hidden=True),
 )
 
 
@@ -212,7 +213,6 @@ def write_changes(wb: Workbook, plan: PlanLike, identities: pd.DataFrame,
     last_letter = get_column_letter(len(CHANGE_COLUMNS) - 1)
     ws.merged_cells.add(f"A1:{last_letter}1")
     ws.merged_cells.add("A2:C2")
-    ws.column_dimensions[get_column_letter(len(CHANGE_COLUMNS))].hidden = True
     decision_col = get_column_letter(_column_index(CHANGE_COLUMNS, "Decision"))
     last_row = header_row + max(len(table), 1)
     rule = DataValidation(
