@@ -33,6 +33,7 @@ from recon.config import Config, EntraTarget, Policy, parse_config
 from recon.errors import ConfigError, PlanError, PushError
 from recon.normalize import ENTERPRISE, current_frame
 from recon.plan import Plan, plan_digest
+from recon.push import PushResult
 from recon.reconcile import plan, reconcile
 
 try:
@@ -244,17 +245,28 @@ def workers(count: int, *, start: int = 1000, manager: str | None = None) -> pd.
 
 
 def plan_of(desired: pd.DataFrame, action: str | list[str] = "create") -> Plan:
-    """A plan of one op per worker (only the columns bulkUpload reads are meaningful)."""
+    """A plan of one op per worker, in the Plan table's columns (architecture.md)."""
     actions = [action] * len(desired) if isinstance(action, str) else action
     ops = pd.DataFrame({
         "op_id": [f"{n:02d}{a}{k}".ljust(64, "0") for n, (a, k) in
                   enumerate(zip(actions, desired["hr_key"], strict=True))],
         "action": actions,
         "method": ["POST" if a == "create" else "PATCH" for a in actions],
+        "path": ["/Users" if a == "create" else f"/Users/t{k}" for a, k in
+                 zip(actions, desired["hr_key"], strict=True)],
+        "target_id": ["" if a == "create" else f"t{k}" for a, k in
+                      zip(actions, desired["hr_key"], strict=True)],
         "hr_key": desired["hr_key"].to_list(),
-        "category": "joiner",
+        "hr_row": desired.index.to_list(),
+        "category": [{"create": "joiner", "disable": "leaver", "enable": "rehire",
+                      "link": "link"}.get(a, "drift") for a in actions],
+        "payload": "", "before": "", "etag": "", "risk": "low", "match": "",
     })
     return Plan(ops, plan_digest("s" * 64, ops["op_id"].to_list()), "s" * 64, date(2026, 11, 15))
+
+
+def statuses(result: PushResult) -> dict[str, int]:
+    return {k: v for k, v in result.counts().to_dict().items() if v}
 
 
 def approve_all(plan: Plan) -> Approval:
@@ -325,7 +337,7 @@ def test_push_uploads_in_chunks_and_entra_creates_the_workers(graph: RunningGrap
     result = push_inbound(plan, approve_all(plan), entra(graph), tmp_path / "journal.db",
                           desired=desired, progress=False, calls_per_second=50)
 
-    assert result.ok and result.counts().to_dict() == {"accepted": 60}
+    assert result.ok and statuses(result) == {"succeeded": 60}
     assert result.requests == 2
     posts = [r for r in graph.state.requests if r["method"] == "POST"]
     assert [r["path"] for r in posts] == [
@@ -373,8 +385,21 @@ def test_pushing_the_same_plan_again_sends_nothing_twice(graph: RunningGraph,
     again = push_inbound(plan, approve_all(plan), entra(graph), journal, desired=desired,
                          progress=False, calls_per_second=50)
 
-    assert again.counts().to_dict() == {"already_accepted": 5}
+    assert statuses(again) == {"already_applied": 5}
     assert again.requests == 0 and len(graph.state.bulk_payloads) == 1
+
+
+def test_a_dry_run_builds_every_request_and_sends_none(graph: RunningGraph,
+                                                      tmp_path: Path) -> None:
+    desired = workers(70)
+    plan = plan_of(desired)
+
+    result = push_inbound(plan, approve_all(plan), entra(graph), tmp_path / "j.db",
+                          desired=desired, progress=False, dry_run=True)
+
+    assert statuses(result) == {"dry_run": 70} and result.ok and result.dry_run
+    assert result.results["request_no"].max() == 2
+    assert graph.state.requests == [] and not (tmp_path / "j.db").exists()
 
 
 def test_links_and_deletes_are_reported_not_sent(graph: RunningGraph, tmp_path: Path) -> None:
@@ -384,8 +409,8 @@ def test_links_and_deletes_are_reported_not_sent(graph: RunningGraph, tmp_path: 
     result = push_inbound(plan, approve_all(plan), entra(graph), tmp_path / "j.db",
                           desired=desired, progress=False, calls_per_second=50)
 
-    states = result.results.set_index("action")["state"].to_dict()
-    assert states == {"create": "accepted", "link": "skipped", "delete": "skipped"}
+    states = result.results.set_index("action")["status"].to_dict()
+    assert states == {"create": "succeeded", "link": "skipped", "delete": "skipped"}
     assert [len(p["Operations"]) for p in graph.state.bulk_payloads] == [1]
 
 
@@ -539,7 +564,7 @@ def test_the_sample_extract_converges_in_entra_through_bulk_upload(
     assert counts["orphan"] == 1 and counts["excluded"] == 1
     actions = the_plan.counts().to_dict()
     assert {"update": 1, "enable": 1, "disable": 1}.items() <= actions.items()
-    assert pushed.ok and pushed.counts().to_dict() == {"accepted": len(the_plan)}
+    assert pushed.ok and statuses(pushed) == {"succeeded": len(the_plan)}
     assert [len(p["Operations"]) for p in tenant.bulk_payloads][:-1] == [50] * (
         len(tenant.bulk_payloads) - 1)
     assert verification.converged, verification.results.query("state != 'converged'")
