@@ -572,3 +572,38 @@ def test_the_sample_extract_converges_in_entra_through_bulk_upload(
     assert second.counts()["in_sync"] == counts["joiner"] + 3
     assert tenant.by_employee_id("1571")["accountEnabled"] is False  # type: ignore[index]
     assert tenant.by_employee_id("1783")["department"] != "Old dept"  # type: ignore[index]
+
+
+def test_the_cli_pushes_to_entra_and_verifies_through_the_logs(
+    graph: RunningGraph, tmp_path: Path,
+) -> None:
+    """recon reconcile → approve → push → verify with target.entra, as a scheduled job runs."""
+    from typer.testing import CliRunner
+
+    from recon.cli import app
+
+    data = yaml.safe_load((SAMPLES / "entra-inbound.yaml").read_text(encoding="utf-8"))
+    data["source"]["path"] = str(SAMPLES / data["source"]["path"])
+    data["target"] = {"entra": {"credential": "token", "token_env": TOKEN_ENV,
+                                "graph_url": graph.url,
+                                "inbound": {"service_principal_id": SP_ID, "job_id": JOB_ID}}}
+    config = tmp_path / "entra.yaml"
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    run = tmp_path / "run"
+    runner = CliRunner()
+
+    def recon(*args: str) -> int:
+        return runner.invoke(app, [str(a) for a in args], catch_exceptions=False).exit_code
+
+    assert recon("reconcile", "-c", config, "--out", run, "--as-of", AS_OF) == 0
+    assert recon("approve", "--plan", run / "plan.json", "--out", run / "approval.json",
+                 "--approver", "Ines Auditor", "--category", "joiner") == 0
+    assert recon("push", "-c", config, "--plan", run / "plan.json", "--approval",
+                 run / "approval.json", "--journal", run / "journal.db") == 0
+    assert recon("verify", "-c", config, "--plan", run / "plan.json", "--approval",
+                 run / "approval.json", "--journal", run / "journal.db",
+                 "--out", run / "verification.csv") == 0
+
+    verification = pd.read_csv(run / "verification.csv", dtype=str)
+    assert len(verification) == 170 and set(verification["state"]) == {"converged"}
+    assert len(graph.state.users) == 170
