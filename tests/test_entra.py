@@ -430,6 +430,21 @@ def test_push_refuses_a_stale_approval_or_too_many_disables(graph: RunningGraph,
     assert graph.state.bulk_payloads == []
 
 
+def test_push_refuses_records_that_differ_from_what_was_approved(graph: RunningGraph,
+                                                                tmp_path: Path) -> None:
+    """The records are rebuilt from HR; if HR changed since the plan, nobody approved them."""
+    desired = workers(2)
+    plan = plan_of(desired, "update")
+    plan.ops["payload"] = json.dumps({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": DEPARTMENT, "value": "Marketing"}]})
+
+    with pytest.raises(PlanError, match=r"approved .*department = 'Marketing'.*'Sales'"):
+        push_inbound(plan, approve_all(plan), entra(graph), tmp_path / "j.db", desired=desired,
+                     progress=False)
+    assert graph.state.bulk_payloads == []
+
+
 def test_push_without_an_inbound_job_is_a_config_error(graph: RunningGraph,
                                                        tmp_path: Path) -> None:
     desired = workers(1)

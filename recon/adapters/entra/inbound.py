@@ -39,6 +39,7 @@ from recon.adapters.entra.bulk import (
     MAX_OPERATIONS,
     InboundOp,
     bulk_requests,
+    drifted_from_plan,
     inbound_ops,
 )
 from recon.adapters.entra.credentials import bearer_token, graph_credential, graph_endpoint
@@ -276,7 +277,7 @@ def push_inbound(
         row(op_id, action, key, "skipped", error=reason)
     requests = 0
     if dry_run:
-        chunks = bulk_requests(inbound_ops(carried, desired), batch_size)
+        chunks = bulk_requests(_checked_ops(carried, desired), batch_size)
         for number, (chunk, _) in enumerate(chunks, 1):
             for op in chunk:
                 row(op.op_id, op.action, op.hr_key, "dry_run", bulk_id=op.bulk_id,
@@ -288,6 +289,8 @@ def push_inbound(
     try:
         with Journal(Path(journal_path)) as journal:
             done = journal.done()
+            pending = carried[~carried["op_id"].isin(done)]
+            to_send = _checked_ops(pending, desired)
             journal.start_run(plan.digest, note=f"entra bulkUpload {url}")
             for op_id, action, _, reason in skips:
                 journal.settle(op_id, action=action, status="skipped", error=reason)
@@ -297,7 +300,6 @@ def push_inbound(
                                           earlier["hr_key"].astype(str), strict=True):
                 row(op_id, action, key, "already_applied", bulk_id=op_id,
                     error="accepted by an earlier run")
-            to_send = inbound_ops(carried[~carried["op_id"].isin(done)], desired)
             sender = _Sender(http, url, lambda: bearer_token(credential, endpoint), journal,
                              _Pacer(calls_per_second, sleep), sleep)
             try:
@@ -318,6 +320,17 @@ def push_inbound(
         if owns_http:
             http.close()
     return _result(rows, plan, journal_path, requests, dry_run=False)
+
+
+def _checked_ops(ops: pd.DataFrame, desired: pd.DataFrame) -> list[InboundOp]:
+    """The records to send, refused if they no longer carry what the plan approved."""
+    built = inbound_ops(ops, desired)
+    drifted = drifted_from_plan(ops, built)
+    if drifted:
+        more = f" ({len(drifted) - 1} more)" if len(drifted) > 1 else ""
+        raise PlanError(f"{drifted[0]}{more}: the HR file changed since the plan; reconcile "
+                        "again and approve the new plan")
+    return built
 
 
 def _result(rows: list[dict[str, Any]], plan: Plan, journal_path: str | Path, requests: int,
