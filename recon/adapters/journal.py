@@ -16,12 +16,14 @@ the journal is evidence for an auditor, not a second copy of personal data or se
 
 from __future__ import annotations
 
+import fcntl
 import sqlite3
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 import pandas as pd
 
@@ -81,6 +83,18 @@ class Attempt:
 
 
 @dataclass(frozen=True)
+class Finished:
+    """How an attempt ended; ``final`` when it also settles the op."""
+
+    attempt: Attempt
+    outcome: str
+    http_status: int | None = None
+    resource_id: str | None = None
+    error: str | None = None
+    final: bool = True
+
+
+@dataclass(frozen=True)
 class OpState:
     """What the journal knows about an op from earlier runs."""
 
@@ -96,9 +110,12 @@ class Journal:
     Use as a context manager, or call :meth:`close`.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, exclusive: bool = False) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock_file: IO[bytes] | None = None
+        if exclusive:
+            self._take_lock()
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
                                        timeout=30)
@@ -110,8 +127,21 @@ class Journal:
         self._lock = threading.Lock()
         self.run_id: int | None = None
 
+    def _take_lock(self) -> None:
+        """One push per journal at a time (the kernel drops the lock if the push is killed)."""
+        handle = open(self.path.with_name(self.path.name + ".lock"), "ab")  # noqa: SIM115
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            handle.close()
+            raise PushError(f"{self.path}: another push is using this journal") from error
+        self._lock_file = handle
+
     def close(self) -> None:
         self._db.close()
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
 
     def __enter__(self) -> Journal:
         return self
@@ -170,20 +200,25 @@ class Journal:
         resource_id: str | None = None, error: str | None = None, final: bool = True,
     ) -> None:
         """Complete an attempt; ``final`` also sets the op's state (a retried attempt is not)."""
+        self.finish_many([Finished(attempt, outcome, http_status, resource_id, error, final)])
+
+    def finish_many(self, rows: Iterable[Finished]) -> None:
+        """Complete several attempts in one transaction (the answers of one Bulk request)."""
         ended = now()
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.execute(
-                    "UPDATE attempts SET outcome = ?, http_status = ?, resource_id = ?, error = ?,"
-                    " ended_at = ? WHERE op_id = ? AND attempt = ?",
-                    (outcome, http_status, resource_id, error, ended, attempt.op_id,
-                     attempt.attempt))
-                status = outcome if final else PENDING
-                self._db.execute(
-                    "UPDATE ops SET status = ?, target_id = COALESCE(?, target_id),"
-                    " http_status = ?, error = ?, updated_at = ? WHERE op_id = ?",
-                    (status, resource_id, http_status, error, ended, attempt.op_id))
+                for row in rows:
+                    self._db.execute(
+                        "UPDATE attempts SET outcome = ?, http_status = ?, resource_id = ?,"
+                        " error = ?, ended_at = ? WHERE op_id = ? AND attempt = ?",
+                        (row.outcome, row.http_status, row.resource_id, row.error, ended,
+                         row.attempt.op_id, row.attempt.attempt))
+                    self._db.execute(
+                        "UPDATE ops SET status = ?, target_id = COALESCE(?, target_id),"
+                        " http_status = ?, error = ?, updated_at = ? WHERE op_id = ?",
+                        (row.outcome if row.final else PENDING, row.resource_id, row.http_status,
+                         row.error, ended, row.attempt.op_id))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
