@@ -88,6 +88,7 @@ def run_pipeline(folder: Path, out: Path) -> tuple[Reconciliation, Plan, Stopwat
     with clock("read snapshot"):
         target = read_snapshot(config.resolve(config.target.file))
     with clock("quality"):
+        config.check_expressions(list(hr.frame.columns))
         quality = check(hr.frame, config, file=str(hr.path))
         gate(quality, len(hr.frame), config)
     context = EvalContext(now=datetime.combine(day, day_time()))
@@ -95,6 +96,8 @@ def run_pipeline(folder: Path, out: Path) -> tuple[Reconciliation, Plan, Stopwat
         desired = desired_frame(hr.frame, config, day, context)
     with clock("flatten snapshot"):
         current = current_frame(target, target_paths(config))
+    snapshot_source, snapshot_digest = target.source, target.digest
+    del target  # as reconcile() does once the snapshot is flattened
     with clock("match"):
         excluded = (evaluate_predicate(config.target.exclude, current, context)
                     if config.target.exclude else pd.Series(False, index=current.index))
@@ -103,12 +106,12 @@ def run_pipeline(folder: Path, out: Path) -> tuple[Reconciliation, Plan, Stopwat
         result = classify(desired, current, excluded, pairs, quality.invalid["reason"], config,
                           day)
     meta = RunMeta(
-        as_of=day, hr_file=str(hr.path), hr_sha256=hr.sha256, snapshot_source=target.source,
-        snapshot_digest=target.digest, config_digest=config.digest,
+        as_of=day, hr_file=str(hr.path), hr_sha256=hr.sha256, snapshot_source=snapshot_source,
+        snapshot_digest=snapshot_digest, config_digest=config.digest,
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"))
     reconciliation = Reconciliation(result.identities, result.diffs, desired, current, quality,
                                     meta, result.desired_values)
-    del target, hr  # reconcile() has returned by now: its inputs are garbage
+    del hr  # reconcile() has returned by now: its inputs are garbage
     with clock("plan"):
         the_plan = plan(reconciliation, config)
     with clock("write outputs"):

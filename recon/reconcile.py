@@ -104,6 +104,8 @@ def reconcile(
     context = EvalContext(now=datetime.combine(day, time()))
     desired = desired_frame(hr.frame, config, day, context)
     current = current_frame(target, target_paths(config))
+    snapshot_source, snapshot_digest = target.source, target.digest
+    del target  # the resource dicts are a run's largest object: let them go once flattened
     excluded = (
         evaluate_predicate(config.target.exclude, current, context)
         if config.target.exclude else pd.Series(False, index=current.index)
@@ -111,8 +113,8 @@ def reconcile(
     pairs = match(desired, current[~excluded.to_numpy(dtype=bool)], config.match)
     result = classify(desired, current, excluded, pairs, quality.invalid["reason"], config, day)
     meta = RunMeta(
-        as_of=day, hr_file=str(hr.path), hr_sha256=hr.sha256, snapshot_source=target.source,
-        snapshot_digest=target.digest, config_digest=config.digest,
+        as_of=day, hr_file=str(hr.path), hr_sha256=hr.sha256, snapshot_source=snapshot_source,
+        snapshot_digest=snapshot_digest, config_digest=config.digest,
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     return Reconciliation(result.identities, result.diffs, desired, current, quality, meta,
