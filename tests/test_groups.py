@@ -300,3 +300,30 @@ def test_a_membership_changed_since_the_snapshot_is_stale(target: Any, tmp_path:
     pushed = push(the_plan, approval, target, tmp_path / "j.sqlite", progress=False,
                   use_bulk=False)
     assert pushed.results.set_index("op_id").loc[removal["op_id"], "status"] == "stale"
+
+
+# ---- the bundled samples --------------------------------------------------------------------
+
+SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
+
+
+def readme_groups() -> dict[str, tuple[str, int, int]]:
+    """The "Expected groups" table of data/samples/README.md (written by the generator)."""
+    text = (SAMPLES / "README.md").read_text(encoding="utf-8")
+    section = text.split("### Expected groups", 1)[1].split("<!--", 1)[0]
+    rows = [line.strip().strip("|").split("|") for line in section.splitlines()
+            if line.startswith("| ") and not line.startswith("| group")]
+    return {cells[0].strip(): (cells[1].strip().strip("`"), int(cells[2]), int(cells[3]))
+            for cells in rows}
+
+
+def test_the_sample_groups_match_the_readme() -> None:
+    from recon.config import load_config
+
+    result = reconcile(load_config(SAMPLES / "recon.yaml"))
+    assert result.groups is not None
+    groups = result.groups.groups
+    got = {str(g): (str(c), int(a), int(r)) for g, c, a, r in zip(
+        groups["group"], groups["category"], groups["to_add"], groups["to_remove"],
+        strict=True)}
+    assert got == readme_groups()
