@@ -71,6 +71,19 @@ def reconcile_command(
     console.print(f"wrote {', '.join(str(p) for p in files.values())}")
 
 
+@app.command("quality")
+def quality_cli(
+    config: ConfigOption,
+    out: Annotated[Path, typer.Option(help="Folder for quality.json and quality.html.")],
+) -> None:
+    """Check the HR extract's data quality; exit non-zero when recon would refuse to plan."""
+    from recon.quality import quality_command
+
+    result, files = quality_command(config, out)
+    console.print(f"{result.details.get('rows', 0)} rows: {len(result.invalid)} quarantined, "
+                  f"{len(result.warnings)} warnings → {', '.join(str(p) for p in files)}")
+
+
 @app.command("snapshot")
 def snapshot_command(
     config: ConfigOption,

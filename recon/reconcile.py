@@ -26,7 +26,7 @@ from recon.mapping import desired_frame
 from recon.match import match
 from recon.normalize import current_frame
 from recon.plan import Plan, build_plan, extend_plan, write_plan
-from recon.quality import QualityResult, check, gate
+from recon.quality import QualityResult, check, gate, write_quality
 
 ALWAYS_READ = ["userName", "externalId", "displayName"]
 
@@ -104,6 +104,7 @@ def reconcile(
     day = effective_as_of(config, as_of)
     hr = hr or read_hr(config.source, config.base_dir)
     target = target if target is not None else snapshot(config)
+    config.check_expressions(list(hr.frame.columns))
     quality = check(hr.frame, config, file=str(hr.path))
     gate(quality, len(hr.frame), config)
     context = EvalContext(now=datetime.combine(day, time()))
@@ -158,6 +159,7 @@ def write_outputs(reconciliation: Reconciliation, the_plan: Plan, out: Path) -> 
         reconciliation.groups.groups.to_csv(files["groups"], index=False)
         reconciliation.groups.memberships.to_csv(files["memberships"], index=False)
     write_plan(the_plan, files["plan"])
+    files["quality"], files["quality_html"] = write_quality(reconciliation.quality, out)
     meta = {**reconciliation.meta.to_json(), "plan_digest": the_plan.digest,
             "counts": {k: int(v) for k, v in reconciliation.counts().items()},
             "ops": len(the_plan.ops)}
