@@ -67,6 +67,9 @@ def reconcile_command(
     the_plan = plan(result, cfg)
     files = write_outputs(result, the_plan, out)
     print_counts({str(k): int(v) for k, v in result.counts().items()})
+    if result.groups is not None:
+        print_counts({str(k): int(v) for k, v in result.groups.member_counts().items()},
+                     title="Group members")
     console.print(f"plan: {len(the_plan.ops)} operations, digest {the_plan.digest[:16]}")
     console.print(f"wrote {', '.join(str(p) for p in files.values())}")
 

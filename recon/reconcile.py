@@ -163,5 +163,9 @@ def write_outputs(reconciliation: Reconciliation, the_plan: Plan, out: Path) -> 
     meta = {**reconciliation.meta.to_json(), "plan_digest": the_plan.digest,
             "counts": {k: int(v) for k, v in reconciliation.counts().items()},
             "ops": len(the_plan.ops)}
+    if reconciliation.groups is not None:
+        meta["groups"] = {k: int(v) for k, v in reconciliation.groups.counts().items()}
+        meta["memberships"] = {k: int(v)
+                               for k, v in reconciliation.groups.member_counts().items()}
     files["meta"].write_text(json.dumps(meta, indent=1), encoding="utf-8")
     return files

@@ -302,6 +302,17 @@ def test_a_membership_changed_since_the_snapshot_is_stale(target: Any, tmp_path:
     assert pushed.results.set_index("op_id").loc[removal["op_id"], "status"] == "stale"
 
 
+def test_an_add_waits_for_its_joiners_create(target: Any, tmp_path: Path) -> None:
+    cfg = group_config()
+    the_plan = plan(reconcile(cfg, hr(WORKERS), target.snapshot(groups=True)), cfg)
+    ops = the_plan.ops
+    dan = ops[(ops["action"] == "group_add") & ops["before"].str.contains("bulkId")]
+    approval = approve(the_plan, approver="test", op_ids=dan["op_id"].tolist())  # no create
+    pushed = push(the_plan, approval, target, tmp_path / "j.sqlite", progress=False)
+    assert set(pushed.results["status"]) == {"failed"}
+    assert pushed.results["error"].str.contains("waits for create op").all()
+
+
 # ---- the bundled samples --------------------------------------------------------------------
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
