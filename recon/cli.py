@@ -58,6 +58,7 @@ def reconcile_command(
     = False,
 ) -> None:
     """Classify every HR row and account, write the run folder, print counts per category."""
+    from recon.adapters.workbook import write_workbook
     from recon.config import load_config
     from recon.reconcile import plan, reconcile, snapshot, write_outputs
 
@@ -66,6 +67,7 @@ def reconcile_command(
     result = reconcile(cfg, target=target, as_of=_as_of(as_of))
     the_plan = plan(result, cfg)
     files = write_outputs(result, the_plan, out)
+    files["report"] = write_workbook(out / "report.xlsx", result, the_plan)
     print_counts({str(k): int(v) for k, v in result.counts().items()})
     if result.groups is not None:
         print_counts({str(k): int(v) for k, v in result.groups.member_counts().items()},
@@ -116,11 +118,19 @@ def approve_command(
     op: Annotated[list[str] | None, typer.Option(help="Approve one op id.")] = None,
     all_ops: Annotated[bool, typer.Option("--all", help="Approve every op.")] = False,
     note: Annotated[str, typer.Option(help="Why; kept with the approval.")] = "",
+    workbook: Annotated[Path | None, typer.Option(
+        help="Approve the ops marked Approve in this reviewed report.xlsx.")] = None,
 ) -> None:
     """Write an approval bound to the plan's digest."""
     from recon.approve import approve, write_approval
     from recon.plan import read_plan
 
+    if workbook is not None:
+        from recon.adapters.workbook import approve_from_workbook
+
+        marked = approve_from_workbook(plan_file, workbook, approver=approver, out=out, note=note)
+        console.print(f"approved {len(marked.op_ids)} operations marked in {workbook.name} → {out}")
+        return
     the_plan = read_plan(plan_file)
     if not (category or action or op or all_ops):
         raise typer.BadParameter("say what to approve: --category, --action, --op or --all")
@@ -156,17 +166,24 @@ def push_command(
     cfg = load_config(config)
     the_plan, approval = read_plan(plan_file), read_approval(approval_file)
     policy = cfg.policy
-    if cfg.target.scim is None:
-        raise typer.BadParameter("push needs target.scim (or target.entra.inbound)")
-    from recon.adapters.scim import connect
-    from recon.push import push
+    if cfg.target.entra is not None:  # API-driven inbound provisioning (docs/entra.md)
+        from recon.adapters.entra import push_configured
 
-    with connect(cfg.target.scim, insecure=insecure) as client:
-        result = push(the_plan, approval, client, journal, concurrency=concurrency,
-                      dry_run=dry_run, use_bulk=bulk,
-                      max_disables=policy.max_disables if max_disables is None else max_disables,
-                      max_deletes=policy.max_deletes if max_deletes is None else max_deletes,
-                      max_disable_percent=policy.max_disable_percent)
+        result = push_configured(cfg, the_plan, approval, journal, dry_run=dry_run,
+                                 max_disables=max_disables)
+    elif cfg.target.scim is None:
+        raise typer.BadParameter("push needs target.scim (or target.entra.inbound)")
+    else:
+        from recon.adapters.scim import connect
+        from recon.push import push
+
+        with connect(cfg.target.scim, insecure=insecure) as client:
+            result = push(the_plan, approval, client, journal, concurrency=concurrency,
+                          dry_run=dry_run, use_bulk=bulk,
+                          max_disables=policy.max_disables if max_disables is None
+                          else max_disables,
+                          max_deletes=policy.max_deletes if max_deletes is None else max_deletes,
+                          max_disable_percent=policy.max_disable_percent)
     counts = {str(k): int(v) for k, v in result.counts().items() if v}
     print_counts(counts, title="Push results" + (" (dry run)" if dry_run else ""))
     failed = result.results[~result.results["status"].isin(
@@ -197,6 +214,21 @@ def verify_command(
 
     cfg = load_config(config)
     the_plan, approval = read_plan(plan_file), read_approval(approval_file)
+    if cfg.target.entra is not None:  # bulkUpload is asynchronous: provisioning logs tell
+        from recon.adapters.entra import verify_configured
+
+        if journal is None:
+            raise typer.BadParameter("verify for Entra needs --journal (the push's journal)")
+        check = verify_configured(cfg, the_plan, approval, journal)
+        if out is not None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            check.results.to_csv(out, index=False)
+        for row in check.results[check.results["state"].isin(["failed", "pending"])].head(
+                20).itertuples(index=False):
+            err.print(f"{row.state!s}: {row.action!s} {row.hr_key!s}: {row.reason!s}",
+                      highlight=False)
+        console.print(check.summary())
+        raise typer.Exit(0 if check.converged else 1)
     result = verify(cfg, the_plan, approval, snapshot(cfg, insecure=insecure))
     table = result.results
     if journal is not None and journal.exists():
@@ -213,6 +245,20 @@ def verify_command(
                   f"{row.target_id or ''!s}: {row.detail!s}", highlight=False)
     console.print(result.summary())
     raise typer.Exit(0 if result.ok else 1)
+
+
+@app.command("report")
+def report_command(
+    run: Annotated[Path, typer.Option(help="Run folder written by recon reconcile --out.")],
+    journal: Annotated[Path | None, typer.Option(
+        help="Push journal: adds the Push results and Verification evidence.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Workbook path (default RUN/report.xlsx).")]
+    = None,
+) -> None:
+    """Write the auditor workbook of a run (and, after a push, its evidence)."""
+    from recon.adapters.workbook import report_command as write_report
+
+    console.print(f"wrote {write_report(run, journal, out=out)}")
 
 
 @app.command("demo")

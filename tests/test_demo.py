@@ -22,5 +22,6 @@ def test_the_demo_converges_every_approved_operation(tmp_path: Path) -> None:
     assert "converged: 74/74 approved operations" in output
     assert "still planned after the push: 0 operations" in output
     for name in ("identities.csv", "diffs.csv", "plan.json", "approval.json", "journal.sqlite",
-                 "verification.csv", "groups.csv", "memberships.csv"):
+                 "verification.csv", "report.xlsx", "evidence.xlsx", "groups.csv",
+                 "memberships.csv"):
         assert (tmp_path / "demo" / name).exists(), name
