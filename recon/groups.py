@@ -44,8 +44,8 @@ MEMBERSHIP_COLUMNS = ["category", "group", "group_id", "member_id", "hr_key", "h
 #: HR categories whose matched account is the member (active worker with an account).
 HAS_ACCOUNT = ("in_sync", "drift", "link", "rehire")
 #: Accounts whose memberships recon never touches (DESIGN.md: excluded and out-of-scope
-#: accounts are left alone).
-LEFT_ALONE = ("excluded", "out_of_scope")
+#: accounts are left alone; a quarantined HR row plans nothing, so its account keeps its groups).
+LEFT_ALONE = ("excluded", "out_of_scope", "invalid")
 #: Membership categories that plan an op.
 PLANNED = {"member_missing": "group_add", "member_extra": "group_remove"}
 

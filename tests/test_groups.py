@@ -108,6 +108,15 @@ def test_every_member_of_a_managed_group_is_classified() -> None:
     assert memberships(run()) == want
 
 
+def test_a_quarantined_workers_account_keeps_its_groups() -> None:
+    workers = WORKERS + (
+        "| -  | Active     | fay@x.com | Fay   | F    | Sales | 01/06/2020 | -          | True |\n")
+    users = ACCOUNTS + "| u6  | fay@x.com   | -              | true   | Fay     | F       |\n"
+    groups = TARGET_GROUPS.replace("u1 u2 u3 u5 svc gone", "u1 u2 u3 u5 svc gone u6")
+    result = run(workers, users, groups)
+    assert ("dept-Sales", "u6", "member_left_alone") in memberships(result)  # no Employee ID
+
+
 def test_groups_are_created_reported_or_left_alone() -> None:
     result = run()
     assert result.groups is not None
