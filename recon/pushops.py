@@ -1,0 +1,221 @@
+"""Approved ops as the push engine sees them, and the comparisons behind its preconditions.
+
+An op's ``payload`` says what it writes; from it we derive the *desired* values (``{path:
+value}``), so that an account already holding them counts as done. Its ``before`` says what the
+snapshot held; if the account no longer holds it, someone changed it since and the op is stale.
+Both compare with the same normalization as reconcile (recon.normalize): Unicode NFC, trimmed,
+case-folded for userName and e-mail values, ``active`` read leniently ("False" is false, missing
+is true), manager as its id.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from recon.normalize import ENTERPRISE, case_insensitive, get_path, parse_path
+
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a re-read says about an op: a final status (with a reason), or None to go ahead."""
+
+    status: str | None
+    reason: str | None = None
+
+
+def _json(value: Any) -> Any:
+    """A JSON text column (or an already parsed value); missing values become None."""
+    if value is None or (not isinstance(value, dict | list) and pd.isna(value)):
+        return None
+    if isinstance(value, str):
+        return json.loads(value) if value.strip() else None
+    return value
+
+
+def _text(value: Any) -> str:
+    if value is None or (not isinstance(value, dict | list) and pd.isna(value)):
+        return ""
+    return str(value)
+
+
+def normalized(path: str, value: Any) -> str | None:
+    """One value as reconcile compares it (the scalar form of normalize.normalize_values)."""
+    parsed = parse_path(path)
+    if parsed.attribute.lower() == "active" and parsed.schema is None:
+        if isinstance(value, str):
+            return "false" if value.strip().lower() in {"false", "0", "no"} else "true"
+        return "true" if value is None else str(bool(value)).lower()
+    if isinstance(value, dict):
+        value = value.get("value")
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return str(value).lower()
+    text = unicodedata.normalize("NFC", str(value)).strip()
+    if case_insensitive(path):
+        text = text.lower()
+    return text or None
+
+
+def _flatten(prefix: str | None, value: dict[str, Any], into: dict[str, Any]) -> bool:
+    """Path-less PATCH values (``{"op": "replace", "value": {...}}``) as ``{path: value}``."""
+    complete = True
+    for key, item in value.items():
+        if key.lower().startswith("urn:") and isinstance(item, dict):
+            for sub, sub_value in item.items():
+                complete &= _put(f"{key}:{sub}", sub_value, into)
+        elif isinstance(item, dict) and not (prefix is None and key.lower() == "manager"):
+            for sub, sub_value in item.items():
+                complete &= _put(f"{key}.{sub}", sub_value, into)
+        else:
+            complete &= _put(key, item, into)
+    return complete
+
+
+def _put(path: str, value: Any, into: dict[str, Any]) -> bool:
+    """Record a desired value; lists of typed items become one path per type."""
+    if isinstance(value, list):
+        if value and all(isinstance(i, dict) and "type" in i and "value" in i for i in value):
+            for item in value:
+                into[f'{path}[type eq "{item["type"]}"].value'] = item["value"]
+            return True
+        return False  # a multi-valued write we cannot compare item by item
+    into[path] = value
+    return True
+
+
+def desired_of_patch(patch: dict[str, Any] | None) -> tuple[dict[str, Any], bool]:
+    """The ``{path: value}`` a PatchOp leaves behind, and whether that is all it does."""
+    desired: dict[str, Any] = {}
+    complete = True
+    for operation in (patch or {}).get("Operations") or []:
+        kind = str(operation.get("op", "")).lower()  # real clients send "Replace", "Add"
+        path = operation.get("path")
+        value = operation.get("value")
+        if kind == "remove" and path:
+            desired[path] = None
+        elif kind in {"add", "replace"} and path:
+            complete &= _put(path, value, desired)
+        elif kind in {"add", "replace"} and isinstance(value, dict):
+            complete &= _flatten(None, value, desired)
+        else:
+            complete = False
+    return desired, complete
+
+
+def desired_holds(resource: dict[str, Any], desired: dict[str, Any]) -> bool:
+    """The account already holds every desired value."""
+    return all(normalized(path, get_path(resource, path)) == normalized(path, value)
+               for path, value in desired.items())
+
+
+def before_holds(resource: dict[str, Any], before: dict[str, Any]) -> bool:
+    """The account still holds what the snapshot held for every attribute the op writes."""
+    return all(normalized(path, get_path(resource, path)) == normalized(path, value)
+               for path, value in before.items())
+
+
+def summarize(values: dict[str, Any]) -> str:
+    """The attribute names of a mapping, never its values (no personal data in messages)."""
+    return "/".join(values) or "no attributes"
+
+
+@dataclass(frozen=True)
+class Op:
+    """One approved op, its JSON columns parsed once."""
+
+    op_id: str
+    action: str
+    method: str
+    path: str
+    target_id: str
+    hr_key: str
+    category: str
+    payload: dict[str, Any] | None
+    before: dict[str, Any]
+    etag: str
+    match: dict[str, Any]
+    desired: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def endpoint(self) -> str:
+        return "/" + self.path.strip("/").split("/")[0]
+
+    @property
+    def bulk_id(self) -> str:
+        return self.op_id[:32]
+
+    @property
+    def summary(self) -> str:
+        """What the journal keeps about the request: method, path and the attribute paths."""
+        if self.method == "POST":
+            keys = [k for k in (self.payload or {}) if k != "schemas"]
+            return f"POST {self.endpoint}: {', '.join(keys)}"
+        if self.method == "DELETE":
+            return f"DELETE {self.path}"
+        parts = [
+            f"{str(o.get('op', '')).lower()} {o.get('path') or summarize(o.get('value') or {})}"
+            for o in (self.payload or {}).get("Operations") or []
+        ]
+        return f"{self.method} {self.path}: {'; '.join(parts)}"[:500]
+
+    def changed_paths(self, resource: dict[str, Any]) -> list[str]:
+        return [path for path, value in self.before.items()
+                if normalized(path, get_path(resource, path)) != normalized(path, value)]
+
+    def bulk_operation(self) -> dict[str, Any]:
+        """The op as a BulkRequest operation (RFC 7644 §3.7), its snapshot version as If-Match."""
+        operation: dict[str, Any] = {"method": self.method, "bulkId": self.bulk_id,
+                                     "path": self.endpoint if self.method == "POST" else self.path}
+        if self.payload is not None and self.method != "DELETE":
+            operation["data"] = self.payload
+        if self.etag and self.method != "POST":
+            operation["version"] = self.etag
+        return operation
+
+    def bulk_size(self) -> int:
+        return len(json.dumps(self.bulk_operation(), ensure_ascii=False).encode("utf-8"))
+
+
+def op_from_row(row: Mapping[Any, Any]) -> Op:
+    action = _text(row.get("action"))
+    method = _text(row.get("method")).upper() or {"create": "POST", "delete": "DELETE"}.get(
+        action, "PATCH")
+    payload = _json(row.get("payload"))
+    before = _json(row.get("before")) or {}
+    match = _json(row.get("match")) or {}
+    if method == "POST":
+        desired: dict[str, Any] = dict(match)
+        if not desired and isinstance(payload, dict):
+            desired = {k: payload[k] for k in ("userName", "externalId") if payload.get(k)}
+        complete = bool(desired)
+    elif method == "DELETE":
+        desired, complete = {}, True
+    else:
+        desired, complete = desired_of_patch(payload if isinstance(payload, dict) else None)
+    return Op(
+        op_id=_text(row.get("op_id")), action=action, method=method, path=_text(row.get("path")),
+        target_id=_text(row.get("target_id")), hr_key=_text(row.get("hr_key")),
+        category=_text(row.get("category")), payload=payload if isinstance(payload, dict) else None,
+        before=before if isinstance(before, dict) else {}, etag=_text(row.get("etag")),
+        match=match if isinstance(match, dict) else {},
+        # An op whose effect we cannot fully compare is never declared "already applied".
+        desired=desired if complete else {},
+    )
+
+
+def ops_from_frame(frame: pd.DataFrame) -> list[Op]:
+    """Plan rows (docs/architecture.md "Plan") as Op objects, in order."""
+    return [op_from_row(row) for row in frame.to_dict("records")]
+
+
+__all__ = ["ENTERPRISE", "PATCH_OP", "Op", "Verdict", "before_holds", "desired_holds",
+           "desired_of_patch", "normalized", "op_from_row", "ops_from_frame", "summarize"]

@@ -1,0 +1,238 @@
+"""A real SCIM target for tests, the demo and notebooks: scim2-server, in-process or on loopback.
+
+``inprocess_app()`` is the server's WSGI application over a fresh in-memory storage (for fast
+tests through ``httpx.WSGITransport``); ``start_server()`` runs the real ``scim2-server`` command
+on a free 127.0.0.1 port and stops it when done (and when this process dies: the child gets
+SIGTERM from the kernel through PR_SET_PDEATHSIG on Linux).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from recon.adapters.scim import ScimClient
+from recon.errors import PushError
+
+CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+STARTUP_TIMEOUT = 20.0
+
+
+def inprocess_app(*, token: str | None = None) -> Any:
+    """scim2-server's WSGI app over a fresh InMemoryStorage (as the ``scim2-server`` command)."""
+    from scim2_server.memory import InMemoryStorage
+    from scim2_server.service import ScimService
+    from scim2_server.testserver.application import BEARER_TOKEN_SCHEME, BearerTokenApplication
+    from scim2_server.utils import load_default_provider
+
+    provider = load_default_provider()
+    if token:
+        config = provider.config
+        assert config is not None
+        config.authentication_schemes = [*(config.authentication_schemes or []),
+                                         BEARER_TOKEN_SCHEME]
+    service = ScimService(provider, secret="recon-tests")
+    return BearerTokenApplication(InMemoryStorage(), provider, service=service,
+                                  bearer_tokens=[token] if token else [])
+
+
+def inprocess_client(app: Any = None, *, page_size: int = 200) -> ScimClient:
+    """A ScimClient talking to an in-process scim2-server (a fresh one unless ``app`` is given)."""
+    http = httpx.Client(transport=httpx.WSGITransport(app=app or inprocess_app()),
+                        base_url="http://127.0.0.1/v2")
+    return ScimClient(http, page_size=page_size)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Ask Linux to SIGTERM the server when the process that started it dies."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _command() -> list[str]:
+    script = Path(sys.executable).with_name("scim2-server")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("scim2-server")
+    return [found] if found else [sys.executable, "-m", "scim2_server.testserver.cli"]
+
+
+@dataclass
+class RunningServer:
+    """A ``scim2-server`` subprocess on 127.0.0.1; a context manager that stops it."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    host: str = "127.0.0.1"
+    token: str | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/v2"
+
+    def client(self, *, page_size: int = 200, timeout: float = 30.0) -> ScimClient:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+        return ScimClient(http, page_size=page_size)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+    def __enter__(self) -> RunningServer:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def start_server(port: int = 0, token: str | None = None, *, host: str = "127.0.0.1"
+                 ) -> RunningServer:
+    """Start ``scim2-server --hostname 127.0.0.1 --port N`` and wait until it answers."""
+    chosen = port or free_port()
+    command = [*_command(), "--hostname", host, "--port", str(chosen)]
+    if token:
+        command += ["--bearer-token", token]
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    server = RunningServer(process, chosen, host, token)
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise PushError(f"scim2-server exited at start (code {process.returncode}); "
+                            f"is port {chosen} free?")
+        try:
+            response = httpx.get(f"{server.url}/ServiceProviderConfig", timeout=1.0)
+            if response.status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    server.stop()
+    raise PushError(f"scim2-server did not answer on {server.url} within {STARTUP_TIMEOUT:.0f} s")
+
+
+def user(user_name: str, *, external_id: str | None = None, given: str | None = None,
+         family: str | None = None, title: str | None = None, email: str | None = None,
+         employee_number: str | None = None, department: str | None = None,
+         active: bool | None = None) -> dict[str, Any]:
+    """A SCIM User resource (core + enterprise), for seeding."""
+    resource: dict[str, Any] = {"schemas": [CORE_USER], "userName": user_name}
+    if external_id is not None:
+        resource["externalId"] = external_id
+    name = {k: v for k, v in (("givenName", given), ("familyName", family)) if v is not None}
+    if name:
+        resource["name"] = name
+    if title is not None:
+        resource["title"] = title
+    if email is not None:
+        resource["emails"] = [{"type": "work", "value": email, "primary": True}]
+    if active is not None:
+        resource["active"] = active
+    enterprise = {k: v for k, v in (("employeeNumber", employee_number),
+                                     ("department", department)) if v is not None}
+    if enterprise:
+        resource["schemas"] = [CORE_USER, ENTERPRISE]
+        resource[ENTERPRISE] = enterprise
+    return resource
+
+
+def _writable(resource: dict[str, Any]) -> dict[str, Any]:
+    """A resource to POST: server-owned attributes (id, meta) dropped, schemas completed."""
+    body = {k: v for k, v in resource.items() if k not in {"id", "meta"}}
+    schemas = list(body.get("schemas") or [CORE_USER])
+    if ENTERPRISE in body and ENTERPRISE not in schemas:
+        schemas.append(ENTERPRISE)
+    body["schemas"] = schemas
+    return body
+
+
+def seed(target: str | ScimClient, resources: Iterable[dict[str, Any]], *, chunk: int = 500
+         ) -> dict[str, str]:
+    """Create users (via Bulk when advertised, else POSTs), keeping externalIds and attributes.
+
+    Returns ``{given id or userName: new id}`` so that a snapshot's ids can be mapped to the
+    server's (scim2-server assigns its own ids). Managers that point at seeded ids are rewired.
+    """
+    client = target if isinstance(target, ScimClient) else ScimClient(
+        httpx.Client(base_url=target.rstrip("/"), timeout=60.0))
+    items = list(resources)
+    ids: dict[str, str] = {}
+    bulk = client.discover().bulk
+    for start in range(0, len(items), chunk):
+        part = items[start:start + chunk]
+        if bulk:
+            operations = [{"method": "POST", "path": "/Users", "bulkId": f"s{start + i}",
+                           "data": _writable(_without_manager(item))}
+                          for i, item in enumerate(part)]
+            reply = client.bulk(operations)
+            answers = {str(a.get("bulkId")): a for a in (reply.body or {}).get("Operations", [])}
+            for i, item in enumerate(part):
+                answer = answers.get(f"s{start + i}") or {}
+                if not str(answer.get("status", "")).startswith("2"):
+                    raise PushError(f"seed: creating {item.get('userName')!r} failed: "
+                                    f"{answer.get('status')}")
+                ids[_key(item)] = str(answer["location"]).rstrip("/").rsplit("/", 1)[-1]
+        else:
+            for item in part:
+                created = client.create(_writable(_without_manager(item)))
+                if not created.ok or not created.resource_id:
+                    raise PushError(f"seed: creating {item.get('userName')!r} failed: "
+                                    f"{created.status} {created.detail}")
+                ids[_key(item)] = created.resource_id
+    _wire_managers(client, items, ids)
+    return ids
+
+
+def _key(item: dict[str, Any]) -> str:
+    return str(item.get("id") or item.get("userName"))
+
+
+def _without_manager(item: dict[str, Any]) -> dict[str, Any]:
+    enterprise = item.get(ENTERPRISE)
+    if not isinstance(enterprise, dict) or "manager" not in enterprise:
+        return item
+    return {**item, ENTERPRISE: {k: v for k, v in enterprise.items() if k != "manager"}}
+
+
+def _wire_managers(client: ScimClient, items: list[dict[str, Any]], ids: dict[str, str]) -> None:
+    """Second pass: managers given as seeded ids now point at the server's ids."""
+    def manager_of(item: dict[str, Any]) -> Any:
+        return (((item.get(ENTERPRISE) or {}).get("manager") or {}).get("value"))
+    for item in items:
+        manager = manager_of(item)
+        if not manager:
+            continue
+        patch = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [
+            {"op": "add", "path": f"{ENTERPRISE}:manager",
+             "value": {"value": ids.get(str(manager), str(manager))}}]}
+        client.patch(f"/Users/{ids[_key(item)]}", patch)

@@ -1,0 +1,323 @@
+"""Pushing approved ops to scim2-server: convergence, idempotency, stale targets, limits, resume.
+
+Most cases run against scim2-server in-process; the full cycle also runs against the real
+``scim2-server`` command on loopback.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from recon.adapters.journal import Journal
+from recon.adapters.scim import ScimClient
+from recon.errors import PlanError
+from recon.normalize import ENTERPRISE, case_insensitive, normalize_values
+from recon.push import PushResult, RetryPolicy, push
+from recon.pushops import normalized
+from recon.testing import inprocess_client, seed, start_server, user
+from recon.testing.plans import HandApproval, HandPlan, op_row, patch_op
+
+WORK_EMAIL = 'emails[type eq "work"].value'
+FAST = RetryPolicy(max_tries=4, base_delay=0.01, max_delay=0.05)
+
+
+def account(client: ScimClient, user_name: str) -> dict[str, Any]:
+    [found] = client.find("userName", user_name)
+    return found
+
+
+def the_team(client: ScimClient) -> dict[str, dict[str, Any]]:
+    """Accounts as the snapshot saw them: a drifter, a leaver, a rehire and an unlinked one."""
+    seed(client, [
+        user("ann@example.com", external_id="E1", title="Engineer", email="ann@example.com",
+             employee_number="E1", department="R&D"),
+        user("bob@example.com", external_id="E2", title="Analyst", active=True,
+             employee_number="E2"),
+        user("cat@example.com", external_id="E3", title="Designer", active=False,
+             employee_number="E3"),
+        user("dan@example.com", title="Support"),
+    ])
+    return {name: account(client, f"{name}@example.com") for name in ("ann", "bob", "cat", "dan")}
+
+
+def cycle_ops(accounts: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """One op per action: create, update, disable, enable, link."""
+    ann, bob, cat, dan = (accounts[n] for n in ("ann", "bob", "cat", "dan"))
+    return [
+        op_row("create", hr_key="E4", match={"userName": "eve@example.com", "externalId": "E4"},
+               payload=user("eve@example.com", external_id="E4", given="Eve", title="Tester",
+                            email="eve@example.com", employee_number="E4")),
+        op_row("update", target_id=ann["id"], hr_key="E1", etag=ann["meta"]["version"],
+               payload=patch_op(("replace", "title", "Lead Engineer"),
+                                ("replace", WORK_EMAIL, "ann.lee@example.com"),
+                                ("replace", f"{ENTERPRISE}:department", "Platform")),
+               before={"title": "Engineer", WORK_EMAIL: "ann@example.com",
+                       f"{ENTERPRISE}:department": "R&D", "active": True}),
+        op_row("disable", target_id=bob["id"], hr_key="E2", etag=bob["meta"]["version"],
+               payload=patch_op(("replace", "active", False)), before={"active": True}),
+        op_row("enable", target_id=cat["id"], hr_key="E3", etag=cat["meta"]["version"],
+               payload=patch_op(("replace", "active", True), ("replace", "title", "Lead Designer")),
+               before={"active": False, "title": "Designer"}),
+        op_row("link", target_id=dan["id"], hr_key="E5", etag=dan["meta"]["version"],
+               payload=patch_op(("add", "externalId", "E5"),
+                                ("Add", f"{ENTERPRISE}:employeeNumber", "E5"),
+                                # no work e-mail yet: a filtered path would be 400 noTarget
+                                ("add", "emails", [{"type": "work", "value": "dan@example.com",
+                                                    "primary": True}])),
+               before={"externalId": None, f"{ENTERPRISE}:employeeNumber": None,
+                       WORK_EMAIL: None, "active": True}),
+    ]
+
+
+def assert_converged(client: ScimClient) -> None:
+    ann, bob, cat, dan, eve = (account(client, f"{n}@example.com")
+                               for n in ("ann", "bob", "cat", "dan", "eve"))
+    assert (ann["title"], ann["emails"][0]["value"], ann[ENTERPRISE]["department"]) == (
+        "Lead Engineer", "ann.lee@example.com", "Platform")
+    assert bob["active"] is False
+    assert (cat["active"], cat["title"]) == (True, "Lead Designer")
+    assert (dan["externalId"], dan[ENTERPRISE]["employeeNumber"]) == ("E5", "E5")
+    assert dan["emails"] == [{"type": "work", "value": "dan@example.com", "primary": True}]
+    assert (eve["externalId"], eve["name"]["givenName"]) == ("E4", "Eve")
+    assert client.count() == 5
+
+
+def statuses(result: PushResult) -> dict[str, str]:
+    return dict(zip(result.results["action"], result.results["status"], strict=True))
+
+
+@pytest.mark.parametrize("use_bulk", [False, True], ids=["single", "bulk"])
+def test_full_cycle_converges_and_a_second_push_is_a_no_op(tmp_path: Path, use_bulk: bool
+                                                           ) -> None:
+    client = inprocess_client()
+    plan = HandPlan.of(cycle_ops(the_team(client)))
+    approval = HandApproval.all_of(plan)
+    journal = tmp_path / "push.db"
+
+    first = push(plan, approval, client, journal, use_bulk=use_bulk, progress=False, retry=FAST)
+    assert first.ok and set(first.results["status"]) == {"succeeded"}
+    assert_converged(client)
+    versions = {r["id"]: r["meta"]["version"] for r in client.users()}
+
+    again = push(plan, approval, client, journal, use_bulk=use_bulk, progress=False)
+    assert again.ok and set(again.results["status"]) == {"skipped"}
+    elsewhere = push(plan, approval, client, tmp_path / "other.db", use_bulk=use_bulk,
+                     progress=False)
+    assert elsewhere.ok and set(elsewhere.results["status"]) == {"already_applied"}
+    assert {r["id"]: r["meta"]["version"] for r in client.users()} == versions  # nothing written
+    assert_converged(client)
+
+
+@pytest.mark.integration
+def test_full_cycle_against_the_real_server_on_loopback(tmp_path: Path) -> None:
+    with start_server() as server:
+        client = server.client()
+        plan = HandPlan.of(cycle_ops(the_team(client)))
+        result = push(plan, HandApproval.all_of(plan), client, tmp_path / "push.db",
+                      progress=False, retry=FAST)
+        assert result.ok, result.results.to_string()
+        assert_converged(client)
+        again = push(plan, HandApproval.all_of(plan), client, tmp_path / "push.db",
+                     progress=False)
+        assert set(again.results["status"]) == {"skipped"}
+
+
+@pytest.mark.parametrize("with_etag", [True, False], ids=["if-match", "re-read"])
+def test_a_target_changed_since_the_snapshot_is_stale_and_not_overwritten(
+        tmp_path: Path, with_etag: bool) -> None:
+    client = inprocess_client()
+    ann = the_team(client)["ann"]
+    op = op_row("update", target_id=ann["id"], hr_key="E1",
+                etag=ann["meta"]["version"] if with_etag else None,
+                payload=patch_op(("replace", "title", "Lead Engineer")),
+                before={"title": "Engineer", "active": True})
+    client.patch(f"/Users/{ann['id']}", patch_op(("replace", "title", "Principal")))  # meanwhile
+    plan = HandPlan.of([op])
+    result = push(plan, HandApproval.all_of(plan), client, tmp_path / "j.db", progress=False)
+    [row] = result.results.to_dict("records")
+    assert (row["status"], result.ok) == ("stale", False)
+    assert "title" in row["error"]
+    assert account(client, "ann@example.com")["title"] == "Principal"
+
+
+def test_an_unrelated_change_does_not_block_the_op(tmp_path: Path) -> None:
+    """The version moved (412), but what the op replaces is as the snapshot saw it: go ahead."""
+    client = inprocess_client()
+    ann = the_team(client)["ann"]
+    op = op_row("update", target_id=ann["id"], etag=ann["meta"]["version"],
+                payload=patch_op(("replace", "title", "Lead Engineer")),
+                before={"title": "Engineer", "active": True})
+    client.patch(f"/Users/{ann['id']}", patch_op(("replace", "nickName", "Annie")))
+    plan = HandPlan.of([op])
+    result = push(plan, HandApproval.all_of(plan), client, tmp_path / "j.db", progress=False)
+    assert statuses(result) == {"update": "succeeded"}
+    assert account(client, "ann@example.com")["title"] == "Lead Engineer"
+
+
+def test_case_and_unicode_form_do_not_make_an_op_stale(tmp_path: Path) -> None:
+    """before/desired compare like reconcile: NFC, trimmed, userName/emails case-insensitive."""
+    client = inprocess_client()
+    seed(client, [user("zoe@example.com", title="Ingénieur", email="Zoe@Example.com")])
+    zoe = account(client, "zoe@example.com")
+    decomposed = "Inge\u0301nieur "
+    op = op_row("update", target_id=zoe["id"],
+                payload=patch_op(("replace", "title", "Chef")),
+                before={"title": decomposed, WORK_EMAIL: "zoe@example.com", "active": "True"})
+    plan = HandPlan.of([op])
+    result = push(plan, HandApproval.all_of(plan), client, tmp_path / "j.db", progress=False)
+    assert statuses(result) == {"update": "succeeded"}
+
+
+def test_a_create_never_duplicates_an_existing_account(tmp_path: Path) -> None:
+    """The same person already there (earlier lost reply): already applied; someone else: failed."""
+    client = inprocess_client()
+    seed(client, [user("eve@example.com", external_id="E4"), user("max@example.com",
+                                                                   external_id="X9")])
+    mine = op_row("create", match={"userName": "eve@example.com", "externalId": "E4"},
+                  payload=user("eve@example.com", external_id="E4"))
+    taken = op_row("create", match={"userName": "max@example.com", "externalId": "E7"},
+                   payload=user("max@example.com", external_id="E7"))
+    plan = HandPlan.of([mine, taken])
+    result = push(plan, HandApproval.all_of(plan), client, tmp_path / "j.db", progress=False)
+    by_id = dict(zip(result.results["op_id"], result.results["status"], strict=True))
+    assert (by_id[mine["op_id"]], by_id[taken["op_id"]]) == ("already_applied", "failed")
+    assert client.count() == 2
+
+
+def test_delete_within_an_explicit_limit(tmp_path: Path) -> None:
+    client = inprocess_client()
+    dan = the_team(client)["dan"]
+    plan = HandPlan.of([op_row("delete", target_id=dan["id"], before={"active": True})])
+    with pytest.raises(PlanError, match="1 deletes approved, over the limit of 0"):
+        push(plan, HandApproval.all_of(plan), client, tmp_path / "j.db", progress=False)
+    result = push(plan, HandApproval.all_of(plan), client, tmp_path / "j.db", progress=False,
+                  max_deletes=1)
+    assert statuses(result) == {"delete": "succeeded"} and client.get_user(dan["id"]) is None
+    again = push(plan, HandApproval.all_of(plan), client, tmp_path / "k.db", progress=False,
+                 max_deletes=1)
+    assert statuses(again) == {"delete": "already_applied"}
+
+
+# -- refusals ----------------------------------------------------------------------------------
+
+
+def leavers(client: ScimClient, count: int) -> HandPlan:
+    seed(client, [user(f"l{n}@example.com") for n in range(count)])
+    return HandPlan.of([op_row("disable", target_id=r["id"], before={"active": True},
+                               payload=patch_op(("replace", "active", False)))
+                        for r in client.users()])
+
+
+def test_safety_limits_refuse_the_whole_batch(tmp_path: Path) -> None:
+    client = inprocess_client()
+    plan = leavers(client, 6)
+    approval = HandApproval.all_of(plan)
+    with pytest.raises(PlanError, match="6 disables approved, over the limit of 5"):
+        push(plan, approval, client, tmp_path / "j.db", max_disables=5, progress=False)
+    with pytest.raises(PlanError, match=r"6 disables are 60.0% of the target's 10 accounts"):
+        seed(client, [user(f"stay{n}@example.com") for n in range(4)])
+        push(plan, approval, client, tmp_path / "j.db", max_disable_percent=50, progress=False)
+    assert not (tmp_path / "j.db").exists()  # refused before anything was written
+    assert all(r.get("active", True) for r in client.users())
+
+
+def test_approval_for_another_plan_or_unknown_ops_is_refused(tmp_path: Path) -> None:
+    client = inprocess_client()
+    plan = leavers(client, 2)
+    with pytest.raises(PlanError, match="the approval is for plan"):
+        push(plan, HandApproval("0" * 64, frozenset(plan.ops["op_id"])), client,
+             tmp_path / "j.db", progress=False)
+    with pytest.raises(PlanError, match="1 op\\(s\\) that are not in the plan"):
+        push(plan, HandApproval(plan.digest, frozenset({"f" * 64})), client, tmp_path / "j.db",
+             progress=False)
+
+
+def test_only_approved_ops_are_pushed(tmp_path: Path) -> None:
+    client = inprocess_client()
+    plan = leavers(client, 3)
+    chosen = plan.ops["op_id"].iloc[0]
+    result = push(plan, HandApproval(plan.digest, frozenset({chosen})), client,
+                  tmp_path / "j.db", progress=False)
+    assert list(result.results["op_id"]) == [chosen]
+    assert sum(not r.get("active", True) for r in client.users()) == 1
+
+
+def test_dry_run_writes_nothing(tmp_path: Path) -> None:
+    client = inprocess_client()
+    plan = leavers(client, 3)
+    result = push(plan, HandApproval.all_of(plan), client, tmp_path / "j.db", dry_run=True,
+                  progress=False)
+    assert set(result.results["status"]) == {"dry_run"} and result.ok
+    assert all(r.get("active", True) for r in client.users())
+    assert not (tmp_path / "j.db").exists()
+
+
+# -- journal -----------------------------------------------------------------------------------
+
+
+def test_journal_records_attempts_without_personal_values(tmp_path: Path) -> None:
+    client = inprocess_client()
+    plan = HandPlan.of(cycle_ops(the_team(client)))
+    push(plan, HandApproval.all_of(plan), client, tmp_path / "push.db", progress=False)
+    with Journal(tmp_path / "push.db") as journal:
+        attempts = journal.attempts_frame()
+        assert len(attempts) == 5 and set(attempts["outcome"]) == {"succeeded"}
+        assert journal.done() == set(plan.ops["op_id"])
+    dump = "\n".join(sqlite3.connect(tmp_path / "push.db").iterdump())
+    for personal in ("Lead Engineer", "ann.lee@example.com", "eve@example.com", "Eve"):
+        assert personal not in dump
+    assert "replace title" in dump  # which attributes were written is kept
+
+
+def test_resume_skips_what_succeeded_and_finishes_the_rest(tmp_path: Path) -> None:
+    client = inprocess_client()
+    plan = leavers(client, 4)
+    first_two = frozenset(plan.ops["op_id"].iloc[:2])
+    push(plan, HandApproval(plan.digest, first_two), client, tmp_path / "j.db", progress=False)
+    result = push(plan, HandApproval.all_of(plan), client, tmp_path / "j.db", progress=False)
+    assert result.counts()[["skipped", "succeeded"]].tolist() == [2, 2]
+    assert result.results["attempts"].tolist() == [1, 1, 1, 1]
+
+
+# -- comparisons -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [("title", " Inge\u0301nieur "), ("userName", "Ann.Lee@Example.COM "),
+     (WORK_EMAIL, "ANN@example.com"), ("name.givenName", "Ann"), ("title", "")],
+)
+def test_push_compares_values_as_reconcile_does(path: str, value: str) -> None:
+    expected = normalize_values(pd.Series([value]), fold_case=case_insensitive(path)).iloc[0]
+    assert normalized(path, value) == (None if pd.isna(expected) else expected)
+
+
+@pytest.mark.parametrize(("sent", "expected"), [(False, "false"), ("False", "false"),
+                                                 ("true", "true"), (None, "true")])
+def test_active_is_read_leniently(sent: object, expected: str) -> None:
+    assert normalized("active", sent) == expected
+
+
+def test_an_account_deleted_since_the_snapshot_is_stale(tmp_path: Path) -> None:
+    client = inprocess_client()
+    ann = the_team(client)["ann"]
+    client.delete(f"/Users/{ann['id']}")
+    plan = HandPlan.of([op_row("update", target_id=ann["id"], before={"title": "Engineer"},
+                               payload=patch_op(("replace", "title", "Lead")))])
+    result = push(plan, HandApproval.all_of(plan), client, tmp_path / "j.db", progress=False)
+    assert result.results[["status", "error"]].values.tolist() == [
+        ["stale", "the account no longer exists"]]
+
+
+def test_progress_bar_and_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    client = inprocess_client()
+    plan = leavers(client, 3)
+    result = push(plan, HandApproval.all_of(plan), client, tmp_path / "j.db", progress=True)
+    assert result.counts().to_dict() == {"succeeded": 3, "already_applied": 0, "stale": 0,
+                                         "failed": 0, "skipped": 0, "dry_run": 0}
+    assert "3/3" in capsys.readouterr().err

@@ -1,0 +1,281 @@
+"""The SCIM client against scim2-server in-process (RFC 7644 discovery, paging, filters, writes).
+
+Real-target quirks are played by a thin WSGI layer that rewrites the real server's answers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import httpx
+import pytest
+
+from recon.adapters.scim import (
+    BearerToken,
+    ScimClient,
+    ScimHttpError,
+    check_url,
+    connect,
+    eq_filter,
+    parse_active,
+    reply_of,
+)
+from recon.config import ScimTarget
+from recon.errors import ConfigError
+from recon.testing import inprocess_app, inprocess_client, seed, user
+from recon.testing.plans import patch_op
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def people(count: int) -> list[dict[str, Any]]:
+    return [user(f"user{n:03d}@example.com", external_id=f"E{n:03d}", title="Engineer")
+            for n in range(count)]
+
+
+def client_over(app: WSGIApp, page_size: int = 200) -> ScimClient:
+    http = httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://127.0.0.1/v2")
+    return ScimClient(http, page_size=page_size)
+
+
+# -- discovery ---------------------------------------------------------------------------------
+
+
+def test_discovery_reads_what_scim2_server_advertises() -> None:
+    """RFC 7644 §4: ServiceProviderConfig, ResourceTypes and Schemas, parsed with scim2-models."""
+    found = inprocess_client().discover()
+    assert (found.bulk, found.bulk_max_operations, found.bulk_max_payload) == (True, 1000, 1048576)
+    assert found.etag and found.filter and found.patch
+    assert {rt.endpoint for rt in found.resource_types} == {"/Users", "/Groups"}
+    assert "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User" in {
+        s.id for s in found.schemas}
+
+
+# -- paged reads --------------------------------------------------------------------------------
+
+
+def test_paged_snapshot_reads_every_user_once() -> None:
+    """RFC 7644 §3.4.2.4: 1-based startIndex; 23 users in pages of 5 is five requests."""
+    client = inprocess_client(page_size=5)
+    seed(client, people(23))
+    snapshot = client.snapshot()
+    ids = [r["id"] for r in snapshot.resources]
+    assert len(ids) == len(set(ids)) == 23
+    assert snapshot.digest == client.snapshot(page_size=1000).digest
+
+
+def clamp_count(app: WSGIApp, cap: int) -> WSGIApp:
+    """A server that returns at most ``cap`` resources per page whatever the client asks."""
+    def clamped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        query = dict(parse_qsl(environ.get("QUERY_STRING", "")))
+        if "count" in query and int(query["count"]) > cap:
+            query["count"] = str(cap)
+            environ["QUERY_STRING"] = urlencode(query)
+        return app(environ, start_response)
+    return clamped
+
+
+def test_server_page_cap_below_the_asked_count_is_followed() -> None:
+    app = inprocess_app()
+    seed(client_over(app), people(17))
+    assert len(client_over(clamp_count(app, 4), page_size=10).users()) == 17
+
+
+def without_sort(app: WSGIApp) -> WSGIApp:
+    """A target that cannot sort (its pages come in storage order, newcomers anywhere)."""
+    def unsorted(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        body = b"".join(app(environ, start_response))
+        if environ["PATH_INFO"].endswith("/ServiceProviderConfig"):
+            data = json.loads(body)
+            data["sort"] = {"supported": False}
+            body = json.dumps(data).encode()  # same length is not needed: WSGITransport reads all
+        return [body]
+    return unsorted
+
+
+@pytest.mark.parametrize("sortable", [True, False])
+def test_users_created_while_paging_are_read_without_duplicates(sortable: bool) -> None:
+    """totalResults moves mid-read: keep going to a short page, dedupe by id, re-read if short."""
+    app = inprocess_app()
+    writer = client_over(app)
+    seed(writer, people(12))
+    pages = {"served": 0}
+
+    def growing(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ["PATH_INFO"].endswith("/Users") and environ["REQUEST_METHOD"] == "GET":
+            pages["served"] += 1
+            if pages["served"] == 2:  # between page 1 and page 2, three joiners arrive
+                seed(writer, [user(f"late{n}@example.com") for n in range(3)])
+        return app(environ, start_response)
+
+    reader = client_over(growing if sortable else without_sort(growing), page_size=5)
+    resources = reader.users()
+    names = [r["userName"] for r in resources]
+    assert len(names) == len(set(names)) == 15
+    assert {f"late{n}@example.com" for n in range(3)} <= set(names)
+
+
+# -- filters -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("attribute", "value", "expected"),
+    [
+        ("userName", "ann@example.com", 'userName eq "ann@example.com"'),
+        ("externalId", 'O"Brien', 'externalId eq "O\\"Brien"'),
+        ("userName", "back\\slash", 'userName eq "back\\\\slash"'),
+        ("emails.value", "a@b.c", 'emails.value eq "a@b.c"'),
+    ],
+)
+def test_filter_values_are_quoted_and_escaped(attribute: str, value: str, expected: str) -> None:
+    """RFC 7644 §3.4.2.2: comparison values are JSON strings."""
+    assert eq_filter(attribute, value) == expected
+
+
+def test_filter_attribute_cannot_smuggle_an_expression() -> None:
+    with pytest.raises(ValueError, match="not a plain SCIM attribute path"):
+        eq_filter('userName eq "x" or userName', "y")
+
+
+def test_look_up_by_username_and_external_id() -> None:
+    client = inprocess_client()
+    seed(client, [user("ann@example.com", external_id='E"1'), user("bob@example.com")])
+    assert [r["userName"] for r in client.find("userName", "ANN@example.com")] == [
+        "ann@example.com"]  # userName is not case-exact (RFC 7643 §4.1.1)
+    assert [r["userName"] for r in client.find("externalId", 'E"1')] == ["ann@example.com"]
+    assert client.find("userName", "nobody@example.com") == []
+
+
+# -- writes --------------------------------------------------------------------------------------
+
+
+def test_create_get_patch_replace_delete() -> None:
+    client = inprocess_client()
+    created = client.create(user("ann@example.com", title="Engineer", email="ann@example.com"))
+    assert created.status == 201 and created.resource_id and created.etag
+    path = f"/Users/{created.resource_id}"
+    patched = client.patch(path, patch_op(("replace", 'emails[type eq "work"].value',
+                                           "ann.lee@example.com"), ("Replace", "title", "Lead")),
+                           if_match=created.etag)
+    assert patched.status in {200, 204} and patched.etag != created.etag
+    stale = client.patch(path, patch_op(("replace", "title", "Other")), if_match=created.etag)
+    assert stale.status == 412
+    current = client.get_user(created.resource_id)
+    assert current is not None
+    assert (current["title"], current["emails"][0]["value"]) == ("Lead", "ann.lee@example.com")
+    replaced = client.replace(path, {**user("ann@example.com", title="Director")})
+    assert replaced.ok and replaced.body and replaced.body["title"] == "Director"
+    assert client.delete(path).status == 204
+    assert client.get_user(created.resource_id) is None
+    assert client.delete(path).status == 404
+
+
+def test_bulk_reports_each_operation() -> None:
+    """RFC 7644 §3.7: one request, one status per operation."""
+    client = inprocess_client()
+    reply = client.bulk([
+        {"method": "POST", "path": "/Users", "bulkId": "a", "data": user("a@example.com")},
+        {"method": "POST", "path": "/Users", "bulkId": "b", "data": user("a@example.com")},
+    ])
+    statuses = {o["bulkId"]: o["status"] for o in (reply.body or {})["Operations"]}
+    assert statuses == {"a": "201", "b": "409"}
+
+
+def test_read_errors_raise_with_the_scim_detail() -> None:
+    client = inprocess_client()
+    with pytest.raises(ScimHttpError, match="GET /Users: 400") as caught:
+        list(client.iter_resources("/Users", params={"filter": "userName zz 1"}))
+    assert caught.value.status == 400
+
+
+# -- real-target quirks ---------------------------------------------------------------------------
+
+
+def quirky(app: WSGIApp) -> WSGIApp:
+    """A target that sends active as "False"/"True", no ETag header, and 200+body on PATCH."""
+    def rewrite(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], *_: Any) -> None:
+            captured["status"], captured["headers"] = status, headers
+
+        body = b"".join(app(environ, capture))
+        status = captured["status"]
+        headers = [(k, v) for k, v in captured["headers"] if k.lower() != "etag"]
+        if status.startswith("204") and environ["REQUEST_METHOD"] == "PATCH":
+            get = dict(environ, REQUEST_METHOD="GET", CONTENT_LENGTH="", QUERY_STRING="")
+            body = b"".join(app(get, capture))
+            status = "200 OK"
+        if body:
+            data = json.loads(body)
+            for item in [data, *data.get("Resources", [])]:
+                if isinstance(item.get("active"), bool):
+                    item["active"] = str(item["active"])
+            body = json.dumps(data).encode()
+            headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+        start_response(status, headers)
+        return [body]
+    return rewrite
+
+
+def test_quirky_answers_are_understood() -> None:
+    app = inprocess_app()
+    client = client_over(quirky(app))
+    created = client.create(user("ann@example.com", active=True))
+    assert created.etag  # from meta.version, the header being absent
+    reply = client.patch(f"/Users/{created.resource_id}", patch_op(("Replace", "active", False)))
+    assert reply.status == 200 and reply.body is not None
+    assert reply.body["active"] == "False" and parse_active(reply.body["active"]) is False
+    assert parse_active(None) is True and parse_active("true") is True
+
+
+def test_reply_without_body_has_no_etag_and_a_reason() -> None:
+    reply = reply_of(httpx.Response(204))
+    assert (reply.ok, reply.body, reply.etag, reply.detail) == (True, None, None, "No Content")
+
+
+# -- connection safety ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8000/v2", "http://127.8.9.10/v2",
+                                 "http://[::1]:9000/v2", "http://localhost/v2",
+                                 "https://scim.example.com/v2/"])
+def test_plain_http_is_accepted_only_to_loopback(url: str) -> None:
+    assert check_url(url) == url.rstrip("/")
+
+
+@pytest.mark.parametrize("url", ["http://scim.example.com/v2", "http://10.0.0.5/v2",
+                                 "ftp://127.0.0.1/", "https://user:pw@scim.example.com/v2"])
+def test_unsafe_urls_are_config_errors(url: str) -> None:
+    with pytest.raises(ConfigError):
+        check_url(url)
+
+
+def test_insecure_allows_plain_http_elsewhere() -> None:
+    assert check_url("http://scim.example.com/v2", insecure=True) == "http://scim.example.com/v2"
+
+
+def test_token_comes_from_the_environment_and_never_shows(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "s3cr3t-token-value"
+    monkeypatch.setenv("RECON_TEST_TOKEN", secret)
+    app = inprocess_app(token=secret)
+    target = ScimTarget(url="http://127.0.0.1/v2", token_env="RECON_TEST_TOKEN")
+    client = connect(target, transport=httpx.WSGITransport(app=app))
+    assert client.count() == 0  # authorised
+    assert secret not in repr(client) and secret not in repr(client.http.auth)
+    assert isinstance(client.http.auth, BearerToken)
+    monkeypatch.setenv("RECON_TEST_TOKEN", "wrong")
+    refused = connect(target, transport=httpx.WSGITransport(app=app))
+    with pytest.raises(ScimHttpError) as caught:
+        refused.count()
+    assert caught.value.status == 401 and "wrong" not in str(caught.value)
+
+
+def test_missing_token_variable_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RECON_TEST_TOKEN", raising=False)
+    with pytest.raises(ConfigError, match="RECON_TEST_TOKEN is not set"):
+        connect(ScimTarget(url="http://127.0.0.1/v2", token_env="RECON_TEST_TOKEN"))
