@@ -22,9 +22,9 @@ from typing import Any
 
 import pandas as pd
 
+from recon.adapters.snapshot import Snapshot
 from recon.approve import Approval
 from recon.config import Config, EntraTarget, Policy, ScimTarget, Target
-from recon.adapters.snapshot import Snapshot
 from recon.normalize import ENTERPRISE, get_path, parse_active, parse_path
 from recon.plan import Plan
 from recon.reconcile import Reconciliation
@@ -89,21 +89,39 @@ def label(path: str) -> str:
     return text.rsplit(":", 1)[-1]
 
 
+TABLE_CSS = (".dt-container caption {caption-side: top; text-align: left; font-weight: bold;"
+             " font-size: 1.05em; padding: 4px 0} .dt-container td, .dt-container th"
+             " {text-align: left !important}")
+
+
+def readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """Missing values as empty cells and booleans as yes/no, for people rather than code."""
+    shown = frame.copy()
+    for column in shown.columns:
+        values = shown[column]
+        if pd.api.types.is_bool_dtype(values):
+            shown[column] = values.map({True: "yes", False: "no"}).astype("string")
+        elif not pd.api.types.is_numeric_dtype(values) or values.isna().any():
+            shown[column] = values.astype("string").fillna("")
+    return shown
+
+
 def show_table(frame: pd.DataFrame, caption: str | None = None, *, rows: int = 10) -> None:
     """A table that can be searched, sorted and paged (itables), or plain HTML without it."""
     if frame.empty:
-        _display(_html(f"<p><i>{html.escape(caption or 'table')}: nothing to show.</i></p>"))
+        _display(_html(f"<p><b>{html.escape(caption or 'Table')}</b>: nothing to show.</p>"))
         return
+    shown = readable(frame)
     try:
         import itables
     except ImportError:  # pragma: no cover - itables is a dev/lab dependency
         title = f"<h4>{html.escape(caption)}</h4>" if caption else ""
-        _display(_html(title + frame.head(200).to_html(index=False, na_rep="")))
+        _display(_html(title + shown.head(200).to_html(index=False)))
         return
-    itables.show(frame, caption=caption, pageLength=rows, showIndex=False, maxBytes=0,
-                 classes="display compact cell-border", lengthMenu=[rows, 25, 100, -1],
-                 layout={"topStart": "pageLength", "topEnd": "search",
-                         "bottomStart": "info", "bottomEnd": "paging"})
+    itables.show(shown, caption=caption, pageLength=rows, showIndex=False, maxBytes=0,
+                 classes="display nowrap compact cell-border", css=TABLE_CSS,
+                 style="table-layout:auto;width:auto;margin:0",
+                 lengthMenu=[rows, 25, 100, -1])
 
 
 def show_figure(figure: Any) -> None:
@@ -249,6 +267,21 @@ def show_profiles(frame: pd.DataFrame, columns: Iterable[str], *, top: int = 12)
 
 
 # ---- tables over a reconciliation ------------------------------------------------------------
+
+
+def categories_present(reconciliation: Reconciliation) -> list[str]:
+    """The categories of a run, in the order of the chart (changes first)."""
+    present = set(reconciliation.identities["category"].dropna().astype(str))
+    return [c for c in CATEGORY_ORDER if c in present] + sorted(present - set(CATEGORY_ORDER))
+
+
+def category_summary(reconciliation: Reconciliation) -> pd.DataFrame:
+    """Rows per category with what each category means."""
+    counts = reconciliation.counts()
+    names = categories_present(reconciliation)
+    return pd.DataFrame({"category": names,
+                         "rows": [int(counts.get(n, 0)) for n in names],
+                         "what it means": [MEANING.get(n, "") for n in names]})
 
 
 def quarantine_table(hr: pd.DataFrame, invalid: pd.DataFrame) -> pd.DataFrame:
@@ -426,6 +459,18 @@ def limits_table(plan: Plan, approval: Approval, policy: Policy, accounts: int) 
     return table
 
 
+def push_limits(policy: Policy) -> dict[str, Any]:
+    """The config's safety limits as the push's keyword arguments."""
+    return {"max_disables": policy.max_disables, "max_deletes": policy.max_deletes,
+            "max_disable_percent": policy.max_disable_percent}
+
+
+def counts_line(counts: pd.Series, what: str = "") -> str:
+    """``succeeded 47, stale 1`` (zeros left out)."""
+    parts = [f"{name} {int(count)}" for name, count in counts.items() if int(count)]
+    return (f"{what}: " if what else "") + (", ".join(parts) or "nothing")
+
+
 def results_table(results: pd.DataFrame, reconciliation: Reconciliation) -> pd.DataFrame:
     """Push (or verify) results with the person's name in front."""
     people = reconciliation.identities.dropna(subset=["hr_key"]).drop_duplicates("hr_key")
@@ -509,7 +554,7 @@ def hygiene_findings(reconciliation: Reconciliation, config: Config) -> dict[str
         "hr_key": leavers["hr_key"].to_numpy(), "who": leavers["display_name"].to_numpy(),
         "account": leavers["user_name"].to_numpy(),
         "termination date": left.dt.strftime("%Y-%m-%d").to_numpy(),
-        "target_id": leavers["target_id"].to_numpy(), "reason": leavers["reason"].to_numpy()})
+        "target_id": leavers["target_id"].to_numpy()})
 
     def accounts(mask: pd.Series) -> pd.DataFrame:
         rows = current[mask.to_numpy(dtype=bool)]
@@ -534,6 +579,11 @@ def hygiene_findings(reconciliation: Reconciliation, config: Config) -> dict[str
         "employee ids on several accounts": shared,
         "department or manager differs": disagreements.reset_index(drop=True),
     }
+
+
+def finding_counts(findings: Mapping[str, pd.DataFrame]) -> pd.Series:
+    """Rows per finding."""
+    return pd.Series({title: len(frame) for title, frame in findings.items()}, dtype="int64")
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -632,6 +682,16 @@ def graph_user(resource: dict[str, Any]) -> dict[str, Any]:
             value = str(value).strip().lower() not in {"false", "0", "no"}
         user[name] = value
     return user
+
+
+def with_entra(config: Config, graph_url: str) -> Config:
+    """The same config against the Microsoft Graph at ``graph_url`` (the config's Entra
+    credentials kept when it has an ``entra`` target, the default credential otherwise)."""
+    old = config.target.entra
+    entra = old.model_copy(update={"graph_url": graph_url}) if old else EntraTarget(
+        graph_url=graph_url)
+    return config.model_copy(update={"target": Target(entra=entra,
+                                                       exclude=config.target.exclude)})
 
 
 def _graph_server_module() -> Any:
