@@ -80,9 +80,7 @@ nb.show_facts(nb.snapshot_facts(target))
 
 # %%
 quality = check(hr.frame, config, file=str(hr.path))
-failed = len(quality.invalid)
-nb.show_message(f"{failed} of {len(hr.frame)} HR rows fail a check and are quarantined."
-                if failed else "Every HR row passes the data-quality checks.", ok=failed == 0)
+nb.quality_message(quality.invalid, len(hr.frame))
 nb.show_bars(nb.failed_checks(quality.invalid), "Quarantined rows per failed check")
 
 # %% [markdown]
@@ -109,8 +107,7 @@ nb.show_table(quality.warnings, caption="Warnings (reported, not quarantined)")
 # that should be out of scope, or a department spelled two ways.
 
 # %%
-status_column = config.source.status.column if config.source.status else None
-nb.show_profiles(hr.frame, [c for c in (status_column, *profile_columns) if c])
+nb.show_profiles(hr.frame, nb.hr_profile_columns(config, profile_columns))
 
 # %% [markdown]
 # Next: **notebook 2** compares the checked rows with the accounts and shows what would change.

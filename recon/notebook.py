@@ -89,9 +89,7 @@ def label(path: str) -> str:
     return text.rsplit(":", 1)[-1]
 
 
-TABLE_CSS = (".dt-container caption {caption-side: top; text-align: left; font-weight: bold;"
-             " font-size: 1.05em; padding: 4px 0} .dt-container td, .dt-container th"
-             " {text-align: left !important}")
+TABLE_CSS = ".dt-container td, .dt-container th {text-align: left !important}"
 
 
 def readable(frame: pd.DataFrame) -> pd.DataFrame:
@@ -108,20 +106,23 @@ def readable(frame: pd.DataFrame) -> pd.DataFrame:
 
 def show_table(frame: pd.DataFrame, caption: str | None = None, *, rows: int = 10) -> None:
     """A table that can be searched, sorted and paged (itables), or plain HTML without it."""
+    title = f"<p style='font-weight:bold;margin:0.8em 0 0.2em'>{html.escape(caption)}</p>" \
+        if caption else ""
     if frame.empty:
-        _display(_html(f"<p><b>{html.escape(caption or 'Table')}</b>: nothing to show.</p>"))
+        _display(_html(title + "<p><i>Nothing to show.</i></p>"))
         return
     shown = readable(frame)
     try:
         import itables
     except ImportError:  # pragma: no cover - itables is a dev/lab dependency
-        title = f"<h4>{html.escape(caption)}</h4>" if caption else ""
         _display(_html(title + shown.head(200).to_html(index=False)))
         return
-    itables.show(shown, caption=caption, pageLength=rows, showIndex=False, maxBytes=0,
+    if title:
+        _display(_html(title))
+    itables.show(shown, pageLength=rows, showIndex=False, maxBytes=0,
                  classes="display nowrap compact cell-border", css=TABLE_CSS,
                  style="table-layout:auto;width:auto;margin:0",
-                 lengthMenu=[rows, 25, 100, -1])
+                 lengthMenu=[rows, 25, 100, -1], scrollX=len(shown.columns) > 6)
 
 
 def show_figure(figure: Any) -> None:
@@ -176,6 +177,12 @@ def failed_checks(invalid: pd.DataFrame) -> pd.Series:
 # ---- charts ----------------------------------------------------------------------------------
 
 
+def _whole_numbers(axes: Any) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def _kind(category: str) -> str:
     if category in CHANGES:
         return "change"
@@ -199,6 +206,7 @@ def category_figure(counts: pd.Series, title: str = "Rows per category") -> Any:
     axes.set_xlabel("rows")
     axes.spines[["top", "right"]].set_visible(False)
     axes.set_xlim(0, max(int(values.max()), 1) * 1.12)
+    _whole_numbers(axes)
     axes.legend(handles=[Patch(color=COLOURS["change"], label="recon plans a change"),
                          Patch(color=COLOURS["person"], label="a person decides / fixes"),
                          Patch(color=COLOURS["nothing"], label="nothing to do")],
@@ -219,6 +227,7 @@ def bar_figure(counts: pd.Series, title: str, xlabel: str = "rows") -> Any:
     axes.set_xlabel(xlabel)
     axes.spines[["top", "right"]].set_visible(False)
     axes.set_xlim(0, max(int(ordered.max()) if len(ordered) else 1, 1) * 1.15)
+    _whole_numbers(axes)
     return figure
 
 
@@ -243,27 +252,40 @@ def top_values(values: pd.Series, top: int = 12) -> pd.Series:
 
 
 def profile_figure(frame: pd.DataFrame, columns: Iterable[str], *, top: int = 12) -> Any:
-    """One bar chart per HR column: how many rows hold each value."""
+    """Bar charts side by side, one per HR column: how many rows hold each value."""
     from matplotlib.figure import Figure
 
-    names = [c for c in columns if c in frame.columns]
-    tallest = max((len(top_values(frame[c], top)) for c in names), default=1)
-    figure = Figure(figsize=(4.2 * max(len(names), 1), 0.3 * tallest + 1.4))
-    axes_list = figure.subplots(1, max(len(names), 1), squeeze=False)[0]
-    for axes, name in zip(axes_list, names, strict=False):
-        counts = top_values(frame[name], top)
-        bars = axes.barh(list(counts.index)[::-1], list(counts)[::-1], color=COLOURS["change"])
+    names = [c for c in dict.fromkeys(columns) if c in frame.columns]
+    counted = {name: top_values(frame[name], top) for name in names}
+    tallest = max((len(c) for c in counted.values()), default=1)
+    figure = Figure(figsize=(5.5 * max(len(names), 1), 0.28 * tallest + 1.0))
+    grid = figure.subplots(1, max(len(names), 1), squeeze=False)[0]
+    for axes, (name, counts) in zip(grid, counted.items(), strict=False):
+        bars = axes.barh(list(counts.index)[::-1], list(counts)[::-1], height=0.7,
+                         color=COLOURS["change"])
         axes.bar_label(bars, padding=2, fontsize=8)
         axes.set_title(name, loc="left", fontsize=10)
         axes.tick_params(axis="y", labelsize=8)
         axes.spines[["top", "right"]].set_visible(False)
         axes.set_xlim(0, int(counts.max()) * 1.2)
+        axes.set_ylim(len(counts) - tallest - 0.6, len(counts) - 0.4)  # bars from the top
+        _whole_numbers(axes)
     figure.tight_layout()
     return figure
 
 
-def show_profiles(frame: pd.DataFrame, columns: Iterable[str], *, top: int = 12) -> None:
-    show_figure(profile_figure(frame, columns, top=top))
+def hr_profile_columns(config: Config, columns: Iterable[str]) -> list[str]:
+    """The status column of the config first, then the given columns."""
+    status = [config.source.status.column] if config.source.status else []
+    return list(dict.fromkeys([*status, *columns]))
+
+
+def show_profiles(frame: pd.DataFrame, columns: Iterable[str], *, top: int = 12,
+                  per_row: int = 2) -> None:
+    """Profiles of the given HR columns, two charts to a row."""
+    names = [c for c in dict.fromkeys(columns) if c in frame.columns]
+    for start in range(0, len(names), per_row):
+        show_figure(profile_figure(frame, names[start:start + per_row], top=top))
 
 
 # ---- tables over a reconciliation ------------------------------------------------------------
@@ -282,6 +304,15 @@ def category_summary(reconciliation: Reconciliation) -> pd.DataFrame:
     return pd.DataFrame({"category": names,
                          "rows": [int(counts.get(n, 0)) for n in names],
                          "what it means": [MEANING.get(n, "") for n in names]})
+
+
+def quality_message(invalid: pd.DataFrame, rows: int) -> None:
+    """One line: how many rows are quarantined."""
+    if invalid.empty:
+        show_message(f"Every one of the {rows} HR rows passes the data-quality checks.")
+    else:
+        show_message(f"{len(invalid)} of {rows} HR rows fail a check and are quarantined.",
+                     ok=False)
 
 
 def quarantine_table(hr: pd.DataFrame, invalid: pd.DataFrame) -> pd.DataFrame:
@@ -304,15 +335,17 @@ def _is_manager(path: str) -> bool:
 
 
 def category_table(reconciliation: Reconciliation, category: str) -> pd.DataFrame:
-    """One category's rows with the columns that say who and why."""
+    """One category's rows with the columns that say who and why (empty columns left out)."""
     rows = reconciliation.category(category)
-    columns = ["hr_row", "hr_key", "display_name", "user_name", "target_id", "matched_by",
-               "changed_attributes", "reason"]
+    columns = ["hr_row", "hr_key", "display_name", "user_name", "reason", "changed_attributes",
+               "matched_by", "target_id"]
     table = rows[[c for c in columns if c in rows]].copy()
     if "changed_attributes" in table:
         table["changed_attributes"] = table["changed_attributes"].fillna("").map(
             lambda text: ", ".join(label(p) for p in str(text).split(";") if p))
-    return table.reset_index(drop=True)
+    empty = [c for c in table.columns
+             if table[c].astype("string").fillna("").str.strip().eq("").all()]
+    return table.drop(columns=empty).reset_index(drop=True)
 
 
 def diff_table(reconciliation: Reconciliation,
@@ -323,11 +356,13 @@ def diff_table(reconciliation: Reconciliation,
     names = _names_by_id(reconciliation.current)
     people = reconciliation.identities.dropna(subset=["hr_row"]).set_index("hr_row")
     manager = diffs["attribute"].map(_is_manager).astype(bool)
+    active = diffs["attribute"].map(lambda p: parse_path(p).attribute.lower() == "active")
 
     def shown(values: pd.Series) -> pd.Series:
         text = values.astype("string")
         by_name = text.map(names).fillna(text)
-        return text.mask(manager, by_name).fillna("(empty)")
+        state = parse_active(text).map({True: "enabled", False: "disabled"})
+        return text.mask(manager, by_name).mask(active.astype(bool), state).fillna("(empty)")
 
     return pd.DataFrame({
         "hr_row": diffs["hr_row"].to_numpy(),
@@ -365,7 +400,9 @@ def conflict_views(reconciliation: Reconciliation, config: Config
         reason = str(person.reason)
         candidates = [str(t) for t in accounts["target_id"] if str(t) in reason]
         wanted: pd.Series = reconciliation.wanted.reindex([person.hr_row]).iloc[0]
-        columns = {"HR wants": [*_row_values(wanted, paths, names), "(active in HR)", ""]}
+        active = bool(reconciliation.desired["worker_active"].get(person.hr_row, True))
+        columns = {"HR wants": [*_row_values(wanted, paths, names),
+                                "(active in HR)" if active else "(inactive in HR)", ""]}
         for number, target_id in enumerate(candidates, start=1):
             account = current.loc[current.index == target_id].iloc[0]
             state = "enabled" if bool(account["active"]) else "disabled"
@@ -397,6 +434,10 @@ def show_conflicts(reconciliation: Reconciliation, config: Config) -> None:
         _display(styled)
 
 
+ORPHAN_DETAILS = ("userName", "title", f"{ENTERPRISE}:department", f"{ENTERPRISE}:manager",
+                  f"{ENTERPRISE}:employeeNumber", "externalId")
+
+
 def orphan_table(reconciliation: Reconciliation, categories: Iterable[str] = ("orphan",)
                  ) -> pd.DataFrame:
     """Accounts with no HR row, with their last known attributes from the target."""
@@ -409,15 +450,15 @@ def orphan_table(reconciliation: Reconciliation, categories: Iterable[str] = ("o
     table = pd.DataFrame({"category": rows["category"].to_numpy(),
                           "account": rows["display_name"].to_numpy(),
                           "enabled": known["active"].to_numpy()})
-    for path in current.columns:
-        if path in {"etag", "active", "displayName"}:
+    for path in ORPHAN_DETAILS:
+        if path not in current.columns:
             continue
         values = known[path].astype("string")
         if _is_manager(path):
             values = values.map(names).fillna(values)
         table[label(path)] = values.to_numpy()
-    table["target_id"] = rows["target_id"].to_numpy()
     table["reason"] = rows["reason"].to_numpy()
+    table["target_id"] = rows["target_id"].to_numpy()
     return table.dropna(axis=1, how="all")
 
 
