@@ -23,9 +23,10 @@ from typing import Any
 
 import httpx
 
+from recon.plan import Plan
 from recon.push import push
 from recon.testing import start_server, user
-from recon.testing.plans import HandApproval, HandPlan, op_row
+from recon.testing.plans import approve_all, op_row, plan_of
 
 BULK_CHUNK = 1000
 
@@ -71,7 +72,7 @@ def timed(action: Callable[[], object]) -> float:
     return time.perf_counter() - began
 
 
-def run_mode(mode: str, resources: list[dict[str, Any]], plan: HandPlan) -> tuple[float, float]:
+def run_mode(mode: str, resources: list[dict[str, Any]], plan: Plan) -> tuple[float, float]:
     """Seconds for the bare loop and for recon.push, each on a fresh server."""
     concurrency = 1 if mode == "bulk" else int(mode)
     with start_server() as server:
@@ -83,7 +84,7 @@ def run_mode(mode: str, resources: list[dict[str, Any]], plan: HandPlan) -> tupl
         client = server.client(timeout=300)
         result: list[Any] = []
         pushed = timed(lambda: result.append(push(
-            plan, HandApproval.all_of(plan), client, Path(folder) / "journal.db",
+            plan, approve_all(plan), client, Path(folder) / "journal.db",
             concurrency=concurrency, use_bulk=mode == "bulk", progress=False)))
         assert result[0].ok, result[0].counts()
         assert client.count() == len(resources)
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     resources = joiners(args.ops)
-    plan = HandPlan.of([
+    plan = plan_of([
         op_row("create", payload=resource, hr_key=resource["externalId"],
                match={"userName": resource["userName"], "externalId": resource["externalId"]})
         for resource in resources])

@@ -71,6 +71,19 @@ def reconcile_command(
     console.print(f"wrote {', '.join(str(p) for p in files.values())}")
 
 
+@app.command("quality")
+def quality_cli(
+    config: ConfigOption,
+    out: Annotated[Path, typer.Option(help="Folder for quality.json and quality.html.")],
+) -> None:
+    """Check the HR extract's data quality; exit non-zero when recon would refuse to plan."""
+    from recon.quality import quality_command
+
+    result, files = quality_command(config, out)
+    console.print(f"{result.details.get('rows', 0)} rows: {len(result.invalid)} quarantined, "
+                  f"{len(result.warnings)} warnings → {', '.join(str(p) for p in files)}")
+
+
 @app.command("snapshot")
 def snapshot_command(
     config: ConfigOption,
@@ -115,11 +128,96 @@ def approve_command(
                   f"{the_plan.digest[:16]} → {out}")
 
 
+@app.command("push")
+def push_command(
+    config: ConfigOption,
+    plan_file: Annotated[Path, typer.Option("--plan", help="plan.json of the run.")],
+    approval_file: Annotated[Path, typer.Option("--approval", help="approval.json for it.")],
+    journal: Annotated[Path, typer.Option(help="SQLite journal; reuse it to resume.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check everything, send nothing.")]
+    = False,
+    concurrency: Annotated[int, typer.Option(min=1, max=64)] = 4,
+    max_disables: Annotated[int | None, typer.Option(help="Override the policy's limit.")]
+    = None,
+    max_deletes: Annotated[int | None, typer.Option(help="Override the policy's limit.")] = None,
+    bulk: Annotated[bool | None, typer.Option("--bulk/--no-bulk", help="Force or forbid Bulk.")]
+    = None,
+    insecure: Annotated[bool, typer.Option(help="Allow plain http to a non-loopback target.")]
+    = False,
+) -> None:
+    """Push the approved operations safely; exit 1 if any approved op did not succeed."""
+    from recon.approve import read_approval
+    from recon.config import load_config
+    from recon.plan import read_plan
+
+    cfg = load_config(config)
+    the_plan, approval = read_plan(plan_file), read_approval(approval_file)
+    policy = cfg.policy
+    if cfg.target.scim is None:
+        raise typer.BadParameter("push needs target.scim (or target.entra.inbound)")
+    from recon.adapters.scim import connect
+    from recon.push import push
+
+    with connect(cfg.target.scim, insecure=insecure) as client:
+        result = push(the_plan, approval, client, journal, concurrency=concurrency,
+                      dry_run=dry_run, use_bulk=bulk,
+                      max_disables=policy.max_disables if max_disables is None else max_disables,
+                      max_deletes=policy.max_deletes if max_deletes is None else max_deletes,
+                      max_disable_percent=policy.max_disable_percent)
+    counts = {str(k): int(v) for k, v in result.counts().items() if v}
+    print_counts(counts, title="Push results" + (" (dry run)" if dry_run else ""))
+    failed = result.results[~result.results["status"].isin(
+        ["succeeded", "already_applied", "skipped", "dry_run"])]
+    for row in failed.head(20).itertuples(index=False):
+        err.print(f"{row.status!s}: {row.action!s} {row.hr_key or ''!s} "
+                  f"{row.target_id or ''!s}: {row.error!s}", highlight=False)
+    raise typer.Exit(0 if result.ok else 1)
+
+
+@app.command("verify")
+def verify_command(
+    config: ConfigOption,
+    plan_file: Annotated[Path, typer.Option("--plan", help="plan.json of the run.")],
+    approval_file: Annotated[Path, typer.Option("--approval", help="approval.json for it.")],
+    journal: Annotated[Path | None, typer.Option(help="The push journal (for its statuses).")]
+    = None,
+    out: Annotated[Path | None, typer.Option(help="Write verification.csv here.")] = None,
+    insecure: Annotated[bool, typer.Option(help="Allow plain http to a non-loopback target.")]
+    = False,
+) -> None:
+    """Re-read the target and report every approved op as converged or not; exit 0 only if all."""
+    from recon.approve import read_approval
+    from recon.config import load_config
+    from recon.plan import read_plan
+    from recon.reconcile import snapshot
+    from recon.verify import verify
+
+    cfg = load_config(config)
+    the_plan, approval = read_plan(plan_file), read_approval(approval_file)
+    result = verify(cfg, the_plan, approval, snapshot(cfg, insecure=insecure))
+    table = result.results
+    if journal is not None and journal.exists():
+        from recon.adapters.journal import Journal
+
+        with Journal(journal) as opened:
+            states = opened.ops_frame().set_index("op_id")["status"]
+        table = table.assign(push_status=table["op_id"].map(states))
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(out, index=False)
+    for row in table[~table["converged"]].head(20).itertuples(index=False):
+        err.print(f"not converged: {row.action!s} {row.hr_key or ''!s} "
+                  f"{row.target_id or ''!s}: {row.detail!s}", highlight=False)
+    console.print(result.summary())
+    raise typer.Exit(0 if result.ok else 1)
+
+
 @app.command("demo")
 def demo_command(
     out: Annotated[Path, typer.Option(help="Folder for the demo's outputs.")] = Path("out/demo"),
 ) -> None:
-    """Run the main job end to end on the bundled samples."""
+    """The main job end to end: a local scim2-server seeded from the samples, reconciled,
+    approved, pushed and verified."""
     from recon.demo import run_demo
 
     raise typer.Exit(run_demo(out, console))

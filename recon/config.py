@@ -51,7 +51,6 @@ class ScimTarget(_Model):
     url: str
     token_env: str | None = None
     timeout: float = 30.0
-    verify_tls: bool = True
     page_size: int = Field(default=200, gt=0)
 
 
@@ -138,6 +137,7 @@ class Config(_Model):
     groups: Groups | None = None
     base_dir: Path = Path(".")
     digest: str = ""
+    name: str = "config"
 
     @field_validator("attributes")
     @classmethod
@@ -160,6 +160,36 @@ class Config(_Model):
     def expression_attributes(self) -> dict[str, str]:
         return {k: v for k, v in self.attributes.items() if isinstance(v, str)}
 
+    def hr_expressions(self) -> dict[str, str]:
+        """Every expression over HR columns, keyed by where it stands in the config."""
+        found = {f"attributes.{k}": v for k, v in self.expression_attributes().items()}
+        found.update({f"attributes.{k}.reference": v
+                      for k, v in self.reference_attributes().items()})
+        found.update({f"match.{n}.source": rule.source for n, rule in enumerate(self.match)})
+        if self.source.scope:
+            found["source.scope"] = self.source.scope
+        if self.groups is not None:
+            for n, rule in enumerate(self.groups.rules):
+                found[f"groups.rules.{n}.name"] = rule.name
+                if rule.when:
+                    found[f"groups.rules.{n}.when"] = rule.when
+        return found
+
+    def check_expressions(self, hr_columns: list[str] | None = None) -> None:
+        """Compile every expression (and check its HR columns if given); one clear error."""
+        from recon.expressions import ExpressionError, check_columns, compile_expression
+
+        every = dict(self.hr_expressions())
+        if self.target.exclude:
+            every["target.exclude"] = self.target.exclude
+        for where, text in every.items():
+            try:
+                compile_expression(text)
+                if hr_columns is not None and where != "target.exclude":
+                    check_columns(text, hr_columns)
+            except ExpressionError as error:
+                raise ExpressionError(f"{self.name}: {where}: {error}") from error
+
 
 def _format_validation(error: ValidationError, path: Path) -> str:
     first = error.errors()[0]
@@ -175,9 +205,12 @@ def parse_config(data: Any, *, base_dir: Path, name: str = "config", digest: str
     if not isinstance(data, dict):
         raise ConfigError(f"{name}: expected a mapping of options at the top level")
     try:
-        return Config.model_validate({**data, "base_dir": base_dir, "digest": digest})
+        config = Config.model_validate(
+            {**data, "base_dir": base_dir, "digest": digest, "name": name})
     except ValidationError as error:
         raise ConfigError(_format_validation(error, Path(name))) from error
+    config.check_expressions()
+    return config
 
 
 def load_config(path: str | os.PathLike[str]) -> Config:

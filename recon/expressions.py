@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import difflib
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -153,6 +153,7 @@ class _Call(_Node):
     function: Function
     args: tuple[_Node | None, ...]
     prepared: Any = None
+    distinct_column: str | None = None  # see _evaluate_node
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,7 @@ class _Comparison(_Node):
     operator: str
     left: _Node
     right: _Node
+    distinct_column: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -253,9 +255,9 @@ class _Compiler:
         if tree.data == "comparison":
             left, op, right = tree.children
             assert isinstance(left, Tree | Token) and isinstance(right, Tree | Token)
-            return _Comparison(
-                line, column, str(op), self.build(left, False), self.build(right, False)
-            )
+            left_node, right_node = self.build(left, False), self.build(right, False)
+            node = _Comparison(line, column, str(op), left_node, right_node)
+            return _Comparison(line, column, str(op), left_node, right_node, _distinct(node))
         if tree.data == "call":
             return self.build_call(tree, top)
         raise self.fail(f"unexpected {tree.data}", meta)  # pragma: no cover
@@ -294,7 +296,8 @@ class _Compiler:
             if problem.position is not None and args[problem.position] is not None:
                 where = args[problem.position]
             raise self.fail(f"{name}: {problem}", where) from None
-        return _Call(meta.line, meta.column, function, tuple(args), prepared)
+        node = _Call(meta.line, meta.column, function, tuple(args), prepared)
+        return _Call(meta.line, meta.column, function, tuple(args), prepared, _distinct(node))
 
     def info(self, node: _Node | None) -> ArgInfo:
         if node is None:
@@ -319,6 +322,31 @@ def _columns_of(node: _Node | None) -> list[str]:
     if isinstance(node, _Comparison):
         return [*_columns_of(node.left), *_columns_of(node.right)]
     return []
+
+
+def _per_row(node: _Node | None) -> bool:
+    if isinstance(node, _Call):
+        return node.function.per_row or any(_per_row(a) for a in node.args)
+    if isinstance(node, _Comparison):
+        return _per_row(node.left) or _per_row(node.right)
+    return False
+
+
+def _costly(node: _Node | None) -> bool:
+    if isinstance(node, _Call):
+        return node.function.costly or any(_costly(a) for a in node.args)
+    if isinstance(node, _Comparison):
+        return _costly(node.left) or _costly(node.right)
+    return False
+
+
+def _distinct(node: _Node) -> str | None:
+    """The one column a subtree reads, when computing it per distinct value of that column may
+    pay off: exactly one column, a costly function inside, no per-row function."""
+    columns = set(_columns_of(node))
+    if len(columns) != 1 or _per_row(node) or not _costly(node):
+        return None
+    return columns.pop()
 
 
 def _parse_error(text: str, error: UnexpectedInput) -> ExpressionError:
@@ -417,7 +445,28 @@ def _column_reader(frame: pd.DataFrame) -> Any:
     return read
 
 
-def _evaluate_node(node: _Node, env: Env) -> Value:
+def _same(value: Value) -> Value:
+    return value
+
+
+def _evaluate_node(node: _Node, env: Env, finish: Callable[[Value], Value] = _same) -> Value:
+    """Evaluate a subtree; ``finish`` (e.g. rendering as text) is applied before spreading a
+    per-distinct-value result back to the rows, so it too runs once per distinct value."""
+    column = getattr(node, "distinct_column", None)
+    if column is not None and env.distinct is not None:
+        encoded = env.distinct(column)
+        if encoded is not None:
+            # A costly subtree over one column is computed once per distinct value of that
+            # column and spread back: HR columns (dates, titles, first names) repeat a lot.
+            values, indices = encoded
+            reader = {column: values}.__getitem__
+            inner = Env(len(values), env.now, env.taken, env.attribute, reader, None)
+            result = finish(_evaluate_plain(node, inner))
+            return result.take(indices) if isinstance(result, pa.Array) else result
+    return finish(_evaluate_plain(node, env))
+
+
+def _evaluate_plain(node: _Node, env: Env) -> Value:
     if isinstance(node, _Literal):
         return node.value
     if isinstance(node, _Attribute):
@@ -433,26 +482,65 @@ def _evaluate_node(node: _Node, env: Env) -> Value:
     return node.function.run(env, args, node.prepared)
 
 
+def _distinct_reader(read: Any, n: int) -> Any:
+    cache: dict[str, tuple[pa.Array, pa.Array] | None] = {}
+
+    def distinct(name: str) -> tuple[pa.Array, pa.Array] | None:
+        if name not in cache:
+            cache[name] = None
+            values = read(name)
+            if n >= _DISTINCT_MIN_ROWS and _repeats(values):
+                encoded = pc.dictionary_encode(values)
+                if len(encoded.dictionary) * 2 <= n:
+                    # The missing value gets its own slot: functions may map it to a value.
+                    values = pa.concat_arrays([encoded.dictionary, pa.nulls(1, TEXT)])
+                    indices = pc.fill_null(encoded.indices, len(encoded.dictionary))
+                    cache[name] = (values, indices)
+        return cache[name]
+
+    return distinct
+
+
+_DISTINCT_MIN_ROWS = 64
+_SAMPLE = 16_384
+
+
+def _repeats(values: pa.Array) -> bool:
+    """A cheap look at an evenly spaced sample: skip hashing columns that are nearly unique."""
+    step = max(1, len(values) // _SAMPLE)
+    sample = values.take(pa.array(range(0, len(values), step)))
+    return bool(pc.count_distinct(sample, mode="all").as_py() <= 0.9 * len(sample))
+
+
 def _env(frame: pd.DataFrame, context: EvalContext | None) -> Env:
     context = context or EvalContext()
     now = context.now or datetime.now(UTC)
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
+    read = _column_reader(frame)
     return Env(
         n=len(frame),
         now=now.astimezone(UTC),
         taken=dict(context.taken),
         attribute=context.attribute,
-        column=_column_reader(frame),
+        column=read,
+        distinct=_distinct_reader(read, len(frame)),
     )
 
 
-def _run(expression: str | Expression, frame: pd.DataFrame, context: EvalContext | None) -> Value:
+def _render(value: Value) -> Value:
+    return value if kind(value) == "list" else to_text(value)
+
+
+def _run(
+    expression: str | Expression, frame: pd.DataFrame, context: EvalContext | None,
+    finish: Callable[[Value], Value],
+) -> Value:
     compiled = _compiled(expression)
     check_columns(compiled, frame.columns)
     env = _env(frame, context)
     try:
-        return _evaluate_node(compiled.root, env)
+        return _evaluate_node(compiled.root, env, finish)
     except ArgumentError as problem:
         raise ExpressionError(_error(compiled.text, str(problem))) from None
 
@@ -465,14 +553,14 @@ def evaluate(
     A multi-valued result (``Split``, ``RemoveDuplicates``) comes back as an object Series of
     lists instead.
     """
-    value = _run(expression, frame, context)
+    value = _run(expression, frame, context, _render)
     n = len(frame)
     if kind(value) == "list":
         items = broadcast(value.cast(LIST), n).to_pylist()
         return pd.Series(
             [pd.NA if v is None else v for v in items], index=frame.index, dtype=object
         )
-    text = broadcast(to_text(value), n)
+    text = broadcast(value, n)
     return pd.Series(pd.arrays.ArrowStringArray(text), index=frame.index, copy=False)
 
 
@@ -485,7 +573,7 @@ def evaluate_predicate(
     ``IIF([Worker Type]="Employee", "True", "False")`` or the bare comparison
     ``Left([userName], 4) = "svc-"``.
     """
-    value = _run(expression, frame, context)
-    flags = broadcast(to_boolean(value), len(frame))
+    value = _run(expression, frame, context, to_boolean)
+    flags = broadcast(value, len(frame))
     result = pc.fill_null(flags, False).to_numpy(zero_copy_only=False)
     return pd.Series(result.astype(bool), index=frame.index)

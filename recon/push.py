@@ -26,18 +26,20 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import pandas as pd
 
 from recon.adapters.journal import DONE, Attempt, Journal, OpState
 from recon.adapters.scim import ScimClient, ScimReply, ScimUnavailable
+from recon.approve import Approval, check_approval
 from recon.config import Policy
 from recon.errors import PlanError, PushError
+from recon.plan import Plan
 from recon.pushops import Op, Verdict, before_holds, desired_holds, ops_from_frame, summarize
 
 STATUSES = ("succeeded", "already_applied", "stale", "failed", "skipped", "dry_run")
@@ -45,20 +47,6 @@ OK_STATUSES = frozenset({"succeeded", "already_applied", "skipped", "dry_run"})
 RESULT_COLUMNS = ["op_id", "action", "category", "hr_key", "target_id", "status", "attempts",
                   "http_status", "error"]
 PHASES = (("create",), ("update", "link", "enable", "disable"), ("delete",))
-
-
-class PlanLike(Protocol):
-    @property
-    def ops(self) -> pd.DataFrame: ...
-    @property
-    def digest(self) -> str: ...
-
-
-class ApprovalLike(Protocol):
-    @property
-    def plan_digest(self) -> str: ...
-    @property
-    def op_ids(self) -> Sequence[str] | frozenset[str] | set[str]: ...
 
 
 @dataclass(frozen=True)
@@ -128,19 +116,10 @@ def _transient(reply: ScimReply, what: str) -> _Transient | None:
 # -- approval and limits ----------------------------------------------------------------------
 
 
-def check_approval(plan: PlanLike, approval: ApprovalLike) -> list[str]:
-    """The approved op ids, in plan order; PlanError for another digest or unknown ops."""
-    if approval.plan_digest != plan.digest:
-        raise PlanError(
-            f"the approval is for plan {approval.plan_digest[:12]}, not this plan "
-            f"({plan.digest[:12]}); re-approve the current plan")
-    approved = set(approval.op_ids)
-    known = set(plan.ops["op_id"])
-    unknown = approved - known
-    if unknown:
-        raise PlanError(f"the approval names {len(unknown)} op(s) that are not in the plan "
-                        f"(e.g. {sorted(unknown)[0][:12]}); it was edited or is for another plan")
-    return [op_id for op_id in plan.ops["op_id"] if op_id in approved]
+def approved_ops(plan: Plan, approval: Approval) -> pd.DataFrame:
+    """The approved rows of the plan, in plan order; PlanError for another digest/unknown ops."""
+    check_approval(plan, approval)
+    return plan.ops[plan.ops["op_id"].isin(list(approval.op_ids))].reset_index(drop=True)
 
 
 def check_limits(
@@ -467,7 +446,7 @@ class _Progress:
 
 
 def push(
-    plan: PlanLike, approval: ApprovalLike, client: ScimClient, journal_path: str | Path, *,
+    plan: Plan, approval: Approval, client: ScimClient, journal_path: str | Path, *,
     concurrency: int = 4, dry_run: bool = False, max_disables: int | None = None,
     max_deletes: int | None = None, max_disable_percent: float | None = None,
     use_bulk: bool | None = None, progress: bool = True, retry: RetryPolicy | None = None,
@@ -478,8 +457,7 @@ def push(
     Limits left at None take the defaults of ``policy`` in the config (50 disables, 0 deletes).
     """
     defaults = Policy()
-    approved_ids = check_approval(plan, approval)
-    frame = plan.ops.set_index("op_id", drop=False).loc[approved_ids].reset_index(drop=True)
+    frame = approved_ops(plan, approval)
     check_limits(
         frame,
         max_disables=defaults.max_disables if max_disables is None else max_disables,

@@ -1,68 +1,624 @@
-"""Data-quality gate (minimal built-in rules; the Great Expectations suite replaces this)."""
+"""The data-quality gate: a Great Expectations suite generated from the config.
+
+HR extracts are messy — duplicate keys, impossible dates, a column renamed last week — and recon
+must catch that before it plans a single change. ``check`` validates the HR frame with a Great
+Expectations 1.x suite (ephemeral context: no project folder, no network) built from the config
+and returns a ``QualityResult``: the rows to quarantine (category ``invalid``, with a reason naming
+the rule and the column), the warnings (reported, not quarantined) and the validation result as
+JSON-able data. ``gate`` then refuses the whole extract when it looks broken (a required column is
+missing, or more than ``quality.max_invalid_share`` of the rows fail): planning from a broken file
+would make mass changes, e.g. an empty status column would turn everyone into a leaver.
+
+Great Expectations takes seconds to import, so it is imported lazily, once per process; code that
+never checks quality (most unit tests) never pays for it. Checks GX cannot express on the raw
+strings (dates in several formats, manager references, expression results) are computed
+vectorized into derived columns that GX then validates, so that every rule shows up in the one
+validation result.
+"""
 
 from __future__ import annotations
 
+import html
+import json
+import logging
+import os
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import pandas as pd
 
-from recon.config import Config
-from recon.errors import PlanError
-from recon.mapping import unparseable_dates
+from recon.config import Config, Reference
+from recon.errors import ConfigError, PlanError
+from recon.expressions import compile_expression, evaluate
+from recon.mapping import parse_dates
 
-EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+QUALITY_FORMAT = "recon.quality/1"
+Severity = Literal["error", "warning"]
+
+# Pragmatic address syntax (RFC 5322 dot-atom local part, DNS domain with at least one dot);
+# [^...] classes exclude whitespace, so a value with an embedded newline fails.
+EMAIL_REGEX = (
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9-]{2,63}$"
+)
+_SHOWN = 60  # characters of a cell value quoted in a reason
+# No Entra or SCIM string attribute recon writes is longer (streetAddress: 1024); a longer cell
+# is a broken export, not a value to push.
+MAX_CELL_LENGTH = 1024
+_SAMPLE = 20  # rows and values kept per rule in ``details``
+_INVALID_COLUMNS = ["rule", "column", "reason"]
+_WARNING_COLUMNS = ["hr_row", "rule", "column", "message"]
 
 
 @dataclass(frozen=True)
 class QualityResult:
-    invalid: pd.DataFrame
-    warnings: pd.DataFrame
+    """Rows to quarantine, warnings to report, and the validation result (see architecture.md)."""
+
+    invalid: pd.DataFrame  # index hr_row; rule, column, reason — one row per quarantined HR row
+    warnings: pd.DataFrame  # hr_row, rule, column, message
     details: dict[str, Any] = field(default_factory=dict)
 
     @property
     def reasons(self) -> pd.Series:
         return self.invalid["reason"]
 
+    @property
+    def missing_columns(self) -> list[dict[str, str]]:
+        return list(self.details.get("missing_columns", []))
+
+
+# --- Great Expectations, imported once -------------------------------------------------------
+
+
+@dataclass
+class _Gx:
+    module: Any
+    batch_definition: Any
+    expectation_impl: Callable[[str], Any]
+
+
+_GX: _Gx | None = None
+
+
+def _gx() -> _Gx:
+    """Import GX and build the ephemeral context once; later calls reuse it."""
+    global _GX
+    if _GX is None:
+        os.environ["GX_ANALYTICS_ENABLED"] = "false"  # before the import: no usage statistics
+        with warnings.catch_warnings():  # GX's own deprecation noise is not the user's concern
+            warnings.simplefilter("ignore")
+            import great_expectations as gx
+            from great_expectations.data_context.types.base import ProgressBarsConfig
+            from great_expectations.expectations.registry import get_expectation_impl
+
+        # Some GX modules set their logger to INFO; the CLI promises one line per problem.
+        for name in [*logging.root.manager.loggerDict, "great_expectations"]:
+            if name.startswith("great_expectations"):
+                logging.getLogger(name).setLevel(logging.ERROR)
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        asset = context.data_sources.add_pandas("recon").add_dataframe_asset("hr_extract")
+        _GX = _Gx(gx, asset.add_batch_definition_whole_dataframe("whole"), get_expectation_impl)
+    return _GX
+
+
+# --- rules -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """One expectation of the suite and how its failing rows are described to a person."""
+
+    rule: str
+    column: str  # the HR column(s) the reason names
+    severity: Severity
+    expectation: str  # GX snake-case name, e.g. expect_column_values_to_be_unique
+    kwargs: dict[str, Any]
+    describe: Callable[[pd.Index], pd.Series]  # failing row labels -> one message per row
+    user: bool = False
+    columns: Callable[[pd.Index], pd.Series] | None = None  # when the column differs per row
+    option: str = ""  # the config option that defined it (user expectations)
+
+
+def _shown(values: pd.Series) -> pd.Series:
+    """Cell values as they appear in a reason: quoted, one line, long values cut."""
+    text = values.astype("string").fillna("").str.replace(r"[\x00-\x1f\x7f]", "?", regex=True)
+    cut = text.str.len() > _SHOWN
+    text = text.where(~cut, text.str.slice(0, _SHOWN) + "…")
+    return "'" + text + "'"
+
+
+def _constant(message: str) -> Callable[[pd.Index], pd.Series]:
+    return lambda rows: pd.Series(message, index=rows, dtype="string")
+
+
+def _valued(values: pd.Series, before: str, after: str) -> Callable[[pd.Index], pd.Series]:
+    return lambda rows: before + _shown(values.loc[rows]) + after
+
+
+def _expression_columns(text: str) -> frozenset[str]:
+    return frozenset(compile_expression(text).columns)
+
+
+def required_columns(config: Config) -> dict[str, str]:
+    """Every HR column the config reads, with the first config option that names it."""
+    source = config.source
+    needed: dict[str, str] = {}
+
+    def need(column: str | None, option: str) -> None:
+        if column is not None:
+            needed.setdefault(column, option)
+
+    need(source.key, "source.key")
+    if source.status is not None:
+        need(source.status.column, "source.status.column")
+    need(source.hire_date, "source.hire_date")
+    need(source.termination_date, "source.termination_date")
+    need(source.manager_key, "source.manager_key")
+    for column in source.email:
+        need(column, "source.email")
+    expressions: list[tuple[str, str]] = []
+    if source.scope:
+        expressions.append((source.scope, "source.scope"))
+    for path, spec in config.attributes.items():
+        text = spec.reference if isinstance(spec, Reference) else spec
+        expressions.append((text, f"attributes.{path}"))
+    expressions += [(rule.source, f"match[{i}].source") for i, rule in enumerate(config.match)]
+    if config.groups is not None:
+        for i, group in enumerate(config.groups.rules):
+            expressions.append((group.name, f"groups.rules[{i}].name"))
+            if group.when:
+                expressions.append((group.when, f"groups.rules[{i}].when"))
+    for text, option in expressions:
+        for column in sorted(_expression_columns(text)):
+            need(column, option)
+    for i, user in enumerate(config.quality.expectations):
+        for key in ("column", "column_A", "column_B"):
+            if isinstance(user.get(key), str):
+                need(user[key], f"quality.expectations[{i}]")
+        for column in user.get("column_list") or []:
+            if isinstance(column, str):
+                need(column, f"quality.expectations[{i}]")
+    return needed
+
+
+class _Suite:
+    """Builds the rules and the derived columns they need over one HR frame."""
+
+    def __init__(self, frame: pd.DataFrame, config: Config) -> None:
+        self.frame = frame
+        self.config = config
+        self.derived: dict[str, pd.Series] = {}
+        self.rules: list[_Rule] = []
+
+    def add(self, rule: str, hr_column: str, expectation: str,
+            describe: Callable[[pd.Index], pd.Series], severity: Severity = "error",
+            **kwargs: Any) -> None:
+        self.rules.append(_Rule(rule, hr_column, severity, expectation, kwargs, describe))
+
+    def derive(self, name: str, values: pd.Series) -> str:
+        column = f"recon:{name}"
+        self.derived[column] = values
+        return column
+
+    def build(self, present: set[str]) -> None:
+        source = self.config.source
+        frame = self.frame
+        if source.key in present:
+            key = source.key
+            self.add("key_not_null", key, "expect_column_values_to_not_be_null",
+                     _constant(f"key_not_null: column {key!r} is empty"), column=key)
+            sharing = frame[key].map(frame[key].value_counts(dropna=True))
+            self.add("key_unique", key, "expect_column_values_to_be_unique",
+                     lambda rows: f"key_unique: column {key!r} value "
+                     + _shown(frame[key].loc[rows]) + " is shared by "
+                     + sharing.loc[rows].astype("string") + " rows", column=key)
+        for column in source.email:
+            if column in present:
+                self.add("email_syntax", column, "expect_column_values_to_match_regex",
+                         _valued(frame[column], f"email_syntax: column {column!r} value ",
+                                 " is not an e-mail address"), column=column, regex=EMAIL_REGEX)
+        self._expression_emails(present)
+        if source.status is not None and source.status.column in present:
+            self._status(source.status.column)
+        parsed = {name: self._dates(name, column) for name, column in
+                  (("hire_date", source.hire_date), ("termination_date", source.termination_date))
+                  if column is not None and column in present}
+        if len(parsed) == 2:
+            hire, end = source.hire_date, source.termination_date
+            self.add("hire_before_termination", f"{hire}; {end}",
+                     "expect_column_pair_values_a_to_be_greater_than_b",
+                     lambda rows: f"hire_before_termination: column {hire!r} "
+                     + _shown(frame[hire].loc[rows]) + f" is after column {end!r} "
+                     + _shown(frame[end].loc[rows]),
+                     column_A=parsed["termination_date"], column_B=parsed["hire_date"],
+                     or_equal=True, ignore_row_if="either_value_is_missing")
+        if source.manager_key and {source.manager_key, source.key} <= present:
+            manager = frame[source.manager_key]
+            known = manager.isin(frame[source.key])
+            unknown = self.derive("unknown manager", manager.where(~known))
+            self.add("manager_exists", source.manager_key, "expect_column_values_to_be_null",
+                     _valued(manager, f"manager_exists: column {source.manager_key!r} value ",
+                             " is not the key of any worker"), severity="warning", column=unknown)
+        self._lengths(sorted(present))
+        for index, spec in enumerate(self.config.quality.expectations):
+            self._user(index, spec)
+
+    def _lengths(self, columns: list[str]) -> None:
+        """One rule for every column the config reads: the first over-long cell of each row."""
+        if not columns:
+            return
+        lengths = pd.DataFrame({c: self.frame[c].str.len() for c in columns}).fillna(0)
+        too_long = lengths > MAX_CELL_LENGTH
+        first = too_long.idxmax(axis=1).where(too_long.any(axis=1)).astype("string")
+        longest = lengths.max(axis=1).astype("int64").astype("string")
+        offending = self.derive("over-long column", first)
+        self.rules.append(_Rule(
+            "value_length", ", ".join(columns), "error", "expect_column_values_to_be_null",
+            {"column": offending},
+            lambda rows: "value_length: column '" + first.loc[rows] + "' holds "
+            + longest.loc[rows] + f" characters (more than {MAX_CELL_LENGTH})",
+            columns=lambda rows: first.loc[rows]))
+
+    def _expression_emails(self, present: set[str]) -> None:
+        """userName and emails values must be addresses: check what the expression yields."""
+        for path, spec in self.config.expression_attributes().items():
+            if not (path.lower() == "username" or path.lower().startswith("emails")):
+                continue
+            columns = _expression_columns(spec)
+            checked = set(self.config.source.email)
+            if not columns or not columns <= present or columns <= checked:
+                continue  # nothing to evaluate, or its columns already get email_syntax
+            column = ", ".join(sorted(columns))
+            values = evaluate(spec, self.frame)
+            derived = self.derive(path, values)
+            self.add("email_syntax", column, "expect_column_values_to_match_regex",
+                     _valued(values, f"email_syntax: {path} from column {column!r} would be ",
+                             ", not an e-mail address"), column=derived, regex=EMAIL_REGEX)
+
+    def _status(self, column: str) -> None:
+        status = self.config.source.status
+        assert status is not None
+        self.add("status_not_null", column, "expect_column_values_to_not_be_null",
+                 _constant(f"status_not_null: column {column!r} is empty"), column=column)
+        if status.inactive is not None:
+            # Compared as the mapping compares them: trimmed and case-insensitive.
+            allowed = [*status.active, *status.inactive]
+            folded = self.derive(f"{column} casefolded",
+                                 self.frame[column].astype("string").str.strip().str.casefold())
+            self.add("status_in_set", column, "expect_column_values_to_be_in_set",
+                     _valued(self.frame[column], f"status_in_set: column {column!r} value ",
+                             f" is not one of {', '.join(allowed)}"),
+                     column=folded, value_set=sorted({v.strip().casefold() for v in allowed}))
+
+    def _dates(self, name: str, column: str) -> str:
+        fmt = self.config.source.date_format
+        parsed = parse_dates(self.frame[column], fmt)
+        raw = self.frame[column]
+        unparseable = self.derive(f"unparseable {column}", raw.where(parsed.isna()))
+        expected = f"{fmt}, " if fmt else ""
+        self.add("date_parseable", column, "expect_column_values_to_be_null",
+                 _valued(raw, f"date_parseable: column {column!r} value ",
+                         f" is not a date ({expected}ISO 8601 or an Excel serial number)"),
+                 column=unparseable)
+        return self.derive(f"{name} as date", parsed)
+
+    def _user(self, index: int, spec: dict[str, Any]) -> None:
+        where = f"quality.expectations[{index}]"
+        options = dict(spec)
+        name = options.pop("expectation", None)
+        severity = options.pop("severity", "error")
+        rule = str(options.pop("rule", name))
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"{where}: 'expectation' (a Great Expectations name) is required")
+        if severity not in ("error", "warning"):
+            raise ConfigError(f"{where}: severity must be 'error' or 'warning', not {severity!r}")
+        column = str(options.get("column") or options.get("column_A") or "")
+        values = self.frame[column] if column in self.frame.columns else None
+        describe = (_valued(values, f"{rule}: column {column!r} value ", f" fails {name}")
+                    if values is not None else _constant(f"{rule}: fails {name}"))
+        self.rules.append(_Rule(rule, column, severity, name, options, describe, user=True,
+                                option=where))
+
+
+def _expectation(gx: _Gx, rule: _Rule, number: int) -> Any:
+    """Instantiate one GX expectation; a bad user definition is a config error, not a crash."""
+    where = rule.option or f"quality rule {rule.rule}"
+    try:
+        implementation = gx.expectation_impl(rule.expectation)
+    except Exception as error:
+        raise ConfigError(f"{where}: unknown expectation {rule.expectation!r}") from error
+    meta = {"recon_rule": number, "rule": rule.rule, "column": rule.column,
+            "severity": rule.severity}
+    try:
+        return implementation(**rule.kwargs, meta=meta,
+                              severity="critical" if rule.severity == "error" else "warning")
+    except Exception as error:
+        last = (str(error).strip().splitlines() or [type(error).__name__])[-1]
+        raise ConfigError(f"{where}: invalid options for {rule.expectation}: {last}") from error
+
+
+# --- check -----------------------------------------------------------------------------------
+
 
 def check(frame: pd.DataFrame, config: Config, *, file: str = "") -> QualityResult:
-    source = config.source
-    failures: list[pd.DataFrame] = []
+    """Validate the HR frame against the suite generated from ``config``.
 
-    def fail(mask: pd.Series, rule: str, column: str, reason: str) -> None:
-        mask = mask.fillna(False).astype(bool)
-        if mask.any():
-            failures.append(pd.DataFrame(
-                {"rule": rule, "column": column, "reason": reason}, index=frame.index[mask]))
+    Returns the rows to quarantine and the warnings; it never raises for bad data (that is the
+    gate's decision), only for a bad quality configuration.
+    """
+    if frame.columns.duplicated().any():
+        duplicated = frame.columns[frame.columns.duplicated()][0]
+        raise ConfigError(
+            f"{file or 'HR extract'}: column {duplicated!r} appears twice in the header")
+    needed = required_columns(config)
+    present = {column for column in needed if column in frame.columns}
+    missing = [{"column": c, "needed_by": o} for c, o in needed.items() if c not in present]
+    suite = _Suite(frame, config)
+    suite.build(present)
+    validation = _validate(frame, suite, [m["column"] for m in missing])
+    return _result(frame, suite, validation, missing, file)
 
-    key = frame[source.key]
-    fail(key.isna(), "key_not_null", source.key, f"{source.key} is empty")
-    fail(key.duplicated(keep=False) & key.notna(), "key_unique", source.key,
-         f"{source.key} is shared by several rows")
-    if source.status is not None:
-        fail(frame[source.status.column].isna(), "status_not_null", source.status.column,
-             f"{source.status.column} is empty")
-    for column in (source.hire_date, source.termination_date):
-        if column:
-            fail(unparseable_dates(frame[column], source.date_format), "date_parseable", column,
-                 f"{column} is not a date")
-    for column in source.email:
-        fail(frame[column].notna() & ~frame[column].str.match(EMAIL).fillna(False), "email_syntax",
-             column, f"{column} is not an e-mail address")
-    invalid = pd.DataFrame(columns=["rule", "column", "reason"], index=pd.Index([], name="hr_row"))
-    if failures:
-        every = pd.concat(failures)
-        invalid = every.groupby(level=0).agg({"rule": "; ".join, "column": "; ".join,
-                                             "reason": "; ".join})
-        invalid.index.name = "hr_row"
-    warnings = pd.DataFrame(columns=["hr_row", "rule", "column", "message"])
-    return QualityResult(invalid, warnings, {"file": file, "failed_rows": len(invalid)})
+
+def _validate(frame: pd.DataFrame, suite: _Suite, missing: list[str]) -> Any:
+    gx = _gx()
+    expectations = gx.module.ExpectationSuite(name="recon_quality")
+    for column in missing:
+        expectations.add_expectation(gx.module.expectations.ExpectColumnToExist(
+            column=column, meta={"rule": "required_column", "column": column}))
+    for number, rule in enumerate(suite.rules):
+        expectations.add_expectation(_expectation(gx, rule, number))
+    # An unnamed index makes GX list the failing row labels directly (and fast); the labels are
+    # the hr_row numbers.
+    data = frame.assign(**suite.derived)
+    data.index = frame.index.rename(None)
+    batch = gx.batch_definition.get_batch(batch_parameters={"dataframe": data})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return batch.validate(expectations, result_format={"result_format": "COMPLETE"})
+
+
+def _json_safe(value: Any) -> Any:
+    """Plain JSON types only; NaN and infinities (GX percentages of nothing) become null."""
+    return json.loads(json.dumps(value, default=str), parse_constant=lambda _: None)
+
+
+def _cut(value: Any) -> Any:
+    text = value if isinstance(value, str) else None
+    return text[:_SHOWN] + "…" if text is not None and len(text) > _SHOWN else value
+
+
+def _result(frame: pd.DataFrame, suite: _Suite, validation: Any,
+            missing: list[dict[str, str]], file: str) -> QualityResult:
+    invalid_parts: list[pd.DataFrame] = []
+    warning_parts: list[pd.DataFrame] = []
+    rules_json: list[dict[str, Any]] = []
+    table_failures: list[dict[str, Any]] = []
+    numbered = {int((outcome.expectation_config.meta or {}).get("recon_rule", -1)): outcome
+                for outcome in validation.results}  # required_column (-1): see missing_columns
+    for number, rule in enumerate(suite.rules):
+        outcome = numbered[number]
+        result = outcome.result or {}
+        exception = (outcome.exception_info or {}).get("exception_message")
+        if exception and (outcome.exception_info or {}).get("raised_exception"):
+            error = ConfigError if rule.user else PlanError
+            line = str(exception).strip().splitlines() or [""]
+            raise error(f"{rule.option or 'quality rule ' + rule.rule} ({rule.expectation}) "
+                        f"could not run: {line[-1]}")
+        rows = pd.Index(result.get("unexpected_index_list") or [], dtype=frame.index.dtype)
+        rules_json.append({
+            "rule": rule.rule, "column": rule.column, "severity": rule.severity,
+            "expectation": rule.expectation,
+            "kwargs": {k: v for k, v in rule.kwargs.items() if k != "value_set" or len(v) < 50},
+            "success": bool(outcome.success),
+            "element_count": result.get("element_count"),
+            "unexpected_count": result.get("unexpected_count", len(rows)),
+            "unexpected_percent": result.get("unexpected_percent"),
+            "observed_value": _cut(result.get("observed_value")),
+            "sample_rows": [int(r) if isinstance(r, int) else str(r) for r in rows[:_SAMPLE]],
+            "sample_values": [_cut(v) for v in (result.get("partial_unexpected_list") or [])
+                              [:_SAMPLE]],
+        })
+        if outcome.success:
+            continue
+        if rows.empty:
+            failure = {"rule": rule.rule, "column": rule.column, "severity": rule.severity,
+                       "message": f"{rule.rule}: {rule.expectation} failed"
+                       + (f" on column {rule.column!r}" if rule.column else "")
+                       + (f" (observed {_cut(result.get('observed_value'))!r})"
+                          if result.get("observed_value") is not None else "")}
+            table_failures.append(failure)
+            if rule.severity == "warning":
+                warning_parts.append(pd.DataFrame({
+                    "hr_row": pd.array([pd.NA], dtype="Int64"), "rule": [rule.rule],
+                    "column": [rule.column], "message": [failure["message"]]}))
+            continue
+        rows = rows.unique()
+        messages = rule.describe(rows).astype("string")
+        columns = (rule.columns(rows).to_numpy() if rule.columns is not None else rule.column)
+        part = pd.DataFrame({"rule": rule.rule, "column": columns,
+                             "reason": messages.to_numpy()}, index=rows)
+        (invalid_parts if rule.severity == "error" else warning_parts).append(
+            part if rule.severity == "error" else
+            part.rename(columns={"reason": "message"}).rename_axis("hr_row").reset_index())
+    invalid = _combine(invalid_parts, frame.index)
+    warns = (pd.concat(warning_parts, ignore_index=True)[_WARNING_COLUMNS] if warning_parts
+             else pd.DataFrame({c: pd.Series(dtype="string") for c in _WARNING_COLUMNS}))
+    details = {
+        "format": QUALITY_FORMAT,
+        "file": file,
+        "rows": len(frame),
+        "invalid_rows": len(invalid),
+        "warnings": len(warns),
+        "success": bool(validation.success) and not missing,
+        "missing_columns": missing,
+        "table_failures": table_failures,
+        "rules": rules_json,
+        "great_expectations": {"version": str(_gx().module.__version__),
+                               "statistics": dict(validation.statistics or {})},
+    }
+    return QualityResult(invalid=invalid, warnings=warns, details=_json_safe(details))
+
+
+def _combine(parts: list[pd.DataFrame], index: pd.Index) -> pd.DataFrame:
+    """One row per quarantined HR row: the rules, columns and reasons of every failure, joined."""
+    if not parts:
+        empty = pd.DataFrame({c: pd.Series(dtype="string") for c in _INVALID_COLUMNS},
+                             index=pd.Index([], dtype=index.dtype, name="hr_row"))
+        return empty
+    failed = pd.Index(pd.concat([part.index.to_series() for part in parts]).unique())
+    combined = pd.DataFrame({c: pd.Series(pd.NA, index=failed, dtype="string")
+                             for c in _INVALID_COLUMNS})
+    for part in parts:
+        aligned = part.reindex(failed).astype("string")
+        for name in _INVALID_COLUMNS:
+            so_far = combined[name]
+            joined = (so_far + "; " + aligned[name]).where(so_far.notna(), aligned[name])
+            combined[name] = joined.where(aligned[name].notna(), so_far)
+    ordered = combined.loc[index.intersection(failed, sort=False)]
+    ordered.index.name = "hr_row"
+    return ordered
+
+
+# --- gate ------------------------------------------------------------------------------------
 
 
 def gate(result: QualityResult, total_rows: int, config: Config) -> None:
-    share = len(result.invalid) / total_rows if total_rows else 0.0
-    if share > config.quality.max_invalid_share:
+    """Refuse to plan from an extract that looks broken rather than merely messy.
+
+    Raises ``PlanError`` (one line naming the file and column) when a required column is
+    missing, a required column is empty in every row (an empty status column would make everyone
+    a leaver), a table-level expectation of severity error failed, the extract has no data rows,
+    or more than ``quality.max_invalid_share`` of the rows fail.
+    """
+    file = str(result.details.get("file") or "HR extract")
+    missing = result.missing_columns
+    if missing:
+        first = missing[0]
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise PlanError(f"{file}: column {first['column']!r}: required column is missing "
+                        f"(named by {first['needed_by']}){more}; refusing to plan")
+    for failure in result.details.get("table_failures", []):
+        if failure.get("severity") == "error":
+            raise PlanError(f"{file}: {failure['message']}; refusing to plan")
+    if total_rows <= 0:
+        raise PlanError(f"{file}: no data rows (only a header?); refusing to plan (every account "
+                        "would look like an orphan)")
+    share = len(result.invalid) / total_rows
+    limit = config.quality.max_invalid_share
+    if share > limit:
+        for rule in ("key_not_null", "status_not_null"):
+            outcome = next((r for r in result.details.get("rules", []) if r["rule"] == rule), None)
+            if outcome is not None and outcome["unexpected_count"] == total_rows:
+                raise PlanError(f"{file}: column {outcome['column']!r}: empty in every row; "
+                                "refusing to plan (a broken extract would disable or create "
+                                "everyone)")
+        first_row = result.invalid.index[0]
+        first_failure = result.invalid.iloc[0]
         raise PlanError(
-            f"{len(result.invalid)} of {total_rows} HR rows ({share:.0%}) fail the quality "
-            f"checks, more than the allowed {config.quality.max_invalid_share:.0%}: "
-            "refusing to plan from a broken extract")
+            f"{file}: {len(result.invalid)} of {total_rows} rows ({share:.0%}) failed data quality,"
+            f" more than quality.max_invalid_share ({limit:.0%}); refusing to plan. First: row "
+            f"{first_row}, column {first_failure['column']!r}: {first_failure['reason']}")
+
+
+# --- outputs ---------------------------------------------------------------------------------
+
+
+def quality_json(result: QualityResult) -> dict[str, Any]:
+    """The validation result plus every quarantined row and warning, as JSON-able data."""
+    invalid = result.invalid.rename_axis("hr_row").reset_index()
+    return {
+        **result.details,
+        "invalid": _json_safe(invalid.astype(object).where(invalid.notna(), None)
+                              .to_dict(orient="records")),
+        "warnings_list": _json_safe(result.warnings.astype(object)
+                                    .where(result.warnings.notna(), None).to_dict("records")),
+    }
+
+
+def write_quality(result: QualityResult, out_dir: str | os.PathLike[str]) -> list[Path]:
+    """Write quality.json and a self-contained, readable quality.html into ``out_dir``."""
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    json_path, html_path = folder / "quality.json", folder / "quality.html"
+    data = quality_json(result)
+    json_path.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
+    html_path.write_text(render_html(result), encoding="utf-8")
+    return [json_path, html_path]
+
+
+_STYLE = """body{font:14px system-ui,sans-serif;margin:2em;color:#222}
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;
+text-align:left;vertical-align:top}th{background:#f3f3f3}.fail{color:#a00}.ok{color:#070}
+.warn{color:#a60}td.reason{max-width:60em;word-break:break-word}"""
+
+
+def _table(frame: pd.DataFrame, classes: dict[str, str] | None = None) -> str:
+    """An HTML table with every cell escaped (cell values come from the user's file)."""
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    rows = pd.Series("<tr>", index=frame.index, dtype="string")
+    for column in frame.columns:
+        css = (classes or {}).get(str(column), "")
+        opening = f'<td class="{css}">' if css else "<td>"
+        text = frame[column].astype("string").fillna("").map(html.escape).astype("string")
+        rows = rows + opening + text + "</td>"
+    body = (rows + "</tr>").str.cat() if len(frame) else ""
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def render_html(result: QualityResult) -> str:
+    details = result.details
+    title = f"Data quality — {details.get('file') or 'HR extract'}"
+    summary = pd.DataFrame([
+        {"rule": r["rule"], "column": r["column"], "severity": r["severity"],
+         "expectation": r["expectation"],
+         "result": "pass" if r["success"] else "FAIL", "failing rows": r["unexpected_count"] or 0}
+        for r in details.get("rules", [])
+    ], columns=["rule", "column", "severity", "expectation", "result", "failing rows"])
+    missing = pd.DataFrame(details.get("missing_columns", []), columns=["column", "needed_by"])
+    parts = [
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
+        f"<p>{details.get('rows', 0)} rows checked; <span class='fail'>"
+        f"{len(result.invalid)} quarantined</span>; <span class='warn'>{len(result.warnings)} "
+        f"warnings</span>. Great Expectations "
+        f"{html.escape(str(details.get('great_expectations', {}).get('version', '')))}.</p>",
+    ]
+    if len(missing):
+        parts += ["<h2 class='fail'>Missing required columns</h2>", _table(missing)]
+    failures = pd.DataFrame(details.get("table_failures", []),
+                            columns=["rule", "column", "severity", "message"])
+    if len(failures):
+        parts += ["<h2 class='fail'>Whole-file failures</h2>", _table(failures)]
+    parts += ["<h2>Rules</h2>", _table(summary)]
+    invalid = result.invalid.rename_axis("hr_row").reset_index()
+    parts += [f"<h2>Quarantined rows ({len(invalid)})</h2>",
+              _table(invalid, {"reason": "reason"}) if len(invalid) else "<p>None.</p>"]
+    parts += [f"<h2>Warnings ({len(result.warnings)})</h2>",
+              _table(result.warnings, {"message": "reason"}) if len(result.warnings)
+              else "<p>None.</p>"]
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+# --- command ---------------------------------------------------------------------------------
+
+
+def quality_command(config_path: str | os.PathLike[str],
+                    out_dir: str | os.PathLike[str]) -> tuple[QualityResult, list[Path]]:
+    """``recon quality``: check the configured extract, write quality.json/html, then gate.
+
+    The report is written before the gate runs, so that a refused extract can still be read.
+    """
+    from recon.adapters.hr import read_hr
+    from recon.config import load_config
+
+    config = load_config(config_path)
+    extract = read_hr(config.source, config.base_dir)
+    result = check(extract.frame, config, file=str(extract.path))
+    files = write_quality(result, out_dir)
+    gate(result, len(extract.frame), config)
+    return result, files

@@ -24,7 +24,7 @@ from recon.mapping import desired_frame
 from recon.match import match
 from recon.normalize import current_frame
 from recon.plan import Plan, build_plan, write_plan
-from recon.quality import QualityResult, check, gate
+from recon.quality import QualityResult, check, gate, write_quality
 
 ALWAYS_READ = ["userName", "externalId", "displayName"]
 
@@ -70,9 +70,10 @@ def snapshot(config: Config, *, insecure: bool = False, progress: bool = False) 
     if target.file is not None:
         return read_snapshot(config.resolve(target.file))
     if target.scim is not None:
-        scim = importlib.import_module("recon.adapters.scim")
-        taken: Snapshot = scim.snapshot_scim(target.scim, insecure=insecure, progress=progress)
-        return taken
+        from recon.adapters.scim import connect
+
+        with connect(target.scim, insecure=insecure) as client:
+            return client.snapshot(groups=config.groups is not None)
     if target.entra is not None:
         entra = importlib.import_module("recon.adapters.entra")
         read: Snapshot = entra.snapshot_entra(target.entra, progress=progress)
@@ -98,6 +99,7 @@ def reconcile(
     day = effective_as_of(config, as_of)
     hr = hr or read_hr(config.source, config.base_dir)
     target = target if target is not None else snapshot(config)
+    config.check_expressions(list(hr.frame.columns))
     quality = check(hr.frame, config, file=str(hr.path))
     gate(quality, len(hr.frame), config)
     context = EvalContext(now=datetime.combine(day, time()))
@@ -138,6 +140,7 @@ def write_outputs(reconciliation: Reconciliation, the_plan: Plan, out: Path) -> 
     reconciliation.diffs.to_csv(files["diffs"], index=False)
     reconciliation.quality.invalid.to_csv(files["invalid"])
     write_plan(the_plan, files["plan"])
+    files["quality"], files["quality_html"] = write_quality(reconciliation.quality, out)
     meta = {**reconciliation.meta.to_json(), "plan_digest": the_plan.digest,
             "counts": {k: int(v) for k, v in reconciliation.counts().items()},
             "ops": len(the_plan.ops)}

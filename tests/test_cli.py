@@ -85,6 +85,10 @@ def test_approve_by_category_binds_to_the_plan(project: Path) -> None:
         (lambda p: (p / "hr.csv").unlink(), "cannot read HR file"),
         (lambda p: (p / "snapshot.json").write_text("{\"hello\": 1}"), "not a SCIM snapshot"),
         (lambda p: (p / "recon.yaml").unlink(), "cannot read config"),
+        (lambda p: (p / "recon.yaml").write_text(CONFIG.replace('"[Email]"', '"[Emial]"')),
+         "did you mean 'Email'"),
+        (lambda p: (p / "recon.yaml").write_text(CONFIG.replace('"[Email]"', '"ToLower([Email]"')),
+         "attributes.userName: expression 'ToLower([Email]': expected ')'"),
     ],
 )
 def test_user_mistakes_are_one_line_and_exit_2(project: Path, mutate, fragment: str) -> None:  # type: ignore[no-untyped-def]

@@ -617,3 +617,70 @@ def test_constant_expression_is_broadcast():
     assert evaluate('ToUpper("k")', data).tolist() == ["K", "K"]
     assert evaluate('DateAdd("d", 1, CDate("2024-01-01"))', data).tolist() == [
         "1/2/2024 12:00:00 AM"] * 2
+
+
+# --- fast paths agree with the exact ones -------------------------------------------------------
+
+
+def _random_names(count: int, seed: int) -> list[str | None]:
+    rng = random.Random(seed)
+    alphabet = (string.ascii_letters + " -.'" + "äàâãåáąăāǟǡÄÅĄçčćďḏëèéêęěėēğḡïîìíıİīľłŁñńňöòőõôóō"
+                "ȫøØæÆǣßřšśșşťțüùûúůűūǖÿýȳźžżẕđĐķễ—’😀" + "\u0301\u0304\u0331")
+    out: list[str | None] = []
+    for _ in range(count):
+        out.append(None if rng.random() < 0.05 else
+                   "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14))))
+    return out
+
+
+def test_normalize_diacritics_byte_path_matches_the_table():
+    from recon.expression_functions.text import normalize_diacritics_one
+
+    samples = _random_names(2000, seed=11)
+    result = evaluate("NormalizeDiacritics([v])", frame(v=samples)).tolist()
+    assert result == [pd.NA if s is None else normalize_diacritics_one(s) for s in samples]
+
+
+def test_normalize_diacritics_on_a_sliced_frame():
+    data = frame(v=["x", "Zoë", "Ødegård", None, "Łódź"]).iloc[1:]
+    assert evaluate("NormalizeDiacritics([v])", data).tolist() == [
+        "Zoe", "OEdegard", pd.NA, "Lodz"]
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    ["[()\\\\s.-]+", "[^0-9]", "[^\\\\d]+", "[a-z]", "[^a-zA-Z ]*", "[\\\\]\\\\[]", "[ä-]+"],
+)
+def test_character_class_deletion_matches_python_regex(pattern: str):
+    import re
+
+    from recon.expression_functions.regex import translate_pattern
+
+    samples = ["+1 (999) 888-7777", "Tel:\u00a012 34", "٣٤ 5-6", None, "ab.c[d]", "Zoë-ä",
+               *_random_names(300, seed=5)]
+    expression = f'Replace([v], , "{pattern}", , "", , )'
+    regex = re.compile(translate_pattern(pattern.replace("\\\\", "\\")))
+    expected = [pd.NA if s is None else regex.sub("", s) for s in samples]
+    assert evaluate(expression, frame(v=samples)).tolist() == expected
+
+
+def test_regex_with_unicode_classes_is_exact_on_non_ascii_rows():
+    data = frame(v=["ab12", "Zoë٣٤x", "a\u00a0b"])
+    assert evaluate('Replace([v], , "\\\\d", , "#", , )', data).tolist() == [
+        "ab##", "Zoë##x", "a\u00a0b"]
+    assert evaluate('Replace([v], , "\\\\s", , "_", , )', data).tolist() == [
+        "ab12", "Zoë٣٤x", "a_b"]
+
+
+def test_distinct_value_path_gives_the_same_answer():
+    rng = random.Random(3)
+    dates = [rng.choice(["2024-01-05", "2023-12-31", "bad", None, " 2020-02-29 "])
+             for _ in range(3000)]
+    titles = [rng.choice(["SENIOR O'REILLY 2ND", "DATA ANALYST", None, ""]) for _ in range(3000)]
+    data = frame(d=dates, t=titles)
+    for expression in ('FormatDateTime([d], , "yyyy-MM-dd", "dd.MM.yyyy")',
+                       'DateAdd("m", 1, CDate([d]))', "PCase([t])",
+                       'Switch(PCase([t]), "?", "", "empty", "Data Analyst", "DA")'):
+        many = evaluate(expression, data).tolist()
+        few = [evaluate(expression, data.iloc[[i]]).iloc[0] for i in range(0, 3000, 97)]
+        assert many[::97] == few, expression

@@ -15,12 +15,14 @@ import pytest
 
 from recon.adapters.journal import Journal
 from recon.adapters.scim import ScimClient
+from recon.approve import Approval
 from recon.errors import PlanError
 from recon.normalize import ENTERPRISE, case_insensitive, normalize_values
+from recon.plan import Plan
 from recon.push import PushResult, RetryPolicy, push
 from recon.pushops import normalized
 from recon.testing import inprocess_client, seed, start_server, user
-from recon.testing.plans import HandApproval, HandPlan, op_row, patch_op
+from recon.testing.plans import approve_all, approve_some, op_row, patch_op, plan_of
 
 WORK_EMAIL = 'emails[type eq "work"].value'
 FAST = RetryPolicy(max_tries=4, base_delay=0.01, max_delay=0.05)
@@ -95,8 +97,8 @@ def statuses(result: PushResult) -> dict[str, str]:
 def test_full_cycle_converges_and_a_second_push_is_a_no_op(tmp_path: Path, use_bulk: bool
                                                            ) -> None:
     client = inprocess_client()
-    plan = HandPlan.of(cycle_ops(the_team(client)))
-    approval = HandApproval.all_of(plan)
+    plan = plan_of(cycle_ops(the_team(client)))
+    approval = approve_all(plan)
     journal = tmp_path / "push.db"
 
     first = push(plan, approval, client, journal, use_bulk=use_bulk, progress=False, retry=FAST)
@@ -117,12 +119,12 @@ def test_full_cycle_converges_and_a_second_push_is_a_no_op(tmp_path: Path, use_b
 def test_full_cycle_against_the_real_server_on_loopback(tmp_path: Path) -> None:
     with start_server() as server:
         client = server.client()
-        plan = HandPlan.of(cycle_ops(the_team(client)))
-        result = push(plan, HandApproval.all_of(plan), client, tmp_path / "push.db",
+        plan = plan_of(cycle_ops(the_team(client)))
+        result = push(plan, approve_all(plan), client, tmp_path / "push.db",
                       progress=False, retry=FAST)
         assert result.ok, result.results.to_string()
         assert_converged(client)
-        again = push(plan, HandApproval.all_of(plan), client, tmp_path / "push.db",
+        again = push(plan, approve_all(plan), client, tmp_path / "push.db",
                      progress=False)
         assert set(again.results["status"]) == {"skipped"}
 
@@ -137,8 +139,8 @@ def test_a_target_changed_since_the_snapshot_is_stale_and_not_overwritten(
                 payload=patch_op(("replace", "title", "Lead Engineer")),
                 before={"title": "Engineer", "active": True})
     client.patch(f"/Users/{ann['id']}", patch_op(("replace", "title", "Principal")))  # meanwhile
-    plan = HandPlan.of([op])
-    result = push(plan, HandApproval.all_of(plan), client, tmp_path / "j.db", progress=False)
+    plan = plan_of([op])
+    result = push(plan, approve_all(plan), client, tmp_path / "j.db", progress=False)
     [row] = result.results.to_dict("records")
     assert (row["status"], result.ok) == ("stale", False)
     assert "title" in row["error"]
@@ -153,8 +155,8 @@ def test_an_unrelated_change_does_not_block_the_op(tmp_path: Path) -> None:
                 payload=patch_op(("replace", "title", "Lead Engineer")),
                 before={"title": "Engineer", "active": True})
     client.patch(f"/Users/{ann['id']}", patch_op(("replace", "nickName", "Annie")))
-    plan = HandPlan.of([op])
-    result = push(plan, HandApproval.all_of(plan), client, tmp_path / "j.db", progress=False)
+    plan = plan_of([op])
+    result = push(plan, approve_all(plan), client, tmp_path / "j.db", progress=False)
     assert statuses(result) == {"update": "succeeded"}
     assert account(client, "ann@example.com")["title"] == "Lead Engineer"
 
@@ -168,8 +170,8 @@ def test_case_and_unicode_form_do_not_make_an_op_stale(tmp_path: Path) -> None:
     op = op_row("update", target_id=zoe["id"],
                 payload=patch_op(("replace", "title", "Chef")),
                 before={"title": decomposed, WORK_EMAIL: "zoe@example.com", "active": "True"})
-    plan = HandPlan.of([op])
-    result = push(plan, HandApproval.all_of(plan), client, tmp_path / "j.db", progress=False)
+    plan = plan_of([op])
+    result = push(plan, approve_all(plan), client, tmp_path / "j.db", progress=False)
     assert statuses(result) == {"update": "succeeded"}
 
 
@@ -182,8 +184,8 @@ def test_a_create_never_duplicates_an_existing_account(tmp_path: Path) -> None:
                   payload=user("eve@example.com", external_id="E4"))
     taken = op_row("create", match={"userName": "max@example.com", "externalId": "E7"},
                    payload=user("max@example.com", external_id="E7"))
-    plan = HandPlan.of([mine, taken])
-    result = push(plan, HandApproval.all_of(plan), client, tmp_path / "j.db", progress=False)
+    plan = plan_of([mine, taken])
+    result = push(plan, approve_all(plan), client, tmp_path / "j.db", progress=False)
     by_id = dict(zip(result.results["op_id"], result.results["status"], strict=True))
     assert (by_id[mine["op_id"]], by_id[taken["op_id"]]) == ("already_applied", "failed")
     assert client.count() == 2
@@ -192,13 +194,13 @@ def test_a_create_never_duplicates_an_existing_account(tmp_path: Path) -> None:
 def test_delete_within_an_explicit_limit(tmp_path: Path) -> None:
     client = inprocess_client()
     dan = the_team(client)["dan"]
-    plan = HandPlan.of([op_row("delete", target_id=dan["id"], before={"active": True})])
+    plan = plan_of([op_row("delete", target_id=dan["id"], before={"active": True})])
     with pytest.raises(PlanError, match="1 deletes approved, over the limit of 0"):
-        push(plan, HandApproval.all_of(plan), client, tmp_path / "j.db", progress=False)
-    result = push(plan, HandApproval.all_of(plan), client, tmp_path / "j.db", progress=False,
+        push(plan, approve_all(plan), client, tmp_path / "j.db", progress=False)
+    result = push(plan, approve_all(plan), client, tmp_path / "j.db", progress=False,
                   max_deletes=1)
     assert statuses(result) == {"delete": "succeeded"} and client.get_user(dan["id"]) is None
-    again = push(plan, HandApproval.all_of(plan), client, tmp_path / "k.db", progress=False,
+    again = push(plan, approve_all(plan), client, tmp_path / "k.db", progress=False,
                  max_deletes=1)
     assert statuses(again) == {"delete": "already_applied"}
 
@@ -206,9 +208,9 @@ def test_delete_within_an_explicit_limit(tmp_path: Path) -> None:
 # -- refusals ----------------------------------------------------------------------------------
 
 
-def leavers(client: ScimClient, count: int) -> HandPlan:
+def leavers(client: ScimClient, count: int) -> Plan:
     seed(client, [user(f"l{n}@example.com") for n in range(count)])
-    return HandPlan.of([op_row("disable", target_id=r["id"], before={"active": True},
+    return plan_of([op_row("disable", target_id=r["id"], before={"active": True},
                                payload=patch_op(("replace", "active", False)))
                         for r in client.users()])
 
@@ -216,7 +218,7 @@ def leavers(client: ScimClient, count: int) -> HandPlan:
 def test_safety_limits_refuse_the_whole_batch(tmp_path: Path) -> None:
     client = inprocess_client()
     plan = leavers(client, 6)
-    approval = HandApproval.all_of(plan)
+    approval = approve_all(plan)
     with pytest.raises(PlanError, match="6 disables approved, over the limit of 5"):
         push(plan, approval, client, tmp_path / "j.db", max_disables=5, progress=False)
     with pytest.raises(PlanError, match=r"6 disables are 60.0% of the target's 10 accounts"):
@@ -230,10 +232,10 @@ def test_approval_for_another_plan_or_unknown_ops_is_refused(tmp_path: Path) -> 
     client = inprocess_client()
     plan = leavers(client, 2)
     with pytest.raises(PlanError, match="the approval is for plan"):
-        push(plan, HandApproval("0" * 64, frozenset(plan.ops["op_id"])), client,
+        push(plan, Approval("0" * 64, tuple(plan.ops["op_id"]), "tests"), client,
              tmp_path / "j.db", progress=False)
-    with pytest.raises(PlanError, match="1 op\\(s\\) that are not in the plan"):
-        push(plan, HandApproval(plan.digest, frozenset({"f" * 64})), client, tmp_path / "j.db",
+    with pytest.raises(PlanError, match="which is not in the plan"):
+        push(plan, approve_some(plan, frozenset({"f" * 64})), client, tmp_path / "j.db",
              progress=False)
 
 
@@ -241,7 +243,7 @@ def test_only_approved_ops_are_pushed(tmp_path: Path) -> None:
     client = inprocess_client()
     plan = leavers(client, 3)
     chosen = plan.ops["op_id"].iloc[0]
-    result = push(plan, HandApproval(plan.digest, frozenset({chosen})), client,
+    result = push(plan, approve_some(plan, frozenset({chosen})), client,
                   tmp_path / "j.db", progress=False)
     assert list(result.results["op_id"]) == [chosen]
     assert sum(not r.get("active", True) for r in client.users()) == 1
@@ -250,7 +252,7 @@ def test_only_approved_ops_are_pushed(tmp_path: Path) -> None:
 def test_dry_run_writes_nothing(tmp_path: Path) -> None:
     client = inprocess_client()
     plan = leavers(client, 3)
-    result = push(plan, HandApproval.all_of(plan), client, tmp_path / "j.db", dry_run=True,
+    result = push(plan, approve_all(plan), client, tmp_path / "j.db", dry_run=True,
                   progress=False)
     assert set(result.results["status"]) == {"dry_run"} and result.ok
     assert all(r.get("active", True) for r in client.users())
@@ -262,8 +264,8 @@ def test_dry_run_writes_nothing(tmp_path: Path) -> None:
 
 def test_journal_records_attempts_without_personal_values(tmp_path: Path) -> None:
     client = inprocess_client()
-    plan = HandPlan.of(cycle_ops(the_team(client)))
-    push(plan, HandApproval.all_of(plan), client, tmp_path / "push.db", progress=False)
+    plan = plan_of(cycle_ops(the_team(client)))
+    push(plan, approve_all(plan), client, tmp_path / "push.db", progress=False)
     with Journal(tmp_path / "push.db") as journal:
         attempts = journal.attempts_frame()
         assert len(attempts) == 5 and set(attempts["outcome"]) == {"succeeded"}
@@ -278,8 +280,8 @@ def test_resume_skips_what_succeeded_and_finishes_the_rest(tmp_path: Path) -> No
     client = inprocess_client()
     plan = leavers(client, 4)
     first_two = frozenset(plan.ops["op_id"].iloc[:2])
-    push(plan, HandApproval(plan.digest, first_two), client, tmp_path / "j.db", progress=False)
-    result = push(plan, HandApproval.all_of(plan), client, tmp_path / "j.db", progress=False)
+    push(plan, approve_some(plan, first_two), client, tmp_path / "j.db", progress=False)
+    result = push(plan, approve_all(plan), client, tmp_path / "j.db", progress=False)
     assert result.counts()[["skipped", "succeeded"]].tolist() == [2, 2]
     assert result.results["attempts"].tolist() == [1, 1, 1, 1]
 
@@ -307,9 +309,9 @@ def test_an_account_deleted_since_the_snapshot_is_stale(tmp_path: Path) -> None:
     client = inprocess_client()
     ann = the_team(client)["ann"]
     client.delete(f"/Users/{ann['id']}")
-    plan = HandPlan.of([op_row("update", target_id=ann["id"], before={"title": "Engineer"},
+    plan = plan_of([op_row("update", target_id=ann["id"], before={"title": "Engineer"},
                                payload=patch_op(("replace", "title", "Lead")))])
-    result = push(plan, HandApproval.all_of(plan), client, tmp_path / "j.db", progress=False)
+    result = push(plan, approve_all(plan), client, tmp_path / "j.db", progress=False)
     assert result.results[["status", "error"]].values.tolist() == [
         ["stale", "the account no longer exists"]]
 
@@ -317,7 +319,7 @@ def test_an_account_deleted_since_the_snapshot_is_stale(tmp_path: Path) -> None:
 def test_progress_bar_and_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     client = inprocess_client()
     plan = leavers(client, 3)
-    result = push(plan, HandApproval.all_of(plan), client, tmp_path / "j.db", progress=True)
+    result = push(plan, approve_all(plan), client, tmp_path / "j.db", progress=True)
     assert result.counts().to_dict() == {"succeeded": 3, "already_applied": 0, "stale": 0,
                                          "failed": 0, "skipped": 0, "dry_run": 0}
     assert "3/3" in capsys.readouterr().err

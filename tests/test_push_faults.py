@@ -25,7 +25,7 @@ from recon.adapters.scim import ScimClient
 from recon.normalize import ENTERPRISE
 from recon.push import RetryPolicy, push
 from recon.testing import FaultProxy, Faults, RunningServer, seed, start_server, user
-from recon.testing.plans import HandApproval, HandPlan, op_row, patch_op
+from recon.testing.plans import approve_all, op_row, patch_op, plan_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -93,8 +93,8 @@ def test_push_survives_a_misbehaving_network(server: RunningServer, tmp_path: Pa
                     slow=0.05, slow_seconds=0.1, retry_after="1", max_faults=40)
     with FaultProxy(server.url, faults, seed=7 + use_bulk) as proxy:
         client = ScimClient(httpx.Client(base_url=proxy.url, timeout=30))
-        plan = HandPlan.of(rows)
-        result = push(plan, HandApproval.all_of(plan), client, tmp_path / "push.db",
+        plan = plan_of(rows)
+        result = push(plan, approve_all(plan), client, tmp_path / "push.db",
                       concurrency=4, use_bulk=use_bulk, progress=False, retry=PATIENT)
         injected = sum(proxy.injected.values())
     assert injected > 5, "the proxy should have misbehaved"
@@ -108,12 +108,12 @@ import json, sys
 import httpx
 from recon.adapters.scim import ScimClient
 from recon.push import RetryPolicy, push
-from recon.testing.plans import HandApproval, HandPlan
+from recon.testing.plans import approve_all, plan_of
 rows, url, journal = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
-plan = HandPlan.of(rows)
+plan = plan_of(rows)
 client = ScimClient(httpx.Client(base_url=url, timeout=30))
 print("ready", flush=True)
-result = push(plan, HandApproval.all_of(plan), client, journal, concurrency=4,
+result = push(plan, approve_all(plan), client, journal, concurrency=4,
               use_bulk=sys.argv[4] == "bulk", progress=False,
               retry=RetryPolicy(max_tries=10, base_delay=0.02, max_delay=0.3))
 sys.exit(0 if result.ok else 1)

@@ -53,7 +53,7 @@ def read_hr(source: Source, base_dir: Path | None = None) -> HrExtract:
         raise InputError("is a folder, not an HR file", file=name) from error
     except OSError as error:
         raise InputError(f"cannot read HR file ({error.strerror})", file=name) from error
-    if not raw.strip():
+    if not raw.removeprefix(b"\xef\xbb\xbf").strip():
         raise InputError("the file is empty", file=name)
     digest = hashlib.sha256(raw).hexdigest()
     if raw.startswith(OLE_MAGIC):
@@ -71,6 +71,8 @@ def read_hr(source: Source, base_dir: Path | None = None) -> HrExtract:
 def _decode(raw: bytes, name: str, encoding: str | None) -> tuple[str, str]:
     if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise InputError("is a binary file, not a CSV or XLSX extract", file=name)
+    if not encoding and raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"  # Excel's "Unicode text" export
     candidates = [encoding] if encoding else ["utf-8-sig", "cp1252", "latin-1"]
     for candidate in candidates:
         try:
@@ -79,11 +81,29 @@ def _decode(raw: bytes, name: str, encoding: str | None) -> tuple[str, str]:
             continue
         if not encoding and candidate != "utf-8-sig":
             line = _first_bad_utf8_line(raw)
+            if _has_utf8_text(raw):
+                # Some lines are UTF-8 and others not: reading it all as cp1252 would silently
+                # garble the UTF-8 names (and plan updates that rename people).
+                raise InputError(f"mixed encodings: line {line} is not UTF-8 but other lines "
+                                 "are; save the whole file as UTF-8", file=name)
             message = f"{name}: not valid UTF-8 (first at line {line}); read as {candidate}"
             warnings.warn(message, stacklevel=3)
             log.warning(message)
         return text, candidate
     raise InputError(f"cannot decode as {encoding}", file=name)
+
+
+def _has_utf8_text(raw: bytes) -> bool:
+    """True when some line holds non-ASCII text that is valid UTF-8."""
+    for line in raw.split(b"\n"):
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        return True
+    return False
 
 
 def _first_bad_utf8_line(raw: bytes) -> int:
@@ -131,7 +151,29 @@ def _check_header(header: list[str], name: str, key: str, row: int) -> list[str]
     return columns
 
 
+def _check_quotes(body: str, delimiter: str, name: str, header_line: int) -> None:
+    """Refuse a quote that opens and never closes: the rest of the file would be one cell.
+
+    An even number of quote characters cannot leave a quote open, so the strict re-parse that
+    finds the row only runs when the count is odd.
+    """
+    if body.count('"') % 2 == 0:
+        return
+    reader = csv.reader(io.StringIO(body), delimiter=delimiter, strict=True)
+    records, started = 0, 0
+    try:
+        for _ in reader:
+            records, started = records + 1, reader.line_num
+    except csv.Error as error:
+        raise InputError(
+            f"a quote opens on line {header_line + started + 1} and is never closed "
+            f"({_first_line(error)})", file=name, row=records + 1) from error
+
+
 def _read_csv(text: str, name: str, source: Source) -> tuple[pd.DataFrame, int]:
+    # The csv module's default cell limit (128 KiB) would turn one huge cell into a misleading
+    # parse error; the quality gate reports oversized values per row instead.
+    csv.field_size_limit(max(csv.field_size_limit(), 256 * 1024 * 1024))
     head = text.splitlines()[:HEADER_SCAN_ROWS]
     delimiter = _sniff_delimiter(head, source)
     try:
@@ -148,6 +190,7 @@ def _read_csv(text: str, name: str, source: Source) -> tuple[pd.DataFrame, int]:
     header_line = header_index + 1
     columns = _check_header(head_rows[header_index], name, source.key, header_line)
     body = "\n".join(text.splitlines()[header_index + 1:])
+    _check_quotes(body, delimiter, name, header_line)
     if not body.strip():
         raise InputError("the file has a header but no data rows", file=name, row=header_line)
     try:
@@ -156,7 +199,10 @@ def _read_csv(text: str, name: str, source: Source) -> tuple[pd.DataFrame, int]:
             na_filter=False, engine="python", skip_blank_lines=True,
             on_bad_lines=_bad_line(name, len(columns), header_line),
         )
-    except InputError:
+    except InputError as error:
+        if error.row is None:  # pandas does not tell the handler which row it is on
+            raise InputError(str(error).removeprefix(f"{name}: "), file=name,
+                             row=_first_long_record(body, delimiter, len(columns))) from error
         raise
     except (csv.Error, pd.errors.ParserError) as error:
         row = _error_row(str(error))
@@ -175,6 +221,15 @@ def _read_csv(text: str, name: str, source: Source) -> tuple[pd.DataFrame, int]:
         frame[position] = ""
     frame.columns = pd.Index(columns)
     return frame, header_line
+
+
+def _first_long_record(body: str, delimiter: str, width: int) -> int | None:
+    """The 1-based data row with more non-empty fields than the header (for the error)."""
+    records = csv.reader(io.StringIO(body), delimiter=delimiter)
+    for number, fields in enumerate((f for f in records if any(c.strip() for c in f)), start=1):
+        if len(fields) > width and any(cell.strip() for cell in fields[width:]):
+            return number
+    return None
 
 
 def _bad_line(name: str, width: int, header_line: int):  # type: ignore[no-untyped-def]

@@ -119,7 +119,7 @@ def connect(
         base_url=base_url,
         auth=BearerToken(token) if token else None,
         timeout=target.timeout,
-        verify=target.verify_tls and not insecure,
+        verify=True,  # TLS is always verified; --insecure only allows plain http
         transport=transport,
         headers={"Accept": SCIM_JSON},
         limits=httpx.Limits(max_connections=max_connections,

@@ -30,6 +30,12 @@ class Function:
     prepare: Callable[[list[ArgInfo]], Any] | None = None
     optional: frozenset[int] = frozenset()  # positions below min_args that may be left empty
     top_level_only: bool = False
+    per_row: bool = False  # a fresh value per row (random, or depends on the other rows)
+
+    @property
+    def costly(self) -> bool:
+        """Slower per row than hashing the column: worth computing per distinct value."""
+        return self.name in _COSTLY
 
     def arity_text(self) -> str:
         if self.max_args is None:
@@ -45,10 +51,18 @@ class Function:
 def _f(
     name: str, lo: int, hi: int | None, run: Callable[[Env, list[Arg], Any], Value],
     prepare: Callable[[list[ArgInfo]], Any] | None = None, optional: tuple[int, ...] = (),
-    top_level_only: bool = False,
+    top_level_only: bool = False, per_row: bool = False,
 ) -> tuple[str, Function]:
-    return name, Function(name, lo, hi, run, prepare, frozenset(optional), top_level_only)
+    return name, Function(
+        name, lo, hi, run, prepare, frozenset(optional), top_level_only, per_row
+    )
 
+
+_COSTLY = frozenset({
+    "CDate", "ConvertToBase64", "ConvertToUTF8Hex", "DateAdd", "DateDiff", "DateFromNum",
+    "FormatDateTime", "InStr", "Item", "NumFromDate", "PCase", "RemoveDuplicates", "Replace",
+    "Split", "Word",
+})
 
 FUNCTIONS: dict[str, Function] = dict(
     [
@@ -65,7 +79,7 @@ FUNCTIONS: dict[str, Function] = dict(
         _f("DateDiff", 3, 3, dates.date_diff, dates.prepare_interval),
         _f("DateFromNum", 1, 1, dates.date_from_num),
         _f("FormatDateTime", 4, 4, dates.format_date_time, dates.prepare_format, optional=(1,)),
-        _f("Guid", 0, 0, generate.guid),
+        _f("Guid", 0, 0, generate.guid, per_row=True),
         _f("IgnoreFlowIfNullOrEmpty", 1, 1, logic.ignore_flow_if_null_or_empty),
         _f("IIF", 3, 3, logic.iif, logic.prepare_iif, optional=(1, 2)),
         _f("InStr", 2, 4, text.instr, text.prepare_instr),
@@ -82,11 +96,13 @@ FUNCTIONS: dict[str, Function] = dict(
         _f("Now", 0, 0, dates.now),
         _f("NumFromDate", 1, 1, dates.num_from_date),
         _f("PCase", 1, 2, text.pcase, text.prepare_pcase),
-        _f("RandomString", 5, 6, generate.random_string, generate.prepare_random_string),
+        _f("RandomString", 5, 6, generate.random_string, generate.prepare_random_string,
+           per_row=True),
         _f("Redact", 1, 1, logic.redact),
         _f("RemoveDuplicates", 1, 1, multivalue.remove_duplicates),
         _f("Replace", 2, 7, regex.replace, regex.prepare_replace, optional=(1, 2, 3, 4, 5, 6)),
-        _f("SelectUniqueValue", 2, None, generate.select_unique_value, top_level_only=True),
+        _f("SelectUniqueValue", 2, None, generate.select_unique_value, top_level_only=True,
+           per_row=True),
         _f("Split", 2, 2, multivalue.split, multivalue.prepare_split),
         _f("StripSpaces", 1, 1, text.strip_spaces),
         _f("Switch", 2, None, logic.switch, logic.prepare_switch, optional=tuple(range(1, 256))),

@@ -89,8 +89,16 @@ def join(env: Env, args: list[Arg], prepared: Any) -> Value:
     result = pieces[0]
     for piece in pieces[1:]:
         both = call(pc.binary_join_element_wise, result, piece, separator)
-        result = call(pc.coalesce, both, result, piece)
+        if _has_nulls(result) or _has_nulls(piece):
+            both = call(pc.coalesce, both, result, piece)
+        result = both
     return result
+
+
+def _has_nulls(value: Value) -> bool:
+    if isinstance(value, pa.Array):
+        return bool(value.null_count)
+    return not value.is_valid
 
 
 def prepare_split(infos: list[ArgInfo]) -> None:

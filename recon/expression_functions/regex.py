@@ -19,9 +19,10 @@ lookarounds, back-references and group-span replacement run in Python once per d
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
@@ -34,8 +35,10 @@ from recon.expression_functions.values import (
     Env,
     Value,
     call,
+    delete_bytes,
     if_else,
     map_distinct,
+    map_masked,
     text_scalar,
     to_text,
 )
@@ -162,7 +165,7 @@ def _re2_replacement(template: str) -> str | None:
     return "".join(out)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ReplacePlan:
     mode: str  # literal | template | regex | group | fallback
     old: str | None = None
@@ -171,6 +174,36 @@ class ReplacePlan:
     python_template: str | None = None
     re2_pattern: str | None = None
     re2_replacement: str | None = None
+    # \d, \w, \s, \b mean more than ASCII in .NET: RE2 would differ on non-ASCII rows
+    unicode_sensitive: bool = False
+    # "[...]+" replaced by "": a byte table of ASCII characters to delete (see _deletion_table)
+    deletion: np.ndarray | None = field(default=None, repr=False)
+    deletion_covers_non_ascii: bool = False
+
+
+_UNICODE_CLASSES = re.compile(r"\\[dDwWsSbB]|\\p|\(\?[a-zA-Z]*i")
+_SINGLE_CLASS = re.compile(r"^\[(\^?)((?:[^\]\\]|\\.)+)\][+*]?$")
+
+
+def _deletion_table(pattern: str) -> tuple[np.ndarray, bool] | None:
+    """For a pattern that is one character class (``[()\\s-]+``, ``[^0-9]``) replaced by "",
+    the bytes to delete; and whether that also decides non-ASCII characters exactly."""
+    match = _SINGLE_CLASS.match(pattern)
+    if not match:
+        return None
+    negated, body = match.group(1) == "^", match.group(2)
+    try:
+        members = re.compile(f"[{body}]")
+    except re.error:
+        return None
+    table = np.zeros(256, dtype=bool)
+    for byte in range(128):
+        table[byte] = bool(members.fullmatch(chr(byte))) != negated
+    # Escapes like \s or \w, \p{..} or literal non-ASCII characters also match non-ASCII text;
+    # without them a class matches no non-ASCII character (so a negated one matches them all).
+    pure_ascii = body.isascii() and not re.search(r"\\[dDwWsSpP]", body)
+    table[128:] = negated
+    return table, pure_ascii
 
 
 def _given(infos: list[ArgInfo], position: int) -> bool:
@@ -216,9 +249,13 @@ def prepare_replace(infos: list[ArgInfo]) -> ReplacePlan:
             if infos[REPLACEMENT].constant:
                 python_template = translate_replacement(str(infos[REPLACEMENT].value), regex)
                 re2 = _re2_replacement(python_template)
+                deletion = _deletion_table(regex.pattern) if python_template == "" else None
                 return ReplacePlan(
                     "regex", regex=regex, python_template=python_template,
                     re2_pattern=regex.pattern, re2_replacement=re2,
+                    unicode_sensitive=bool(_UNICODE_CLASSES.search(regex.pattern)),
+                    deletion=None if deletion is None else deletion[0],
+                    deletion_covers_non_ascii=bool(deletion and deletion[1]),
                 )
             return ReplacePlan("regex", regex=regex)
     raise ArgumentError(
@@ -235,16 +272,32 @@ def _arg_text(args: list[Arg], position: int) -> Value:
 
 def _regex_replace(source: Value, plan: ReplacePlan) -> Value:
     assert plan.regex is not None and plan.python_template is not None
-    if plan.re2_replacement is not None and isinstance(source, pa.Array):
-        try:
-            return pc.replace_substring_regex(
-                source, pattern=plan.re2_pattern, replacement=plan.re2_replacement
-            )
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            pass  # RE2 lacks the construct (lookaround, back-reference): use Python below
     regex, template = plan.regex, plan.python_template
+
+    def exact(text: str) -> str:
+        return regex.sub(template, text)
+
+    if isinstance(source, pa.Array):
+        fast: pa.Array | None = None
+        exact_rows_only_ascii = plan.unicode_sensitive
+        if plan.deletion is not None:
+            fast = delete_bytes(source, plan.deletion)
+            exact_rows_only_ascii = not plan.deletion_covers_non_ascii
+        elif plan.re2_replacement is not None:
+            try:
+                fast = pc.replace_substring_regex(
+                    source, pattern=plan.re2_pattern, replacement=plan.re2_replacement
+                )
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                fast = None  # RE2 lacks the construct (lookaround, back-reference)
+        if fast is not None:
+            if not exact_rows_only_ascii:
+                return fast
+            # On non-ASCII rows \d, \w, \s differ between RE2 and .NET: redo those exactly.
+            non_ascii = pc.invert(pc.string_is_ascii(source))
+            return map_masked(source, non_ascii, exact, TEXT, fast)
     # Per distinct value: the pattern needs Python's regex engine.
-    return map_distinct(source, lambda s: regex.sub(template, s), TEXT)
+    return map_distinct(source, exact, TEXT)
 
 
 def _replace_group(text: str, regex: re.Pattern[str], group: str, replacement: str) -> str:

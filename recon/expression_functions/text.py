@@ -8,6 +8,7 @@ import re
 import unicodedata
 from typing import Any
 
+import numpy as np
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
@@ -232,6 +233,12 @@ def prepare_culture(infos: list[ArgInfo]) -> str:
 def _upper(value: Value, language: str = "") -> Value:
     if language in ("tr", "az"):
         value = call(pc.replace_substring, value, pattern="i", replacement="İ")
+    if isinstance(value, pa.Array):
+        sharp_s = bool(pc.any(pc.match_substring(value, pattern="ß")).as_py())
+    else:
+        sharp_s = "ß" in (value.as_py() or "")
+    if not sharp_s:
+        return call(pc.utf8_upper, value)
     protected = call(pc.replace_substring, value, pattern="ß", replacement=_PRIVATE)
     upper = call(pc.utf8_upper, protected)
     return call(pc.replace_substring, upper, pattern=_PRIVATE, replacement="ß")
@@ -392,16 +399,91 @@ def normalize_diacritics_one(text: str) -> str:
     return text.translate(_TRANSLATE)
 
 
+def _build_byte_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per code point below U+2000: replacement length (0 = keep), its 1-2 ASCII bytes, and
+    whether the character is a combining mark (rows with marks take the exact path)."""
+    size = 0x2000
+    length = np.zeros(size, dtype=np.uint8)
+    first = np.zeros(size, dtype=np.uint8)
+    second = np.zeros(size, dtype=np.uint8)
+    for plain, chars in _SINGLE.items():
+        for ch in chars:
+            code = ord(ch)
+            length[code] = len(plain)
+            first[code] = ord(plain[0])
+            second[code] = ord(plain[1]) if len(plain) > 1 else 0
+    marks = np.zeros(size, dtype=bool)
+    marks[0x300:0x370] = True
+    return length, np.stack([first, second]), marks
+
+
+_REPLACEMENT_LENGTH, _REPLACEMENT_BYTES, _COMBINING_MARK = _build_byte_tables()
+
+
+def _translate_utf8(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Entra's table applied to the UTF-8 bytes of a whole column with numpy.
+
+    Every character of the table is 2 or 3 bytes and becomes 1 or 2 ASCII bytes, never more, so
+    the bytes are patched in place and the surplus bytes dropped. Returns the new column and a
+    row mask of rows with combining marks, which need the exact (Python) path.
+    """
+    _, offsets_buffer, data_buffer = values.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[
+        values.offset : values.offset + len(values) + 1
+    ]
+    data = np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0] : offsets[-1]].copy()
+    offsets = offsets - offsets[0]
+    marked_rows = np.zeros(len(values), dtype=bool)
+    dropped: list[np.ndarray] = []
+    for width, lead_low, lead_high, mask in ((2, 0xC2, 0xDF, 0x1F), (3, 0xE0, 0xE1, 0x0F)):
+        leads = np.flatnonzero((data >= lead_low) & (data <= lead_high))
+        leads = leads[leads + width - 1 < len(data)]
+        if not len(leads):
+            continue
+        code = (data[leads].astype(np.int64) & mask) << (6 * (width - 1))
+        for k in range(1, width):
+            code |= (data[leads + k].astype(np.int64) & 0x3F) << (6 * (width - 1 - k))
+        inside = code < len(_REPLACEMENT_LENGTH)
+        leads, code = leads[inside], code[inside]
+        marks = leads[_COMBINING_MARK[code]]
+        if len(marks):
+            marked_rows[np.searchsorted(offsets, marks, side="right") - 1] = True
+        length = _REPLACEMENT_LENGTH[code]
+        replaced = length > 0
+        leads, code, length = leads[replaced], code[replaced], length[replaced]
+        data[leads] = _REPLACEMENT_BYTES[0, code]
+        two = length == 2
+        data[leads[two] + 1] = _REPLACEMENT_BYTES[1, code[two]]
+        for k in range(1, width):
+            dropped.append(leads[length <= k] + k)
+    if dropped:
+        gone = np.sort(np.concatenate(dropped), kind="stable")  # merges sorted runs
+        keep = np.ones(len(data), dtype=bool)
+        keep[gone] = False
+        data = data[keep]
+        offsets = offsets - np.searchsorted(gone, offsets)
+    result = pa.LargeStringArray.from_buffers(
+        len(values), pa.py_buffer(offsets), pa.py_buffer(data)
+    )
+    if values.null_count:
+        result = pc.if_else(pc.is_valid(values), result, pa.scalar(None, TEXT))
+    return result, marked_rows
+
+
 def normalize_diacritics(env: Env, args: list[Arg], prepared: Any) -> Value:
     """NormalizeDiacritics(source): Entra's table (ä→a, æ→ae, ø→oe, ß→ss, ...).
 
-    ASCII rows pass through untouched; the others are translated once per distinct value.
+    Characters outside the table (đ, ķ, ễ, ...) are kept, as Entra keeps them. The table is
+    applied to the column's UTF-8 bytes in numpy; only rows with combining marks (letters
+    written as letter + mark) go through the exact table in Python.
     """
     source = _text(args[0])
     if isinstance(source, pa.Scalar):
         return map_distinct(source, normalize_diacritics_one, TEXT)
-    non_ascii = pc.invert(pc.string_is_ascii(source))
-    return map_masked(source, non_ascii, normalize_diacritics_one, TEXT, source)
+    if pc.all(pc.fill_null(pc.string_is_ascii(source), True)).as_py():
+        return source
+    fast, marked = _translate_utf8(source)
+    return map_masked(source, pa.array(marked), normalize_diacritics_one, TEXT, fast)
 
 
 # --- encodings --------------------------------------------------------------------------------

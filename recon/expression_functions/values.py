@@ -75,6 +75,8 @@ class Env:
     taken: dict[str, frozenset[str]]
     attribute: str | None
     column: Callable[[str], pa.Array]
+    # (distinct values, row -> index) of a column, or None when it has too few repeats
+    distinct: Callable[[str], tuple[pa.Array, pa.Array] | None] | None = None
     cache: dict[str, Any] = field(default_factory=dict)
 
     def missing_mask(self, columns: frozenset[str]) -> pa.Array | None:
@@ -170,6 +172,18 @@ def map_distinct(
     return mapped.take(encoded.indices)
 
 
+def scatter(base: pa.Array, mask: pa.Array, replacement: pa.Array) -> pa.Array:
+    """``base`` with the rows where ``mask`` is true replaced, in order, by ``replacement``."""
+    positions = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
+    if len(positions) == 0:
+        return base
+    out_type = replacement.type
+    indices = np.arange(len(base), dtype=np.int64)
+    indices[positions] = len(base) + np.arange(len(positions), dtype=np.int64)
+    combined = pa.concat_arrays([base.cast(out_type), replacement])
+    return combined.take(pa.array(indices))
+
+
 def map_masked(
     value: pa.Array, mask: pa.Array, function: Callable[[Any], Any], out_type: pa.DataType,
     fast: pa.Array,
@@ -178,20 +192,8 @@ def map_masked(
     mask = pc.fill_null(mask, False)
     if not pc.any(mask).as_py():
         return fast
-    slow_input = value.filter(mask)
-    slow = map_distinct(slow_input, function, out_type)
-    assert isinstance(slow, pa.Array)
-    positions = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
-    result = fast.to_pylist() if len(positions) * 4 > len(value) else None
-    if result is not None:
-        for pos, item in zip(positions, slow.to_pylist(), strict=True):
-            result[pos] = item
-        return pa.array(result, out_type)
-    # Few slow rows: scatter them with a take over [fast ++ slow].
-    indices = np.arange(len(value), dtype=np.int64)
-    indices[positions] = len(value) + np.arange(len(positions), dtype=np.int64)
-    combined = pa.concat_arrays([fast.cast(out_type), slow.cast(out_type)])
-    return combined.take(pa.array(indices))
+    slow = map_distinct(value.filter(mask), function, out_type)
+    return scatter(fast, mask, slow)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -301,7 +303,33 @@ def text_of_constant(value: Value, what: str, position: int) -> str:
 
 def empty_to_null(value: Value) -> Value:
     """Empty strings become missing (for functions where Entra treats both alike)."""
-    return if_else(call(pc.equal, value, text_scalar("")), null_text(), value)
+    empty = call(pc.equal, value, text_scalar(""))
+    if isinstance(empty, pa.Array) and not pc.any(empty).as_py():
+        return value  # the common case for HR columns, whose empty cells are already missing
+    return if_else(empty, null_text(), value)
+
+
+def delete_bytes(values: pa.Array, delete: np.ndarray) -> pa.Array:
+    """Drop every byte whose value is marked in the 256-entry table ``delete`` (numpy).
+
+    Only valid when the table deletes whole characters: ASCII bytes, or all bytes >= 0x80.
+    """
+    _, offsets_buffer, data_buffer = values.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[
+        values.offset : values.offset + len(values) + 1
+    ]
+    data = np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0] : offsets[-1]]
+    offsets = offsets - offsets[0]
+    keep = ~delete[data]
+    counter = np.int32 if len(data) < 2**31 else np.int64
+    kept_before = np.zeros(len(data) + 1, dtype=np.int64)
+    kept_before[1:] = np.cumsum(keep, dtype=counter)
+    result = pa.LargeStringArray.from_buffers(
+        len(values), pa.py_buffer(kept_before[offsets]), pa.py_buffer(data[keep])
+    )
+    if values.null_count:
+        result = pc.if_else(pc.is_valid(values), result, pa.scalar(None, TEXT))
+    return result
 
 
 def any_valid(values: Sequence[Value]) -> bool:
