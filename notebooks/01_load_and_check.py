@@ -29,11 +29,9 @@ profile_columns = ["Worker Type", "Supervisory Organization", "Country"]  # colu
 # %%
 from pathlib import Path
 
+import recon
 from recon import notebook as nb
-from recon.adapters.hr import read_hr
-from recon.config import load_config
 from recon.quality import check
-from recon.reconcile import snapshot
 
 nb.setup()
 
@@ -45,7 +43,7 @@ nb.setup()
 # date before it makes a worker inactive.
 
 # %%
-config = load_config(config_path)
+config = recon.load_config(config_path)
 nb.show_facts(nb.config_facts(config, config_path))
 
 # %% [markdown]
@@ -55,7 +53,7 @@ nb.show_facts(nb.config_facts(config, config_path))
 # cells are missing values). `hr_row` is the row number in the file, not counting the header.
 
 # %%
-hr = read_hr(config.source, config.base_dir)
+hr = recon.read_hr(config.source, config.base_dir)
 nb.show_facts({"rows": len(hr.frame), "columns": len(hr.frame.columns),
                "file": hr.path.name, "SHA-256": hr.sha256[:16] + "…"})
 nb.show_table(hr.frame.reset_index(), caption="HR extract (search, sort, page)")
@@ -67,7 +65,7 @@ nb.show_table(hr.frame.reset_index(), caption="HR extract (search, sort, page)")
 # export). Disabled accounts are counted too: a disabled account still exists.
 
 # %%
-target = snapshot(config)
+target = recon.snapshot(config)
 nb.show_facts(nb.snapshot_facts(target))
 
 # %% [markdown]

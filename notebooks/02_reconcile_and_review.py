@@ -28,10 +28,9 @@ run_dir = "../out/notebooks/02"  # where identities.csv, diffs.csv and plan.json
 # %%
 from pathlib import Path
 
+import recon
 from recon import notebook as nb
-from recon.adapters.hr import read_hr
-from recon.config import load_config
-from recon.reconcile import plan, reconcile, snapshot, write_outputs
+from recon.reconcile import write_outputs
 
 nb.setup()
 
@@ -44,11 +43,11 @@ nb.setup()
 # and the plan as `plan.json`.
 
 # %%
-config = load_config(config_path)
-hr = read_hr(config.source, config.base_dir)
-target = snapshot(config)
-result = reconcile(config, hr, target)
-changes = plan(result, config)
+config = recon.load_config(config_path)
+hr = recon.read_hr(config.source, config.base_dir)
+target = recon.snapshot(config)
+result = recon.reconcile(config, hr, target)
+changes = recon.plan(result, config)
 files = write_outputs(result, changes, Path(run_dir))
 nb.show_facts({"as-of date": result.meta.as_of, "HR rows": len(hr.frame),
                "accounts": len(target.resources), "rows in the result": len(result.identities),

@@ -34,15 +34,12 @@ note = "Approved from notebook 3"  # why; kept with the approval
 # %%
 from pathlib import Path
 
+import recon
 from recon import notebook as nb
-from recon.adapters.hr import read_hr
-from recon.adapters.scim import connect, snapshot_users
+from recon.adapters.scim import connect
 from recon.adapters.workbook import read_approvals, write_workbook
-from recon.approve import approve, write_approval
-from recon.config import load_config
-from recon.push import push
-from recon.reconcile import plan, reconcile, snapshot, write_outputs
-from recon.verify import verify
+from recon.approve import write_approval
+from recon.reconcile import write_outputs
 
 nb.setup()
 run = Path(run_dir)
@@ -55,15 +52,14 @@ run.mkdir(parents=True, exist_ok=True)
 # accounts of the sample snapshot; it disappears when the notebook's kernel stops.
 
 # %%
-config = load_config(config_path)
+config = recon.load_config(config_path)
 local = None
 if scim_url is None:
-    local = nb.start_local_scim(config, snapshot(config).resources)
+    local = nb.start_local_scim(config, recon.snapshot(config).resources)
     config = local.config
 else:
     config = nb.with_scim(config, scim_url, scim_token_env)
-client = connect(config.target.scim)
-before = snapshot_users(client)
+before = recon.snapshot(config)
 nb.show_facts({"target": config.target.scim.url, **nb.snapshot_facts(before)})
 
 # %% [markdown]
@@ -74,9 +70,9 @@ nb.show_facts({"target": config.target.scim.url, **nb.snapshot_facts(before)})
 # valid for this plan.
 
 # %%
-hr = read_hr(config.source, config.base_dir)
-result = reconcile(config, hr, before)
-changes = plan(result, config)
+hr = recon.read_hr(config.source, config.base_dir)
+result = recon.reconcile(config, hr, before)
+changes = recon.plan(result, config)
 write_outputs(result, changes, run)
 nb.show_categories(result.counts(), "HR rows and accounts per category")
 nb.show_table(nb.plan_overview(changes), caption="Planned operations")
@@ -94,8 +90,8 @@ nb.show_facts({"plan digest": changes.digest[:16] + "…", "review workbook": re
 if approval_workbook:
     approval = read_approvals(approval_workbook, changes, approver=approver, note=note)
 else:
-    approval = approve(changes, approver=approver, categories=approve_categories, note=note,
-                       source="notebook")
+    approval = recon.approve(changes, approver=approver, categories=approve_categories,
+                             note=note, source="notebook")
 write_approval(approval, run / "approval.json")
 nb.show_message(f"{len(approval.op_ids)} of {len(changes.ops)} operations approved by "
                 f"{approval.approver} (source: {approval.source}).")
@@ -120,7 +116,9 @@ push_limits = nb.push_limits(config.policy)
 
 # %%
 journal = run / "journal.sqlite"
-rehearsal = push(changes, approval, client, journal, dry_run=True, progress=False, **push_limits)
+client = connect(config.target.scim)
+rehearsal = recon.push(changes, approval, client, journal, dry_run=True, progress=False,
+                       **push_limits)
 nb.show_table(nb.results_table(rehearsal.results, result), caption="Dry run: what would be sent")
 
 # %% [markdown]
@@ -133,7 +131,7 @@ nb.show_table(nb.results_table(rehearsal.results, result), caption="Dry run: wha
 
 # %%
 pushed = nb.run_with_progress(
-    lambda: push(changes, approval, client, journal, progress=False, **push_limits),
+    lambda: recon.push(changes, approval, client, journal, progress=False, **push_limits),
     nb.journal_counter(journal, approval.op_ids), len(approval.op_ids), "pushing")
 nb.show_message(nb.counts_line(pushed.counts(), "push"), ok=pushed.ok)
 nb.show_table(nb.results_table(pushed.results, result), caption="Push results")
@@ -147,8 +145,8 @@ nb.show_table(nb.results_table(pushed.results, result), caption="Push results")
 # push can only get that manager now. Run this notebook again to approve it.
 
 # %%
-after = snapshot_users(client)
-verification = verify(config, changes, approval, after)
+after = recon.snapshot(config)
+verification = recon.verify(config, changes, approval, after)
 nb.show_message(verification.summary(), ok=verification.ok)
 nb.show_table(nb.results_table(verification.results, result), caption="Verification per operation")
 nb.show_categories(verification.reconciliation.counts(), "After the push: rows per category")

@@ -34,10 +34,8 @@ graph_url = None  # None: start a local test Graph loaded with the sample accoun
 # %%
 from pathlib import Path
 
+import recon
 from recon import notebook as nb
-from recon.adapters.hr import read_hr
-from recon.config import load_config
-from recon.reconcile import reconcile, snapshot
 
 nb.setup()
 
@@ -48,14 +46,14 @@ nb.setup()
 # same shape as any other target, so the comparison is the same as in notebook 2.
 
 # %%
-config = load_config(config_path)
+config = recon.load_config(config_path)
 local = None
 if graph_url is None:
-    local = nb.start_local_graph(config, snapshot(config).resources)
+    local = nb.start_local_graph(config, recon.snapshot(config).resources)
     config = local.config
 else:
     config = nb.with_entra(config, graph_url)
-directory = snapshot(config)
+directory = recon.snapshot(config)
 nb.show_facts({"tenant": config.target.entra.graph_url, **nb.snapshot_facts(directory)})
 
 # %% [markdown]
@@ -64,8 +62,8 @@ nb.show_facts({"tenant": config.target.entra.graph_url, **nb.snapshot_facts(dire
 # Every worker is matched to an Entra user (by employee id, then by e-mail) and classified.
 
 # %%
-hr = read_hr(config.source, config.base_dir)
-result = reconcile(config, hr, directory)
+hr = recon.read_hr(config.source, config.base_dir)
+result = recon.reconcile(config, hr, directory)
 nb.show_categories(result.counts(), "HR rows and Entra users per category")
 
 # %% [markdown]

@@ -102,18 +102,15 @@ def test_approve_from_the_auditors_workbook(tmp_path: Path, kernel: str) -> None
     """Notebook 3 against a given scim_url, approving what the auditor marked in the workbook."""
     for module in NEEDS["03_approve_push_verify"]:
         pytest.importorskip(module, reason=f"notebook 3 needs {module}, not merged yet")
-    from recon.adapters.scim import connect, snapshot_users
+    import recon
     from recon.adapters.workbook import write_workbook
-    from recon.config import load_config
     from recon.notebook import start_local_scim
-    from recon.reconcile import plan, reconcile, snapshot
 
-    config = load_config(ROOT / "data" / "samples" / "recon.yaml")
-    local = start_local_scim(config, snapshot(config).resources)
+    config = recon.load_config(ROOT / "data" / "samples" / "recon.yaml")
+    local = start_local_scim(config, recon.snapshot(config).resources)
     try:
-        with connect(local.config.target.scim) as client:
-            result = reconcile(local.config, target=snapshot_users(client))
-        changes = plan(result, local.config)
+        result = recon.reconcile(local.config, target=recon.snapshot(local.config))
+        changes = recon.plan(result, local.config)
         leavers = changes.ops.loc[changes.ops["category"] == "leaver", "op_id"]
         workbook = write_workbook(tmp_path / "auditor.xlsx", result, changes)
         assert mark_approved(workbook, set(leavers)) == len(leavers) > 0
