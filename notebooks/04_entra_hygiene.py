@@ -35,6 +35,7 @@ graph_url = None  # None: start a local test Graph loaded with the sample accoun
 from pathlib import Path
 
 import recon
+from recon import hygiene
 from recon import notebook as nb
 
 nb.setup()
@@ -70,8 +71,8 @@ nb.show_categories(result.counts(), "HR rows and Entra users per category")
 # ## Findings for the access review
 
 # %%
-findings = nb.hygiene_findings(result, config)
-nb.show_bars(nb.finding_counts(findings), "Findings", "accounts or people")
+findings = hygiene.findings(result, config)
+nb.show_bars(hygiene.counts(findings), "Findings", "accounts or people")
 
 # %% [markdown]
 # ### Leavers whose account is still enabled
@@ -110,7 +111,7 @@ nb.show_table(findings["department or manager differs"],
 # One CSV per finding and one workbook with a sheet per finding.
 
 # %%
-exported = nb.export_findings(findings, Path(run_dir))
+exported = hygiene.export(findings, Path(run_dir))
 nb.show_facts({path.name: f"{path.stat().st_size:,} bytes" for path in exported},
               "Written to " + run_dir)
 

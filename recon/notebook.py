@@ -1,9 +1,10 @@
 """What recon's results look like in JupyterLab: charts, drill-down tables, side-by-side views.
 
 The notebooks in ``notebooks/`` call the library for every decision; this module only shapes
-results for a person to read (``*_table`` functions return plain DataFrames, ``show_*`` functions
-display them) and starts the local stand-in targets the notebooks use when no real one is given.
-Interactive tables come from itables when it is installed, plain HTML otherwise.
+results for a person to read (``*_table`` functions return plain DataFrames, ``show_*``
+functions display them). Interactive tables come from itables when it is installed, plain HTML
+otherwise. The hygiene findings of notebook 4 are in ``recon.hygiene``; the local stand-in
+targets in ``recon.local_targets`` (re-exported here).
 """
 
 from __future__ import annotations
@@ -11,12 +12,9 @@ from __future__ import annotations
 import html
 import importlib
 import io
-import os
 import re
-import secrets
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +22,13 @@ import pandas as pd
 
 from recon.adapters.snapshot import Snapshot
 from recon.approve import Approval
-from recon.config import Config, EntraTarget, Policy, ScimTarget, Target
-from recon.normalize import ENTERPRISE, get_path, parse_active, parse_path
+from recon.config import Config, Policy
+from recon.local_targets import LocalTarget as LocalTarget  # re-exported for the notebooks
+from recon.local_targets import start_local_graph as start_local_graph
+from recon.local_targets import start_local_scim as start_local_scim
+from recon.local_targets import with_entra as with_entra
+from recon.local_targets import with_scim as with_scim
+from recon.normalize import ENTERPRISE, parse_active, parse_path
 from recon.plan import Plan
 from recon.reconcile import Reconciliation
 
@@ -573,199 +576,3 @@ def journal_counter(journal_path: str | Path, op_ids: Iterable[str]) -> Callable
         return sum(1 for (op_id,) in rows if op_id in wanted)
 
     return count
-
-
-# ---- hygiene: HR against the directory -----------------------------------------------------
-
-
-def hygiene_findings(reconciliation: Reconciliation, config: Config) -> dict[str, pd.DataFrame]:
-    """What an access review asks about: leavers still enabled, employee ids missing or shared,
-    department and manager disagreements. The employee id is the first match rule's target."""
-    anchor = config.match[0].target
-    identities = reconciliation.identities
-    current = reconciliation.current
-    by_account = identities.dropna(subset=["target_id"]).drop_duplicates("target_id")
-    category = pd.Series(by_account["category"].to_numpy(),
-                         index=by_account["target_id"].astype(str).to_numpy())
-    names = _names_by_id(current)
-
-    leavers = identities[identities["category"] == "leaver"]
-    left = reconciliation.desired["termination_date"].reindex(leavers["hr_row"])
-    still_enabled = pd.DataFrame({
-        "hr_key": leavers["hr_key"].to_numpy(), "who": leavers["display_name"].to_numpy(),
-        "account": leavers["user_name"].to_numpy(),
-        "termination date": left.dt.strftime("%Y-%m-%d").to_numpy(),
-        "target_id": leavers["target_id"].to_numpy()})
-
-    def accounts(mask: pd.Series) -> pd.DataFrame:
-        rows = current[mask.to_numpy(dtype=bool)]
-        ids = rows["target_id"].astype(str)
-        table = pd.DataFrame({
-            "account": rows["userName"].to_numpy(), "name": ids.map(names).to_numpy(),
-            "employee id": rows[anchor].to_numpy(),
-            "enabled": rows["active"].to_numpy(),
-            "recon category": ids.map(category).to_numpy(), "target_id": ids.to_numpy()})
-        return table.sort_values(["employee id", "account"], ignore_index=True)
-
-    ids = current[anchor].astype("string").str.strip()
-    excluded = current["target_id"].astype(str).map(category).eq("excluded")
-    missing = accounts(ids.isna() & ~excluded)
-    shared = accounts(ids.notna() & ids.duplicated(keep=False))
-    matched = ("drift", "link", "rehire", "leaver", "in_sync", "out_of_scope")
-    diffs = diff_table(reconciliation, matched)
-    disagreements = diffs[diffs["attribute"].isin(["department", "manager"])]
-    return {
-        "leavers still enabled": still_enabled,
-        "accounts without employee id": missing,
-        "employee ids on several accounts": shared,
-        "department or manager differs": disagreements.reset_index(drop=True),
-    }
-
-
-def finding_counts(findings: Mapping[str, pd.DataFrame]) -> pd.Series:
-    """Rows per finding."""
-    return pd.Series({title: len(frame) for title, frame in findings.items()}, dtype="int64")
-
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _inert(frame: pd.DataFrame) -> pd.DataFrame:
-    """Text a spreadsheet would run as a formula gets a quote prefix (CSV/formula injection)."""
-    def cell(value: Any) -> Any:
-        if isinstance(value, str) and value.startswith(_FORMULA_START):
-            return "'" + value
-        return value
-    return frame.map(cell)
-
-
-def export_findings(findings: Mapping[str, pd.DataFrame], folder: str | Path,
-                    stem: str = "access_review") -> list[Path]:
-    """One CSV per finding and one workbook with a sheet per finding, for an access review."""
-    out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    workbook = out / f"{stem}.xlsx"
-    with pd.ExcelWriter(workbook, engine="openpyxl") as excel:
-        for title, frame in findings.items():
-            safe = _inert(frame)
-            slug = re.sub(r"[^a-z0-9]+", "_", title.lower()).strip("_")
-            csv = out / f"{stem}_{slug}.csv"
-            safe.to_csv(csv, index=False, encoding="utf-8-sig")
-            written.append(csv)
-            safe.to_excel(excel, sheet_name=title[:31], index=False)
-    written.append(workbook)
-    return written
-
-
-# ---- local stand-in targets for the notebooks ------------------------------------------------
-
-
-@dataclass
-class LocalTarget:
-    """A local target started for a notebook, and the config that points at it."""
-
-    config: Config
-    url: str
-    stop: Callable[[], None] = field(repr=False)
-
-
-def with_scim(config: Config, url: str, token_env: str | None = None) -> Config:
-    """The same config against the SCIM service provider at ``url``."""
-    old = config.target.scim
-    scim = ScimTarget(url=url, token_env=token_env or (old.token_env if old else None),
-                      **({"timeout": old.timeout, "page_size": old.page_size} if old else {}))
-    target = Target(scim=scim, exclude=config.target.exclude)
-    return config.model_copy(update={"target": target})
-
-
-def start_local_scim(config: Config, resources: list[dict[str, Any]]) -> LocalTarget:
-    """Start scim2-server on loopback, seed it with ``resources``, and point the config at it.
-
-    The server gets a random bearer token, put in the environment variable the config names
-    (``RECON_SCIM_TOKEN`` when it names none), so the token never appears in the notebook.
-    """
-    scimserver = importlib.import_module("recon.testing.scimserver")
-    token_env = (config.target.scim.token_env if config.target.scim and
-                 config.target.scim.token_env else "RECON_SCIM_TOKEN")
-    token = secrets.token_urlsafe(24)
-    os.environ[token_env] = token
-    server = scimserver.start_server(token=token)
-    try:
-        with server.client() as client:
-            scimserver.seed(client, resources)
-    except BaseException:
-        server.stop()
-        raise
-    return LocalTarget(with_scim(config, server.url, token_env), server.url, server.stop)
-
-
-# SCIM User (as in the sample snapshot) → Microsoft Graph user properties, for the demo tenant.
-_GRAPH_FROM_SCIM = {
-    "id": "id", "userName": "userPrincipalName", "active": "accountEnabled",
-    "displayName": "displayName", "name.givenName": "givenName", "name.familyName": "surname",
-    "title": "jobTitle", 'emails[type eq "work"].value': "mail", "userType": "employeeType",
-    f"{ENTERPRISE}:employeeNumber": "employeeId", f"{ENTERPRISE}:department": "department",
-    f"{ENTERPRISE}:manager": "manager", f"{ENTERPRISE}:organization": "companyName",
-}
-
-
-def graph_user(resource: dict[str, Any]) -> dict[str, Any]:
-    """A SCIM User dict as the Graph user properties Entra would hold for it."""
-    user: dict[str, Any] = {}
-    for path, name in _GRAPH_FROM_SCIM.items():
-        value = get_path(resource, path)
-        if isinstance(value, dict):
-            value = value.get("value")
-        if value is None or value == "":
-            continue
-        if name == "accountEnabled":
-            value = str(value).strip().lower() not in {"false", "0", "no"}
-        user[name] = value
-    return user
-
-
-def with_entra(config: Config, graph_url: str) -> Config:
-    """The same config against the Microsoft Graph at ``graph_url`` (the config's Entra
-    credentials kept when it has an ``entra`` target, the default credential otherwise)."""
-    old = config.target.entra
-    entra = old.model_copy(update={"graph_url": graph_url}) if old else EntraTarget(
-        graph_url=graph_url)
-    return config.model_copy(update={"target": Target(entra=entra,
-                                                       exclude=config.target.exclude)})
-
-
-def _graph_server_module() -> Any:
-    """The loopback Graph of the test suite (tests/graph_server.py in a source checkout)."""
-    import importlib.util
-    import sys
-
-    if "recon_graph_server" in sys.modules:
-        return sys.modules["recon_graph_server"]
-    path = Path(__file__).resolve().parent.parent / "tests" / "graph_server.py"
-    spec = importlib.util.spec_from_file_location("recon_graph_server", path)
-    if spec is None or spec.loader is None or not path.exists():
-        raise FileNotFoundError(f"{path}: the loopback Graph server needs a source checkout")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["recon_graph_server"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def start_local_graph(config: Config, resources: list[dict[str, Any]],
-                      token_env: str = "RECON_GRAPH_TOKEN", *, lifetime: float = 8 * 3600
-                      ) -> LocalTarget:
-    """Start the loopback Microsoft Graph, fill it with ``resources`` as Entra users, and point
-    the config at it (bearer token in ``token_env``)."""
-    from contextlib import ExitStack
-
-    module = _graph_server_module()
-    token = secrets.token_urlsafe(24)
-    os.environ[token_env] = token
-    stack = ExitStack()
-    running = stack.enter_context(module.running_graph(token, lifetime=lifetime))
-    for resource in resources:
-        running.state.add_user(**graph_user(resource))
-    entra = EntraTarget(credential="token", token_env=token_env, graph_url=running.url)
-    target = Target(entra=entra, exclude=config.target.exclude)
-    return LocalTarget(config.model_copy(update={"target": target}), running.url, stack.close)

@@ -145,3 +145,107 @@ def mark_approved(path: Path, op_ids: set[str]) -> int:
             marked += 1
     book.save(path)
     return marked
+
+
+# -- the helpers behind the notebooks (fast) ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sample() -> Any:
+    import recon
+
+    config = recon.load_config(ROOT / "data" / "samples" / "recon.yaml")
+    result = recon.reconcile(config)
+    return config, result, recon.plan(result, config)
+
+
+def test_labels_read_like_attribute_names() -> None:
+    from recon.notebook import label
+
+    assert label("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department") == \
+        "department"
+    assert label('emails[type eq "work"].value') == "emails (work)"
+    assert label("name.givenName") == "name.givenName"
+
+
+def test_readable_tables_show_blanks_and_yes_no() -> None:
+    import pandas as pd
+
+    from recon.notebook import counts_line, readable
+
+    frame = pd.DataFrame({"name": pd.Series(["a", None], dtype="string"),
+                          "enabled": [True, False], "rows": [1, 2]})
+    shown = readable(frame)
+    assert list(shown["name"]) == ["a", ""]
+    assert list(shown["enabled"]) == ["yes", "no"]
+    assert list(shown["rows"]) == [1, 2]
+    assert counts_line(pd.Series({"succeeded": 3, "stale": 0, "failed": 1}), "push") == \
+        "push: succeeded 3, failed 1"
+
+
+def test_drift_before_after_names_managers(sample: Any) -> None:
+    from recon.notebook import diff_table
+
+    _, result, _ = sample
+    table = diff_table(result)
+    moved = table[(table["hr_row"] == 69) & (table["attribute"] == "manager")]
+    assert list(moved[["before (target)", "after (HR)"]].iloc[0]) == ["Meera Krishnan",
+                                                                       "Nathan Brooks"]
+    rehired = table[(table["hr_row"] == 20) & (table["attribute"] == "active")]
+    assert list(rehired[["before (target)", "after (HR)"]].iloc[0]) == ["disabled", "enabled"]
+
+
+def test_conflicts_put_every_candidate_beside_hr(sample: Any) -> None:
+    from recon.notebook import conflict_views
+
+    config, result, _ = sample
+    views = dict(conflict_views(result, config))
+    assert len(views) == 2
+    kasia = next(view for title, view in views.items() if title.startswith("HR row 74 "))
+    assert list(kasia.columns) == ["HR wants", "account 1", "account 2"]
+    assert kasia.loc["employeeNumber"].tolist() == ["100403", "100403", "100403"]
+
+
+def test_safety_limits_say_when_the_push_would_refuse(sample: Any) -> None:
+    from recon.approve import approve
+    from recon.config import Policy
+    from recon.notebook import limits_table
+
+    _, result, changes = sample
+    approval = approve(changes, approver="a", categories=["leaver"])
+    table = limits_table(changes, approval, Policy(max_disables=10), len(result.current))
+    disables = table.set_index("limit").loc["disables per push"]
+    assert (disables["approved"], disables["allowed"]) == (15, 10)
+    assert disables["within the limit"].startswith("NO")
+
+
+def test_hygiene_findings_and_their_export(sample: Any, tmp_path: Path) -> None:
+    import pandas as pd
+
+    from recon import hygiene
+
+    config, result, _ = sample
+    found = hygiene.findings(result, config)
+    assert len(found["leavers still enabled"]) == 15
+    assert sorted(found["employee ids on several accounts"]["employee id"]) == ["100403"] * 2
+    assert "svc-backup@example.com" not in set(found["accounts without employee id"]["account"])
+    assert set(found["department or manager differs"]["attribute"]) == {"department", "manager"}
+
+    found["leavers still enabled"].loc[0, "who"] = "=HYPERLINK(\"http://x\")"
+    written = hygiene.export(found, tmp_path)
+    assert {p.suffix for p in written} == {".csv", ".xlsx"} and len(written) == 5
+    sheet = pd.read_excel(tmp_path / "access_review.xlsx", sheet_name="leavers still enabled")
+    assert sheet.loc[0, "who"].startswith("'=")
+
+
+def test_graph_users_carry_the_directory_properties() -> None:
+    from recon.local_targets import graph_user
+
+    user = graph_user({
+        "id": "1", "userName": "a@example.com", "active": "False", "title": "Boss",
+        "emails": [{"type": "work", "value": "a@example.com"}],
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {
+            "employeeNumber": "7", "department": "Ops", "manager": {"value": "2"}}})
+    assert user == {"id": "1", "userPrincipalName": "a@example.com", "accountEnabled": False,
+                    "jobTitle": "Boss", "mail": "a@example.com", "employeeId": "7",
+                    "department": "Ops", "manager": "2"}
