@@ -115,7 +115,7 @@ push_limits = nb.push_limits(config.policy)
 # changing anything.
 
 # %%
-journal = run / "journal.sqlite"
+journal = nb.journal_for(run, local)
 client = connect(config.target.scim)
 rehearsal = recon.push(changes, approval, client, journal, dry_run=True, progress=False,
                        **push_limits)
@@ -127,7 +127,8 @@ nb.show_table(nb.results_table(rehearsal.results, result), caption="Dry run: wha
 # Sends the approved operations. Each one is checked against the account first, so a change
 # made in the target since the snapshot is never overwritten (it is reported as *stale*).
 # Every attempt is written to the journal; running this cell again resumes and skips what
-# already succeeded.
+# already succeeded. (A fresh local test server gets a fresh journal, since its accounts are
+# new.)
 
 # %%
 pushed = nb.run_with_progress(
@@ -163,8 +164,7 @@ nb.show_table(nb.diff_table(verification.reconciliation, nb.CHANGES),
 # %%
 evidence = write_workbook(run / "evidence.xlsx", result, changes, approval=approval,
                           push_results=pushed, verification=verification)
-nb.show_facts({"evidence workbook": evidence, "approval": run / "approval.json",
-               "push journal": journal})
+nb.show_files([evidence, run / "approval.json", journal], "Evidence of this run")
 
 # %%
 client.close()

@@ -112,8 +112,7 @@ nb.show_table(findings["department or manager differs"],
 
 # %%
 exported = hygiene.export(findings, Path(run_dir))
-nb.show_facts({path.name: f"{path.stat().st_size:,} bytes" for path in exported},
-              "Written to " + run_dir)
+nb.show_files(exported, "Files for the access review")
 
 # %%
 if local is not None:

@@ -51,7 +51,7 @@ def findings(reconciliation: Reconciliation, config: Config) -> dict[str, pd.Dat
 
     ids = current[anchor].astype("string").str.strip()
     excluded = current["target_id"].astype(str).map(category).eq("excluded")
-    missing = accounts(ids.isna() & ~excluded)
+    missing = accounts(ids.isna() & ~excluded).drop(columns=["employee id"])
     shared = accounts(ids.notna() & ids.duplicated(keep=False))
     matched = ("drift", "link", "rehire", "leaver", "in_sync", "out_of_scope")
     diffs = diff_table(reconciliation, matched)

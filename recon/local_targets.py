@@ -12,6 +12,7 @@ import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,15 @@ class LocalTarget:
     config: Config
     url: str
     stop: Callable[[], None] = field(repr=False)
+    started_at: str = field(
+        default_factory=lambda: datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))
+
+
+def journal_for(run_dir: str | Path, local: LocalTarget | None) -> Path:
+    """The push journal of a run: ``journal.sqlite`` for a real target (so a second push
+    resumes), a journal of its own for each fresh local server (whose accounts are new)."""
+    name = "journal.sqlite" if local is None else f"journal-local-{local.started_at}.sqlite"
+    return Path(run_dir) / name
 
 
 def with_scim(config: Config, url: str, token_env: str | None = None) -> Config:

@@ -24,6 +24,7 @@ from recon.adapters.snapshot import Snapshot
 from recon.approve import Approval
 from recon.config import Config, Policy
 from recon.local_targets import LocalTarget as LocalTarget  # re-exported for the notebooks
+from recon.local_targets import journal_for as journal_for
 from recon.local_targets import start_local_graph as start_local_graph
 from recon.local_targets import start_local_scim as start_local_scim
 from recon.local_targets import with_entra as with_entra
@@ -142,6 +143,11 @@ def show_facts(facts: Mapping[str, Any], title: str | None = None) -> None:
                    for k, v in facts.items())
     head = f"<h4>{html.escape(title)}</h4>" if title else ""
     _display(_html(f"{head}<table>{rows}</table>"))
+
+
+def show_files(paths: Iterable[Path], title: str | None = None) -> None:
+    """The files a step wrote, with their sizes."""
+    show_facts({str(path): f"{path.stat().st_size:,} bytes" for path in paths}, title)
 
 
 def show_message(text: str, *, ok: bool = True) -> None:

@@ -28,8 +28,7 @@ NEEDS = {  # modules a notebook needs beyond the reconcile core
 WRITES = {  # what each run leaves in its run folder
     "01_load_and_check": ["quarantine.csv"],
     "02_reconcile_and_review": ["identities.csv", "diffs.csv", "plan.json", "meta.json"],
-    "03_approve_push_verify": ["review.xlsx", "approval.json", "journal.sqlite",
-                               "evidence.xlsx"],
+    "03_approve_push_verify": ["review.xlsx", "approval.json", "evidence.xlsx"],
     "04_entra_hygiene": ["access_review.xlsx", "access_review_leavers_still_enabled.csv"],
 }
 KERNEL = "recon-notebook-tests"
@@ -94,6 +93,8 @@ def test_notebook_runs_on_the_samples(name: str, tmp_path: Path, kernel: str) ->
 
     for file in WRITES[name]:
         assert (tmp_path / "run" / file).exists(), file
+    if name == "03_approve_push_verify":  # a fresh local server: a journal of its own
+        assert list((tmp_path / "run").glob("journal-local-*.sqlite"))
 
 
 @pytest.mark.slow
@@ -121,6 +122,7 @@ def test_approve_from_the_auditors_workbook(tmp_path: Path, kernel: str) -> None
         local.stop()
 
     approval = json.loads((tmp_path / "run" / "approval.json").read_text(encoding="utf-8"))
+    assert (tmp_path / "run" / "journal.sqlite").exists()  # a given target: resumable journal
     assert approval["source"] == "workbook:auditor.xlsx"
     assert sorted(approval["op_ids"]) == sorted(leavers)
     assert executed.metadata["papermill"]["exception"] is None
