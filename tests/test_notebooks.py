@@ -83,7 +83,7 @@ def test_notebook_is_paired_with_its_percent_script(name: str) -> None:
     notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     assert [(c.cell_type, c.source) for c in script.cells] == [
         (c.cell_type, c.source) for c in notebook.cells
-    ], f"run: jupytext --to ipynb notebooks/{name}.py"
+    ], f"run: jupytext --to ipynb --update notebooks/{name}.py"
 
 
 @pytest.mark.slow
