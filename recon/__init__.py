@@ -4,6 +4,7 @@ The public surface is what a notebook needs; the CLI calls the same functions.
 """
 
 from recon.adapters.hr import read_hr
+from recon.adapters.workbook import read_approvals, write_workbook
 from recon.approve import approve
 from recon.config import load_config
 from recon.push import push
@@ -17,8 +18,10 @@ __all__ = [
     "load_config",
     "plan",
     "push",
+    "read_approvals",
     "read_hr",
     "reconcile",
     "snapshot",
     "verify",
+    "write_workbook",
 ]

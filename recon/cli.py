@@ -58,6 +58,7 @@ def reconcile_command(
     = False,
 ) -> None:
     """Classify every HR row and account, write the run folder, print counts per category."""
+    from recon.adapters.workbook import write_workbook
     from recon.config import load_config
     from recon.reconcile import plan, reconcile, snapshot, write_outputs
 
@@ -66,6 +67,7 @@ def reconcile_command(
     result = reconcile(cfg, target=target, as_of=_as_of(as_of))
     the_plan = plan(result, cfg)
     files = write_outputs(result, the_plan, out)
+    files["report"] = write_workbook(out / "report.xlsx", result, the_plan)
     print_counts({str(k): int(v) for k, v in result.counts().items()})
     console.print(f"plan: {len(the_plan.ops)} operations, digest {the_plan.digest[:16]}")
     console.print(f"wrote {', '.join(str(p) for p in files.values())}")
@@ -113,11 +115,19 @@ def approve_command(
     op: Annotated[list[str] | None, typer.Option(help="Approve one op id.")] = None,
     all_ops: Annotated[bool, typer.Option("--all", help="Approve every op.")] = False,
     note: Annotated[str, typer.Option(help="Why; kept with the approval.")] = "",
+    workbook: Annotated[Path | None, typer.Option(
+        help="Approve the ops marked Approve in this reviewed report.xlsx.")] = None,
 ) -> None:
     """Write an approval bound to the plan's digest."""
     from recon.approve import approve, write_approval
     from recon.plan import read_plan
 
+    if workbook is not None:
+        from recon.adapters.workbook import approve_from_workbook
+
+        marked = approve_from_workbook(plan_file, workbook, approver=approver, out=out, note=note)
+        console.print(f"approved {len(marked.op_ids)} operations marked in {workbook.name} → {out}")
+        return
     the_plan = read_plan(plan_file)
     if not (category or action or op or all_ops):
         raise typer.BadParameter("say what to approve: --category, --action, --op or --all")
@@ -210,6 +220,20 @@ def verify_command(
                   f"{row.target_id or ''!s}: {row.detail!s}", highlight=False)
     console.print(result.summary())
     raise typer.Exit(0 if result.ok else 1)
+
+
+@app.command("report")
+def report_command(
+    run: Annotated[Path, typer.Option(help="Run folder written by recon reconcile --out.")],
+    journal: Annotated[Path | None, typer.Option(
+        help="Push journal: adds the Push results and Verification evidence.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Workbook path (default RUN/report.xlsx).")]
+    = None,
+) -> None:
+    """Write the auditor workbook of a run (and, after a push, its evidence)."""
+    from recon.adapters.workbook import report_command as write_report
+
+    console.print(f"wrote {write_report(run, journal, out=out)}")
 
 
 @app.command("demo")

@@ -22,6 +22,7 @@ DEMO_CATEGORIES = ("joiner", "drift", "link", "rehire", "leaver")
 
 def run_demo(out: Path, console: Console) -> int:
     from recon.adapters.scim import connect
+    from recon.adapters.workbook import write_workbook
     from recon.approve import approve, write_approval
     from recon.cli import print_counts
     from recon.config import ScimTarget, Target, load_config
@@ -57,6 +58,7 @@ def run_demo(out: Path, console: Console) -> int:
                 break
             console.rule(f"[bold]2. reconcile (round {number})")
             write_outputs(result, the_plan, folder)
+            write_workbook(folder / "report.xlsx", result, the_plan)
             print_counts({str(k): int(v) for k, v in result.counts().items()})
             console.print(f"plan: {len(the_plan.ops)} operations, digest {the_plan.digest[:16]}")
 
@@ -82,6 +84,8 @@ def run_demo(out: Path, console: Console) -> int:
             target = snapshot(config)
             checked = verify(config, the_plan, approval, target)
             checked.results.to_csv(folder / "verification.csv", index=False)
+            write_workbook(folder / "evidence.xlsx", result, the_plan, approval=approval,
+                           push_results=pushed, verification=checked.results)
             console.print(checked.summary())
             approved += len(checked.results)
             converged += checked.converged

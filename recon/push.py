@@ -26,7 +26,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,13 +34,21 @@ from typing import Any
 
 import pandas as pd
 
-from recon.adapters.journal import DONE, Attempt, Journal, OpState
-from recon.adapters.scim import ScimClient, ScimReply, ScimUnavailable
+from recon.adapters.journal import DONE, Attempt, Finished, Journal, OpState
+from recon.adapters.scim import Discovery, ScimClient, ScimHttpError, ScimReply, ScimUnavailable
 from recon.approve import Approval, check_approval
 from recon.config import Policy
 from recon.errors import PlanError, PushError
 from recon.plan import Plan
-from recon.pushops import Op, Verdict, before_holds, desired_holds, ops_from_frame, summarize
+from recon.pushops import (
+    Op,
+    Verdict,
+    before_holds,
+    bulk_chunks,
+    desired_holds,
+    ops_from_frame,
+    summarize,
+)
 
 STATUSES = ("succeeded", "already_applied", "stale", "failed", "skipped", "dry_run")
 OK_STATUSES = frozenset({"succeeded", "already_applied", "skipped", "dry_run"})
@@ -90,6 +98,7 @@ class _Outcome:
     target_id: str | None = None
     http_status: int | None = None
     error: str | None = None
+    journaled: bool = False  # the final attempt already set the op's state in the journal
 
 
 class _Transient(Exception):
@@ -154,7 +163,7 @@ class _Engine:
         self.journal = journal
         self.retry = retry
         self.on_done = on_done
-        self.discovery = client.discover()
+        self.discovery = _discover(client, retry)
         self._rng = random.Random()
         self._rng_lock = threading.Lock()
 
@@ -200,9 +209,10 @@ class _Engine:
         if len(found) > 1:
             raise _Failed(409, f"{len(found)} accounts match {summarize(op.match)}; human decides")
         resource = next(iter(found.values()))
-        if not desired_holds(resource, op.match):
-            raise _Failed(409, f"an account with another {summarize(op.match)} holds this "
-                               "userName/externalId")
+        keys = {k: v for k, v in op.match.items() if v not in (None, "")}
+        if not desired_holds(resource, keys):
+            raise _Failed(409, f"account {resource.get('id')} already holds this "
+                               f"{summarize(keys)} but is another person; human decides")
         return resource
 
     # one op, single requests
@@ -316,12 +326,14 @@ class _Engine:
     def _finish(self, attempt: Attempt, outcome: _Outcome) -> _Outcome:
         self.journal.finish(attempt, outcome=outcome.status, http_status=outcome.http_status,
                             resource_id=outcome.target_id, error=outcome.error)
+        outcome.journaled = True
         return outcome
 
     def settle(self, op: Op, outcome: _Outcome) -> _Outcome:
         """Record a final state reached without (or after) the last attempt."""
-        self.journal.settle(op.op_id, action=op.action, status=outcome.status,
-                            error=outcome.error, target_id=outcome.target_id)
+        if not outcome.journaled:
+            self.journal.settle(op.op_id, action=op.action, status=outcome.status,
+                                error=outcome.error, target_id=outcome.target_id)
         self.on_done()
         return outcome
 
@@ -341,7 +353,7 @@ class _Engine:
                     and (op.method == "POST" or (self.discovery.etag and op.etag))]
         chosen = {op.op_id for op in bulkable}
         leftover = [op for op in ops if op.op_id not in chosen]
-        for chunk in _chunks(bulkable, self.discovery.bulk_max_operations or 1000,
+        for chunk in bulk_chunks(bulkable, self.discovery.bulk_max_operations or 1000,
                              self.discovery.bulk_max_payload or 1_048_576):
             done, retry = self._bulk_chunk(chunk)
             outcomes.update(done)
@@ -358,39 +370,60 @@ class _Engine:
         try:
             reply = self.client.bulk([op.bulk_operation() for op in chunk])
         except ScimUnavailable as error:
-            for attempt in attempts:
-                self.journal.finish(attempt, outcome="uncertain", error=str(error)[:300],
-                                    final=False)
+            self.journal.finish_many(Finished(attempt, "uncertain", error=str(error)[:300],
+                                              final=False) for attempt in attempts)
             return {}, chunk
         if not reply.ok or reply.body is None:
             outcome = "throttled" if reply.status == 429 else "uncertain"
-            for attempt in attempts:
-                self.journal.finish(attempt, outcome=outcome, http_status=reply.status,
-                                    error=f"POST /Bulk: {reply.status} {reply.detail}",
-                                    final=False)
+            problem = f"POST /Bulk: {reply.status} {reply.detail}"
+            self.journal.finish_many(Finished(attempt, outcome, reply.status, error=problem,
+                                              final=False) for attempt in attempts)
             return {}, chunk
         answers = {str(item.get("bulkId")): item for item in reply.body.get("Operations") or []
                    if isinstance(item, dict)}
         outcomes: dict[str, _Outcome] = {}
         retry: list[Op] = []
+        records: list[Finished] = []
         for op, attempt in zip(chunk, attempts, strict=True):
             answer = answers.get(op.bulk_id)
             status = int(str((answer or {}).get("status", "0")).split()[0] or 0)
             if answer is not None and 200 <= status < 300:
                 target = op.target_id or _id_of(answer.get("location"))
-                outcomes[op.op_id] = self._finish(attempt, _Outcome("succeeded", target, status))
-                self.on_done()
+                outcomes[op.op_id] = _Outcome("succeeded", target, status, journaled=True)
             elif status in {400, 403} or (status == 409 and op.method != "POST"):
                 detail = ((answer or {}).get("response") or {}).get("detail") or ""
-                outcomes[op.op_id] = self._finish(attempt, _Outcome(
+                outcomes[op.op_id] = _Outcome(
                     "failed", op.target_id or None, status, f"Bulk {op.method} {op.path}: "
-                    f"{status} {' '.join(str(detail).split())[:200]}"))
-                self.on_done()
+                    f"{status} {' '.join(str(detail).split())[:200]}", journaled=True)
             else:  # 412, 404, 409 on create, 429, 5xx, or missing: decide one by one
-                self.journal.finish(attempt, outcome="deferred", http_status=status or None,
-                                    final=False, error="left to a single request")
+                records.append(Finished(attempt, "deferred", status or None,
+                                        error="left to a single request", final=False))
                 retry.append(op)
+                continue
+            done = outcomes[op.op_id]
+            records.append(Finished(attempt, done.status, done.http_status, done.target_id,
+                                    done.error))
+        self.journal.finish_many(records)
+        for _ in outcomes:
+            self.on_done()
         return outcomes, retry
+
+
+def _discover(client: ScimClient, retry: RetryPolicy) -> Discovery:
+    """Discovery with the same bounded patience as writes: a 503 at start is not the end."""
+    rng = random.Random()
+    for tries in range(1, retry.max_tries + 1):
+        try:
+            return client.discover()
+        except ScimUnavailable:
+            if tries == retry.max_tries:
+                raise
+            time.sleep(retry.delay(tries, None, rng))
+        except ScimHttpError as error:
+            if (error.status != 429 and error.status < 500) or tries == retry.max_tries:
+                raise
+            time.sleep(retry.delay(tries, None, rng))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 class _Failed(Exception):
@@ -404,22 +437,6 @@ def _id_of(location: Any) -> str | None:
     if not location:
         return None
     return str(location).rstrip("/").rsplit("/", 1)[-1] or None
-
-
-def _chunks(ops: list[Op], max_operations: int, max_payload: int) -> Iterator[list[Op]]:
-    """Chunks within the target's Bulk limits (operation count and payload bytes, with margin)."""
-    budget = int(max_payload * 0.9) - 200
-    chunk: list[Op] = []
-    size = 0
-    for op in ops:
-        weight = op.bulk_size() + 2
-        if chunk and (len(chunk) >= max_operations or size + weight > budget):
-            yield chunk
-            chunk, size = [], 0
-        chunk.append(op)
-        size += weight
-    if chunk:
-        yield chunk
 
 
 def _by_account(ops: list[Op]) -> list[list[Op]]:

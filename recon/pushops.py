@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import pandas as pd
@@ -31,9 +32,14 @@ class Verdict:
     reason: str | None = None
 
 
+def _missing(value: Any) -> bool:
+    """None, pd.NA or NaN (the cells ``ops_from_frame`` hands over are plain objects)."""
+    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
+
+
 def _json(value: Any) -> Any:
     """A JSON text column (or an already parsed value); missing values become None."""
-    if value is None or (not isinstance(value, dict | list) and pd.isna(value)):
+    if _missing(value):
         return None
     if isinstance(value, str):
         return json.loads(value) if value.strip() else None
@@ -41,9 +47,7 @@ def _json(value: Any) -> Any:
 
 
 def _text(value: Any) -> str:
-    if value is None or (not isinstance(value, dict | list) and pd.isna(value)):
-        return ""
-    return str(value)
+    return "" if _missing(value) else str(value)
 
 
 def normalized(path: str, value: Any) -> str | None:
@@ -181,7 +185,9 @@ class Op:
             operation["version"] = self.etag
         return operation
 
+    @cached_property
     def bulk_size(self) -> int:
+        """Bytes of the op in a BulkRequest (for chunking to maxPayloadSize)."""
         return len(json.dumps(self.bulk_operation(), ensure_ascii=False).encode("utf-8"))
 
 
@@ -193,7 +199,7 @@ def op_from_row(row: Mapping[Any, Any]) -> Op:
     before = _json(row.get("before")) or {}
     match = _json(row.get("match")) or {}
     if method == "POST":
-        desired: dict[str, Any] = dict(match)
+        desired: dict[str, Any] = {k: v for k, v in match.items() if v not in (None, "")}
         if not desired and isinstance(payload, dict):
             desired = {k: payload[k] for k in ("userName", "externalId") if payload.get(k)}
         complete = bool(desired)
@@ -214,8 +220,39 @@ def op_from_row(row: Mapping[Any, Any]) -> Op:
 
 def ops_from_frame(frame: pd.DataFrame) -> list[Op]:
     """Plan rows (docs/architecture.md "Plan") as Op objects, in order."""
-    return [op_from_row(row) for row in frame.to_dict("records")]
+    columns = list(frame.columns)
+    # One conversion to plain Python objects, then per-row dicts (the rows hold nested JSON).
+    values = frame.astype(object).to_numpy()
+    return [op_from_row(dict(zip(columns, row, strict=True))) for row in values]
 
 
-__all__ = ["ENTERPRISE", "PATCH_OP", "Op", "Verdict", "before_holds", "desired_holds",
-           "desired_of_patch", "normalized", "op_from_row", "ops_from_frame", "summarize"]
+def bulk_chunks(ops: list[Op], max_operations: int, max_payload: int) -> Iterator[list[Op]]:
+    """Chunks within the target's Bulk limits (operation count and payload bytes, with margin)."""
+    budget = int(max_payload * 0.9) - 200
+    chunk: list[Op] = []
+    size = 0
+    for op in ops:
+        weight = op.bulk_size + 2
+        if chunk and (len(chunk) >= max_operations or size + weight > budget):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(op)
+        size += weight
+    if chunk:
+        yield chunk
+
+
+__all__ = [
+    "ENTERPRISE",
+    "PATCH_OP",
+    "Op",
+    "Verdict",
+    "before_holds",
+    "bulk_chunks",
+    "desired_holds",
+    "desired_of_patch",
+    "normalized",
+    "op_from_row",
+    "ops_from_frame",
+    "summarize",
+]

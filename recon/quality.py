@@ -31,7 +31,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from recon.config import Config, Reference
-from recon.errors import ConfigError, PlanError
+from recon.errors import ConfigError, InputError, PlanError
 from recon.expressions import compile_expression, evaluate
 from recon.mapping import parse_dates
 
@@ -49,6 +49,7 @@ _SHOWN = 60  # characters of a cell value quoted in a reason
 # is a broken export, not a value to push.
 MAX_CELL_LENGTH = 1024
 _SAMPLE = 20  # rows and values kept per rule in ``details``
+HTML_ROWS = 5000  # rows listed in quality.html (a page a browser still opens quickly)
 _INVALID_COLUMNS = ["rule", "column", "reason"]
 _WARNING_COLUMNS = ["hr_row", "rule", "column", "message"]
 
@@ -98,6 +99,11 @@ def _gx() -> _Gx:
         for name in [*logging.root.manager.loggerDict, "great_expectations"]:
             if name.startswith("great_expectations"):
                 logging.getLogger(name).setLevel(logging.ERROR)
+        # GX fingerprints every batch with an md5 of the whole frame (twice per validation): a
+        # third of the run time on large extracts, for a batch marker recon never reads.
+        from great_expectations.execution_engine import pandas_execution_engine
+
+        pandas_execution_engine.HASH_THRESHOLD = 0
         context = gx.get_context(mode="ephemeral")
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
         asset = context.data_sources.add_pandas("recon").add_dataframe_asset("hr_extract")
@@ -238,7 +244,8 @@ class _Suite:
                      or_equal=True, ignore_row_if="either_value_is_missing")
         if source.manager_key and {source.manager_key, source.key} <= present:
             manager = frame[source.manager_key]
-            known = manager.isin(frame[source.key])
+            # object isin hashes once; pandas' arrow-string isin builds a Python scalar per key
+            known = manager.astype(object).isin(frame[source.key].astype(object))
             unknown = self.derive("unknown manager", manager.where(~known))
             self.add("manager_exists", source.manager_key, "expect_column_values_to_be_null",
                      _valued(manager, f"manager_exists: column {source.manager_key!r} value ",
@@ -352,8 +359,8 @@ def check(frame: pd.DataFrame, config: Config, *, file: str = "") -> QualityResu
     """
     if frame.columns.duplicated().any():
         duplicated = frame.columns[frame.columns.duplicated()][0]
-        raise ConfigError(
-            f"{file or 'HR extract'}: column {duplicated!r} appears twice in the header")
+        raise InputError("duplicated column name in the header", file=file or "HR extract",
+                         column=str(duplicated))
     needed = required_columns(config)
     present = {column for column in needed if column in frame.columns}
     missing = [{"column": c, "needed_by": o} for c, o in needed.items() if c not in present]
@@ -378,7 +385,9 @@ def _validate(frame: pd.DataFrame, suite: _Suite, missing: list[str]) -> Any:
     batch = gx.batch_definition.get_batch(batch_parameters={"dataframe": data})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return batch.validate(expectations, result_format={"result_format": "COMPLETE"})
+        return batch.validate(expectations, result_format={
+            "result_format": "COMPLETE", "partial_unexpected_count": _SAMPLE,
+            "return_unexpected_index_query": False})
 
 
 def _json_safe(value: Any) -> Any:
@@ -452,7 +461,7 @@ def _result(frame: pd.DataFrame, suite: _Suite, validation: Any,
         "file": file,
         "rows": len(frame),
         "invalid_rows": len(invalid),
-        "warnings": len(warns),
+        "warning_rows": len(warns),
         "success": bool(validation.success) and not missing,
         "missing_columns": missing,
         "table_failures": table_failures,
@@ -534,7 +543,7 @@ def quality_json(result: QualityResult) -> dict[str, Any]:
         **result.details,
         "invalid": _json_safe(invalid.astype(object).where(invalid.notna(), None)
                               .to_dict(orient="records")),
-        "warnings_list": _json_safe(result.warnings.astype(object)
+        "warnings": _json_safe(result.warnings.astype(object)
                                     .where(result.warnings.notna(), None).to_dict("records")),
     }
 
@@ -594,12 +603,14 @@ def render_html(result: QualityResult) -> str:
     if len(failures):
         parts += ["<h2 class='fail'>Whole-file failures</h2>", _table(failures)]
     parts += ["<h2>Rules</h2>", _table(summary)]
-    invalid = result.invalid.rename_axis("hr_row").reset_index()
-    parts += [f"<h2>Quarantined rows ({len(invalid)})</h2>",
-              _table(invalid, {"reason": "reason"}) if len(invalid) else "<p>None.</p>"]
-    parts += [f"<h2>Warnings ({len(result.warnings)})</h2>",
-              _table(result.warnings, {"message": "reason"}) if len(result.warnings)
-              else "<p>None.</p>"]
+    for heading, rows, css in (
+        ("Quarantined rows", result.invalid.rename_axis("hr_row").reset_index(), "reason"),
+        ("Warnings", result.warnings, "message"),
+    ):
+        shown = f"first {HTML_ROWS} of " if len(rows) > HTML_ROWS else ""
+        parts += [f"<h2>{heading} ({shown}{len(rows)}; all in quality.json)</h2>",
+                  _table(rows.head(HTML_ROWS), {css: "reason"}) if len(rows)
+                  else "<p>None.</p>"]
     parts.append("</body></html>")
     return "\n".join(parts)
 

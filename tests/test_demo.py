@@ -21,5 +21,5 @@ def test_the_demo_converges_every_approved_operation(tmp_path: Path) -> None:
     assert "converged: 50/50 approved operations" in output
     assert "still planned after the push: 0 operations" in output
     for name in ("identities.csv", "diffs.csv", "plan.json", "approval.json", "journal.sqlite",
-                 "verification.csv"):
+                 "verification.csv", "report.xlsx", "evidence.xlsx"):
         assert (tmp_path / "demo" / name).exists(), name

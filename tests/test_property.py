@@ -59,7 +59,7 @@ def as_snapshot(rows: list[dict[str, Any]]) -> Snapshot:
     return Snapshot.of(users)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(WORKER, min_size=1, max_size=12), st.lists(ACCOUNT, max_size=12))
 def test_every_row_and_every_account_lands_exactly_once(
     workers: list[dict[str, Any]], targets: list[dict[str, Any]]

@@ -6,22 +6,27 @@ Most cases run against scim2-server in-process; the full cycle also runs against
 
 from __future__ import annotations
 
+import io
+import json
+import random
 import sqlite3
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pandas as pd
 import pytest
 
 from recon.adapters.journal import Journal
-from recon.adapters.scim import ScimClient
+from recon.adapters.scim import ScimClient, snapshot_groups
 from recon.approve import Approval
 from recon.errors import PlanError
 from recon.normalize import ENTERPRISE, case_insensitive, normalize_values
 from recon.plan import Plan
 from recon.push import PushResult, RetryPolicy, push
 from recon.pushops import normalized
-from recon.testing import inprocess_client, seed, start_server, user
+from recon.testing import inprocess_app, inprocess_client, seed, start_server, user
 from recon.testing.plans import approve_all, approve_some, op_row, patch_op, plan_of
 
 WORK_EMAIL = 'emails[type eq "work"].value'
@@ -323,3 +328,64 @@ def test_progress_bar_and_counts(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert result.counts().to_dict() == {"succeeded": 3, "already_applied": 0, "stale": 0,
                                          "failed": 0, "skipped": 0, "dry_run": 0}
     assert "3/3" in capsys.readouterr().err
+
+
+def test_a_create_without_external_id_is_looked_up_by_username_only(tmp_path: Path) -> None:
+    client = inprocess_client()
+    seed(client, [user("eve@example.com", external_id="E4")])
+    op = op_row("create", match={"userName": "EVE@example.com", "externalId": None},
+                payload=user("eve@example.com"))
+    plan = plan_of([op])
+    result = push(plan, approve_all(plan), client, tmp_path / "j.db", progress=False)
+    assert statuses(result) == {"create": "already_applied"} and client.count() == 1
+
+
+def test_bulk_is_chunked_to_the_advertised_limits(tmp_path: Path) -> None:
+    """RFC 7644 §3.7.4: never more than maxOperations per request, nor maxPayloadSize bytes."""
+    app = inprocess_app()
+    bulk_sizes: list[int] = []
+
+    def small_bulk(environ: dict[str, Any], start_response: Callable[..., Any]
+                   ) -> Iterable[bytes]:
+        if environ["PATH_INFO"].endswith("/Bulk"):
+            body = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
+            bulk_sizes.append(len(json.loads(body)["Operations"]))
+            assert len(body) <= 4000
+            environ["wsgi.input"] = io.BytesIO(body)
+        answer = b"".join(app(environ, start_response))
+        if environ["PATH_INFO"].endswith("/ServiceProviderConfig"):
+            config = json.loads(answer)
+            config["bulk"] = {"supported": True, "maxOperations": 4, "maxPayloadSize": 4000}
+            answer = json.dumps(config).encode()
+        return [answer]
+
+    client = ScimClient(httpx.Client(transport=httpx.WSGITransport(app=small_bulk),
+                                     base_url="http://127.0.0.1/v2"))
+    rows = [op_row("create", match={"userName": f"n{n}@example.com"},
+                   payload=user(f"n{n}@example.com", title="x" * 700)) for n in range(10)]
+    plan = plan_of(rows)
+    result = push(plan, approve_all(plan), client, tmp_path / "j.db", progress=False)
+    assert result.ok and client.count() == 10
+    assert sum(bulk_sizes) == 10 and max(bulk_sizes) <= 4 and len(bulk_sizes) >= 3
+
+
+def test_groups_are_read_with_their_members() -> None:
+    client = inprocess_client()
+    seed(client, [user("ann@example.com")])
+    ann = account(client, "ann@example.com")
+    client.create({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                   "displayName": "Engineering", "members": [{"value": ann["id"]}]}, "/Groups")
+    [group] = snapshot_groups(client)
+    assert group["displayName"] == "Engineering"
+    assert [m["value"] for m in group["members"]] == [ann["id"]]
+    assert client.snapshot(groups=True).groups == [group]
+
+
+def test_back_off_honours_retry_after_and_is_capped_with_jitter() -> None:
+    policy = RetryPolicy(max_tries=6, base_delay=0.25, max_delay=2.0, max_retry_after=30.0)
+    rng = random.Random(1)
+    assert policy.delay(1, 7.0, rng) == 7.0  # the server said when
+    assert policy.delay(1, 3600.0, rng) == 30.0  # but not an hour
+    delays = [policy.delay(tries, None, rng) for tries in range(1, 8)]
+    assert all(0.125 <= d <= 0.25 for d in delays[:1]) and max(delays) <= 2.0
+    assert delays[-1] >= 1.0  # exponential up to the cap, jittered within its upper half

@@ -90,7 +90,8 @@ def test_push_survives_a_misbehaving_network(server: RunningServer, tmp_path: Pa
                                              use_bulk: bool) -> None:
     rows = workload(server.client())
     faults = Faults(error=0.06, error_after=0.06, throttle=0.04, drop=0.06, drop_after=0.06,
-                    slow=0.05, slow_seconds=0.1, retry_after="1", max_faults=40)
+                    slow=0.05, slow_seconds=0.1, retry_after="1", max_faults=40,
+                    spare=())  # discovery misbehaves too
     with FaultProxy(server.url, faults, seed=7 + use_bulk) as proxy:
         client = ScimClient(httpx.Client(base_url=proxy.url, timeout=30))
         plan = plan_of(rows)

@@ -298,7 +298,7 @@ def test_quality_outputs_are_json_and_escaped_html(tmp_path: Path) -> None:
     data = json.loads(json_path.read_text(encoding="utf-8"))
     assert data["format"] == "recon.quality/1"
     assert data["invalid"][0]["hr_row"] == 1
-    assert data["warnings_list"][0]["rule"] == "manager_exists"
+    assert data["warnings"][0]["rule"] == "manager_exists"
     page = html_path.read_text(encoding="utf-8")
     assert "<script>alert" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page

@@ -22,6 +22,7 @@ from recon.adapters.scim import (
     eq_filter,
     parse_active,
     reply_of,
+    snapshot_scim,
 )
 from recon.config import ScimTarget
 from recon.errors import ConfigError
@@ -279,3 +280,26 @@ def test_missing_token_variable_is_a_config_error(monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv("RECON_TEST_TOKEN", raising=False)
     with pytest.raises(ConfigError, match="RECON_TEST_TOKEN is not set"):
         connect(ScimTarget(url="http://127.0.0.1/v2", token_env="RECON_TEST_TOKEN"))
+
+
+def test_snapshot_from_the_config_target(capsys: pytest.CaptureFixture[str]) -> None:
+    """What `recon snapshot` / `recon reconcile` call for a live target."""
+    app = inprocess_app()
+    seed(client_over(app), people(3))
+    target = ScimTarget(url="http://127.0.0.1/v2", page_size=2)
+    taken = snapshot_scim(target, progress=True, transport=httpx.WSGITransport(app=app))
+    assert len(taken.resources) == 3 and taken.source == "http://127.0.0.1/v2"
+    assert "snapshot: 3 users" in capsys.readouterr().err
+
+
+def test_a_target_that_refuses_the_sort_is_read_unsorted() -> None:
+    app = inprocess_app()
+    seed(client_over(app), people(7))
+
+    def picky(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if "sortBy" in environ.get("QUERY_STRING", ""):
+            start_response("400 Bad Request", [("Content-Type", "application/scim+json")])
+            return [b'{"status": "400", "scimType": "invalidValue", "detail": "no sort"}']
+        return app(environ, start_response)
+
+    assert len(client_over(picky, page_size=3).users()) == 7

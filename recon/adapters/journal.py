@@ -81,6 +81,18 @@ class Attempt:
 
 
 @dataclass(frozen=True)
+class Finished:
+    """How an attempt ended; ``final`` when it also settles the op."""
+
+    attempt: Attempt
+    outcome: str
+    http_status: int | None = None
+    resource_id: str | None = None
+    error: str | None = None
+    final: bool = True
+
+
+@dataclass(frozen=True)
 class OpState:
     """What the journal knows about an op from earlier runs."""
 
@@ -170,20 +182,25 @@ class Journal:
         resource_id: str | None = None, error: str | None = None, final: bool = True,
     ) -> None:
         """Complete an attempt; ``final`` also sets the op's state (a retried attempt is not)."""
+        self.finish_many([Finished(attempt, outcome, http_status, resource_id, error, final)])
+
+    def finish_many(self, rows: Iterable[Finished]) -> None:
+        """Complete several attempts in one transaction (the answers of one Bulk request)."""
         ended = now()
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.execute(
-                    "UPDATE attempts SET outcome = ?, http_status = ?, resource_id = ?, error = ?,"
-                    " ended_at = ? WHERE op_id = ? AND attempt = ?",
-                    (outcome, http_status, resource_id, error, ended, attempt.op_id,
-                     attempt.attempt))
-                status = outcome if final else PENDING
-                self._db.execute(
-                    "UPDATE ops SET status = ?, target_id = COALESCE(?, target_id),"
-                    " http_status = ?, error = ?, updated_at = ? WHERE op_id = ?",
-                    (status, resource_id, http_status, error, ended, attempt.op_id))
+                for row in rows:
+                    self._db.execute(
+                        "UPDATE attempts SET outcome = ?, http_status = ?, resource_id = ?,"
+                        " error = ?, ended_at = ? WHERE op_id = ? AND attempt = ?",
+                        (row.outcome, row.http_status, row.resource_id, row.error, ended,
+                         row.attempt.op_id, row.attempt.attempt))
+                    self._db.execute(
+                        "UPDATE ops SET status = ?, target_id = COALESCE(?, target_id),"
+                        " http_status = ?, error = ?, updated_at = ? WHERE op_id = ?",
+                        (row.outcome if row.final else PENDING, row.resource_id, row.http_status,
+                         row.error, ended, row.attempt.op_id))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")

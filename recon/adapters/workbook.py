@@ -1,0 +1,507 @@
+"""The auditor workbook: a run rendered for people who review in Excel, and their marks read back.
+
+``write_workbook`` renders a reconciliation and its plan (and, after a push, the results and the
+verification) as one .xlsx file that an auditor can read without help. The **Changes** sheet has
+one numbered row per planned op followed by one row per attribute it writes; the auditor marks
+the op row Approve or Reject. ``read_approvals`` turns those marks into an ``Approval`` bound to
+the plan digest printed in the workbook, and refuses a workbook that is not the plan's own
+rendering (another run, an edited op id, rows added or deleted), so that what is pushed is exactly
+what the auditor saw.
+
+Two safety rules hold for every cell written here:
+
+* Text that a spreadsheet would execute (``=``, ``+``, ``-``, ``@``, tab or CR first) is stored as
+  an explicit string with Excel's quote prefix: HR data never becomes a formula, even if a reviewer
+  edits the cell later.
+* Only what a reviewer needs about a person is written (name, HR key, user name, the changed
+  values); never a token, a config secret or an ETag.
+
+Sheets are written in openpyxl's write-only mode (streamed rows, no cell objects kept), so the
+workbook of a 100,000-person run stays well inside a minute.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.chart import BarChart, Reference
+from openpyxl.styles import Alignment
+
+from recon.adapters.workbook_cells import (
+    CENTER,
+    LABEL_FONT,
+    NOTE_FONT,
+    SECTION_FONT,
+    TITLE_FONT,
+    Column,
+    header_cells,
+    styled,
+    write_table,
+)
+from recon.adapters.workbook_changes import (
+    DIGEST_LABEL,
+    PlanLike,
+    change_lines,
+    label_of,
+    people_of,
+    read_approvals,
+    write_changes,
+)
+from recon.approve import Approval, check_approval, read_approval, write_approval
+from recon.errors import InputError
+from recon.plan import Plan, read_plan
+from recon.reconcile import RunMeta
+
+__all__ = ["approve_from_workbook", "read_approvals", "report_command", "write_workbook"]
+
+CATEGORY_ORDER = (
+    ("drift", "update the account (PATCH)"),
+    ("link", "link the account, write its anchor attributes"),
+    ("joiner", "create an account (POST)"),
+    ("leaver", "disable the account (policy)"),
+    ("rehire", "enable the account"),
+    ("conflict", "none — a person decides"),
+    ("invalid", "none — fix the HR row"),
+    ("orphan", "account without HR row: reported"),
+    ("excluded", "account excluded by rule: left alone"),
+    ("future_hire", "none yet (hire date beyond the pre-hire window)"),
+    ("departed", "none (inactive, no account)"),
+    ("out_of_scope", "none (fails the scoping rule)"),
+    ("in_sync", "none"),
+)
+
+# ---- what the writer needs (the recon result objects satisfy these) ---------------------------
+
+class RunMetaLike(Protocol):
+    @property
+    def as_of(self) -> date: ...
+    @property
+    def hr_file(self) -> str: ...
+    @property
+    def hr_sha256(self) -> str: ...
+    @property
+    def snapshot_source(self) -> str: ...
+    @property
+    def snapshot_digest(self) -> str: ...
+    @property
+    def config_digest(self) -> str: ...
+    @property
+    def generated_at(self) -> str: ...
+
+
+class ReconciliationLike(Protocol):
+    """``recon.reconcile.Reconciliation``; ``desired`` (dates) and ``quality`` are used if there."""
+
+    @property
+    def identities(self) -> pd.DataFrame: ...
+    @property
+    def diffs(self) -> pd.DataFrame: ...
+    @property
+    def meta(self) -> RunMetaLike: ...
+
+
+class ApprovalLike(Protocol):
+    @property
+    def plan_digest(self) -> str: ...
+    @property
+    def op_ids(self) -> tuple[str, ...]: ...
+    @property
+    def approver(self) -> str: ...
+    @property
+    def approved_at(self) -> str: ...
+    @property
+    def note(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+
+
+# ---- the other sheets -------------------------------------------------------------------------
+
+def _identity_sheets(wb: Workbook, reconciliation: ReconciliationLike) -> None:
+    ids = reconciliation.identities.copy()
+    ids["hr_row"] = pd.to_numeric(ids["hr_row"], errors="coerce").astype("Int64")
+    desired = getattr(reconciliation, "desired", None)
+    for column in ("hire_date", "termination_date"):
+        if isinstance(desired, pd.DataFrame) and column in desired:
+            ids[column] = ids["hr_row"].map(desired[column]).astype("datetime64[ns]")
+        else:
+            ids[column] = pd.Series(pd.NaT, index=ids.index, dtype="datetime64[ns]")
+    row, key, person = Column("HR row", "hr_row", 8), Column("HR key", "hr_key"), Column(
+        "Person", "display_name")
+    user, account = Column("User name", "user_name"), Column("Account id", "target_id")
+    category, reason = Column("Category", "category", 12), Column("Reason", "reason")
+
+    def pick(*names: str) -> pd.DataFrame:
+        return ids[ids["category"].isin(names)]
+
+    diffs = reconciliation.diffs
+    drift = diffs[diffs["category"].isin(["drift", "link", "rehire"])].copy()
+    drift["hr_row"] = pd.to_numeric(drift["hr_row"], errors="coerce").astype("Int64")
+    names = ids.dropna(subset=["hr_row"]).drop_duplicates("hr_row").set_index("hr_row")
+    drift["display_name"] = drift["hr_row"].map(names["display_name"])
+    drift["attribute"] = drift["attribute"].astype("string").map(label_of, na_action="ignore")
+    write_table(wb, "Drift", drift, [
+        row, key, person, category, account, Column("Attribute", "attribute"),
+        Column("Target has", "before"), Column("HR says", "after")],
+        "One row per attribute that differs between HR and the account (drift, link, rehire).")
+    write_table(wb, "Joiners", pick("joiner", "future_hire"), [
+        row, key, person, user, category, Column("Hire date", "hire_date", 12), reason],
+        "Active workers in scope without an account: joiners are created; future hires wait.")
+    write_table(wb, "Leavers", pick("leaver"), [
+        row, key, person, user, account, Column("Termination date", "termination_date", 13),
+        Column("Matched by", "matched_by"), reason],
+        "Inactive workers whose account is still active: the leaver policy disables them.")
+    write_table(wb, "Rehires", pick("rehire"), [
+        row, key, person, user, account, Column("Hire date", "hire_date", 12),
+        Column("Changed attributes", "changed_attributes"), reason],
+        "Active workers whose account is disabled: the account is enabled again.")
+    write_table(wb, "Orphans", pick("orphan", "excluded"), [
+        category, account, user, Column("Display name", "display_name"), reason],
+        "Accounts with no HR row (orphans: reported, not changed) and accounts excluded by rule.")
+    write_table(wb, "Conflicts", pick("conflict"), [
+        row, key, person, user, account, reason],
+        "Ambiguous matches: nothing is planned; a person decides which account belongs to whom.")
+    invalid = pick("invalid")
+    quality = getattr(getattr(reconciliation, "quality", None), "invalid", None)
+    if isinstance(quality, pd.DataFrame) and not quality.empty:
+        rows = pd.to_numeric(pd.Series(quality.index), errors="coerce").astype("Int64")
+        for column in ("rule", "column"):
+            if column in quality:  # a row may break several rules: name them all
+                named = quality[column].astype("string").groupby(rows.to_numpy()).agg(_join)
+                invalid = invalid.assign(**{column: invalid["hr_row"].map(named)})
+    for column in ("rule", "column"):
+        if column not in invalid:
+            invalid = invalid.assign(**{column: pd.Series(pd.NA, index=invalid.index,
+                                                          dtype="string")})
+    write_table(wb, "Invalid rows", invalid, [
+        row, key, person, Column("Rule", "rule"), Column("Column", "column"), reason],
+        "HR rows that failed a data-quality rule: quarantined, nothing planned; fix them in HR.")
+
+
+def _join(values: pd.Series) -> str:
+    return "; ".join(dict.fromkeys(values.dropna().astype(str)))
+
+
+def _frame_of(value: Any) -> pd.DataFrame:
+    """A result object's table: the frame itself, or its ``results``/``ops`` frame."""
+    if isinstance(value, pd.DataFrame):
+        return value
+    for name in ("results", "ops", "frame"):
+        frame = getattr(value, name, None)
+        if isinstance(frame, pd.DataFrame):
+            return frame
+    raise TypeError(f"cannot find a results table in {type(value).__name__}")
+
+
+def _evidence_sheets(wb: Workbook, plan: PlanLike, identities: pd.DataFrame,
+                     approval: ApprovalLike | None, push_results: Any, verification: Any) -> None:
+    """Push results and Verification: per op, who approved, what changed, did it take effect."""
+    ops = plan.ops.reset_index(drop=True)
+    lines = change_lines(plan)
+    detail = lines[~lines["is_op"]]
+    summary = (detail["attribute"] + ": " + detail["before"].replace("", "∅") + " → "
+               + detail["after"].replace("", "∅")).groupby(detail["op_id"]).agg("; ".join)
+    people = people_of(ops, identities)
+    evidence = pd.DataFrame({
+        "number": np.arange(1, len(ops) + 1), "op_id": ops["op_id"], "action": ops["action"],
+        "category": ops["category"], "person": people["display_name"], "hr_key": ops["hr_key"],
+        "user_name": people["user_name"], "target_id": ops["target_id"],
+        "changes": ops["op_id"].map(summary),
+    })
+    approved = set(approval.op_ids) if approval is not None else set()
+    evidence["approved"] = np.where(evidence["op_id"].isin(list(approved)), "yes", "no")
+    evidence["approver"] = evidence["approved"].map(
+        {"yes": approval.approver if approval else "", "no": ""})
+    evidence["approved_at"] = pd.to_datetime(evidence["approved"].map(
+        {"yes": approval.approved_at if approval else None, "no": None}), utc=True,
+        errors="coerce").dt.tz_localize(None)
+    columns = [Column("#", "number", 6), Column("Action", "action", 9),
+               Column("Category", "category", 11), Column("Person", "person", 22),
+               Column("HR key", "hr_key", 11), Column("User name", "user_name", 26),
+               Column("Account id", "target_id", 14), Column("Before → after", "changes", 50),
+               Column("Approved", "approved", 10), Column("Approved by", "approver", 16),
+               Column("Approved at (UTC)", "approved_at", 20)]
+    if push_results is not None:
+        results = _frame_of(push_results)
+        pushed = results.drop_duplicates("op_id", keep="last").set_index("op_id")
+        for name in ("status", "attempts", "http_status", "error"):
+            if name in pushed:
+                evidence[name] = evidence["op_id"].map(pushed[name])
+            else:
+                evidence[name] = pd.NA
+        evidence["status"] = evidence["status"].astype("string").fillna("not pushed")
+        columns += [Column("Status", "status", 12), Column("Attempts", "attempts", 9),
+                    Column("HTTP status", "http_status", 9), Column("Error", "error", 40)]
+    checked = _frame_of(verification) if verification is not None else None
+    if checked is not None and "op_id" in checked and "converged" in checked:
+        took = checked.drop_duplicates("op_id", keep="last").set_index("op_id")["converged"]
+        mapped = evidence["op_id"].map(took)
+        evidence["took_effect"] = np.where(mapped.isna(), "not verified",
+                                           np.where(mapped.fillna(False).astype(bool), "yes", "no"))
+        columns.append(Column("Took effect", "took_effect", 12))
+    evidence["short_id"] = evidence["op_id"].str.slice(0, 12)
+    columns += [Column("Op id", "short_id", 14), Column("Op id (full)", "op_id", 66, hidden=True)]
+    write_table(wb, "Push results", evidence, columns,
+                 "Every planned op: who approved it, what it changes, what the push did and "
+                 "whether verification found the change in the target.")
+    if checked is not None and "op_id" not in checked:
+        write_table(wb, "Verification", checked, [Column(str(n), str(n)) for n in checked.columns])
+    elif checked is not None:
+        shown = checked.assign(short_id=checked["op_id"].astype("string").str.slice(0, 12))
+        headers = [Column("Op id", "short_id", 14), *(
+            Column(str(name).replace("_", " ").capitalize(), str(name))
+            for name in checked.columns if name != "op_id"),
+            Column("Op id (full)", "op_id", 66, hidden=True)]
+        write_table(wb, "Verification", shown, headers,
+            "The target re-read after the push and reconciled again: approved work must converge.")
+
+
+# ---- Summary ----------------------------------------------------------------------------------
+
+def _utc(text: str) -> datetime | str:
+    """An ISO timestamp as a naive UTC datetime (Excel has no time zones), else the text."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return text
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+def _write_summary(wb: Workbook, reconciliation: ReconciliationLike, plan: PlanLike,
+                   approval: ApprovalLike | None, push_results: Any, verification: Any) -> None:
+    ws = wb.create_sheet("Summary")
+    meta = reconciliation.meta
+    stamp = "yyyy-mm-dd hh:mm:ss"
+    rows: list[list[Any]] = []
+
+    def section(title: str) -> None:
+        rows.append([])
+        rows.append([styled(ws, title, font=SECTION_FONT)])
+
+    def pair(label: str, value: Any, number_format: str | None = None) -> None:
+        rows.append([styled(ws, label, font=LABEL_FONT),
+                     styled(ws, value, number_format=number_format,
+                             alignment=Alignment(horizontal="left"))])
+
+    rows.append([styled(ws, "Identity reconciliation — review workbook", font=TITLE_FONT)])
+    rows.append([styled(ws, "Review and decide on the Changes sheet; the other sheets list "
+                         "every person by category.", font=NOTE_FONT)])
+    section("Run")
+    pair("As-of date", meta.as_of, "yyyy-mm-dd")
+    pair("HR file", Path(str(meta.hr_file)).name)
+    pair("HR file sha256", meta.hr_sha256)
+    pair("Target", meta.snapshot_source)
+    pair("Snapshot digest", meta.snapshot_digest)
+    pair(DIGEST_LABEL, plan.digest)
+    pair("Config digest", meta.config_digest)
+    pair("Generated at (UTC)", _utc(meta.generated_at), stamp)
+    pair("Workbook written at (UTC)", datetime.now(UTC).replace(tzinfo=None, microsecond=0), stamp)
+
+    section("Rows per category")
+    counts = reconciliation.identities["category"].value_counts()
+    rows.append(header_cells(ws, ["Category", "Rows", "What recon does"]))
+    rows[-1][1].alignment = CENTER
+    first = len(rows) + 1
+    known = [name for name, _ in CATEGORY_ORDER]
+    extra = [(str(c), "") for c in counts.index if c not in known]
+    for name, meaning in (*CATEGORY_ORDER, *extra):
+        rows.append([name, styled(ws, int(counts.get(name, 0)), alignment=CENTER), meaning])
+    last = len(rows)
+    rows.append([styled(ws, "total", font=LABEL_FONT),
+                 styled(ws, int(counts.sum()), font=LABEL_FONT, alignment=CENTER)])
+
+    section("Planned operations")
+    rows.append(header_cells(ws, ["Action", "Ops", "Risk"]))
+    rows[-1][1].alignment = CENTER
+    ops = plan.ops
+    if len(ops):
+        sizes = ops.groupby(["action", "risk"], sort=True).size()
+        for (action, risk), size in zip(sizes.index.tolist(), sizes.tolist(), strict=True):
+            rows.append([str(action), styled(ws, int(size), alignment=CENTER), str(risk)])
+    rows.append([styled(ws, "all ops", font=LABEL_FONT),
+                 styled(ws, len(ops), font=LABEL_FONT, alignment=CENTER)])
+
+    if approval is not None:
+        section("Approval")
+        pair("Approved by", approval.approver)
+        pair("Approved at (UTC)", _utc(approval.approved_at), stamp)
+        pair("Note", approval.note)
+        pair("Source", approval.source)
+        pair("Approved ops", f"{len(approval.op_ids)} of {len(ops)}")
+        pair("Approval bound to plan", approval.plan_digest)
+    if push_results is not None:
+        section("Push")
+        statuses = _frame_of(push_results)["status"].value_counts()
+        for status, size in statuses.items():
+            pair(str(status), int(size))
+    if verification is not None:
+        section("Verification")
+        checked = _frame_of(verification)
+        if "converged" in checked:
+            took = checked["converged"].fillna(False).astype(bool)
+            pair("Converged", int(took.sum()))
+            pair("Not converged", int((~took).sum()))
+
+    chart = BarChart()
+    chart.type = "bar"
+    chart.style = 10
+    chart.title = "Rows per category"
+    chart.legend = None
+    chart.y_axis.title = "rows"
+    chart.x_axis.delete = False
+    chart.y_axis.delete = False
+    chart.y_axis.majorGridlines = None
+    chart.y_axis.number_format = "0"
+    chart.y_axis.majorUnit = max(1, -(-int(counts.max() if len(counts) else 1) // 5))
+    chart.x_axis.scaling.orientation = "maxMin"  # first category on top, as in the table
+    chart.add_data(Reference(ws, min_col=2, min_row=first, max_row=last), titles_from_data=False)
+    chart.set_categories(Reference(ws, min_col=1, min_row=first, max_row=last))
+    chart.gapWidth = 40
+    chart.width, chart.height = 15, 8.5
+    ws.add_chart(chart, f"E{first - 1}")  # beside the table it draws
+
+    # Digests are long text that flows over the empty cells to their right; counts stay close
+    # to their category.
+    for letter, width in (("A", 29), ("B", 20), ("C", 46), ("D", 3)):
+        ws.column_dimensions[letter].width = width
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    for row in rows:
+        ws.append(row)
+
+
+# ---- entry point ------------------------------------------------------------------------------
+
+def write_workbook(
+    path: str | Path, reconciliation: ReconciliationLike, plan: PlanLike, *,
+    approval: ApprovalLike | None = None, push_results: Any = None, verification: Any = None,
+) -> Path:
+    """Write the review workbook (and, with results, the evidence workbook) to ``path``.
+
+    ``push_results`` is a ``PushResult`` (or its ``results`` frame: op_id, status, attempts,
+    http_status, error); ``verification`` a frame, or an object holding one, with ``op_id`` and
+    ``converged``. With an approval, its ops are pre-marked Approve and the Summary names who
+    approved and when.
+    """
+    file = Path(path)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    wb = Workbook(write_only=True)
+    approved = set(approval.op_ids) if approval is not None else set()
+    _write_summary(wb, reconciliation, plan, approval, push_results, verification)
+    write_changes(wb, plan, reconciliation.identities, approved)
+    _identity_sheets(wb, reconciliation)
+    if push_results is not None or verification is not None or approval is not None:
+        _evidence_sheets(wb, plan, reconciliation.identities, approval, push_results,
+                         verification)
+    wb.save(file)
+    return file
+
+
+
+
+# ---- the run folder (CLI: recon report, recon approve --workbook) -----------------------------
+
+@dataclass(frozen=True)
+class _Invalid:
+    invalid: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """A run folder as ``recon reconcile --out DIR`` wrote it, shaped like a Reconciliation."""
+
+    identities: pd.DataFrame
+    diffs: pd.DataFrame
+    meta: RunMeta
+    quality: _Invalid
+
+
+def read_run(run_dir: str | Path) -> tuple[RunFolder, Plan]:
+    """identities.csv, diffs.csv, invalid.csv, meta.json and plan.json of one run folder."""
+    folder = Path(run_dir)
+
+    def need(name: str) -> Path:
+        file = folder / name
+        if not file.is_file():
+            raise InputError(f"the run folder has no {name} (run recon reconcile --out first)",
+                             file=str(folder))
+        return file
+
+    plan = read_plan(need("plan.json"))
+    identities = pd.read_csv(need("identities.csv"), dtype="string", keep_default_na=False,
+                             na_values=[""])
+    diffs = pd.read_csv(need("diffs.csv"), dtype="string", keep_default_na=False, na_values=[""])
+    invalid_file = folder / "invalid.csv"
+    invalid = (pd.read_csv(invalid_file, dtype="string", index_col=0, keep_default_na=False,
+                           na_values=[""])
+               if invalid_file.is_file() else pd.DataFrame(columns=["rule", "column", "reason"]))
+    try:
+        data = json.loads(need("meta.json").read_text(encoding="utf-8"))
+        meta = RunMeta(
+            as_of=date.fromisoformat(str(data["as_of"])), hr_file=str(data["hr_file"]),
+            hr_sha256=str(data["hr_sha256"]), snapshot_source=str(data["snapshot_source"]),
+            snapshot_digest=str(data["snapshot_digest"]),
+            config_digest=str(data["config_digest"]), generated_at=str(data["generated_at"]))
+    except (KeyError, ValueError) as error:
+        raise InputError(f"meta.json is not a recon run's ({error})", file=str(folder)) from error
+    if data.get("plan_digest") not in (None, plan.digest):
+        raise InputError("plan.json is not the plan of this run (meta.json names another digest)",
+                         file=str(folder))
+    return RunFolder(identities, diffs, meta, _Invalid(invalid)), plan
+
+
+def push_results_from_journal(journal: str | Path, plan: PlanLike) -> pd.DataFrame:
+    """The journal's latest state of each of the plan's ops (status, attempts, http status)."""
+    file = Path(journal)
+    if not file.is_file():
+        raise InputError("no such push journal", file=str(file))
+    module = importlib.import_module("recon.adapters.journal")  # SQLite: only when asked for
+    with module.Journal(file) as opened:
+        frame: pd.DataFrame = opened.ops_frame()
+    return frame[frame["op_id"].isin(list(plan.ops["op_id"]))].reset_index(drop=True)
+
+
+def report_command(run_dir: str | Path, journal: str | Path | None = None, *,
+                   approval: str | Path | None = None, out: str | Path | None = None) -> Path:
+    """``recon report --run DIR [--journal FILE]``: write DIR/report.xlsx from the run folder.
+
+    The approval is ``approval`` or DIR/approval.json if there is one (refused if it is for
+    another plan); the push results come from the journal, the verification from
+    DIR/verification.csv (op_id, converged, detail) if present. Hire and termination dates are
+    not kept in the run folder; the workbook that ``reconcile`` writes from memory has them.
+    """
+    folder = Path(run_dir)
+    run, plan = read_run(folder)
+    approval_file = Path(approval) if approval else folder / "approval.json"
+    approved = None
+    if approval or approval_file.is_file():
+        approved = read_approval(approval_file)
+        check_approval(plan, approved)
+    results = push_results_from_journal(journal, plan) if journal else None
+    verification_file = folder / "verification.csv"
+    checked = (pd.read_csv(verification_file, dtype={"op_id": "string"})
+               if verification_file.is_file() else None)
+    return write_workbook(Path(out) if out else folder / "report.xlsx", run, plan,
+                          approval=approved, push_results=results, verification=checked)
+
+
+def approve_from_workbook(plan_file: str | Path, workbook: str | Path, *, approver: str,
+                          out: str | Path, note: str = "") -> Approval:
+    """``recon approve --plan PLAN --workbook FILE --approver NAME --out APPROVAL``."""
+    plan = read_plan(plan_file)
+    approval = read_approvals(workbook, plan, approver=approver, note=note)
+    check_approval(plan, approval)
+    write_approval(approval, Path(out))
+    return approval
