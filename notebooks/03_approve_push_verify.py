@@ -37,7 +37,6 @@ from pathlib import Path
 import recon
 from recon import notebook as nb
 from recon.adapters.scim import connect
-from recon.adapters.workbook import read_approvals, write_workbook
 from recon.approve import write_approval
 from recon.reconcile import write_outputs
 
@@ -76,7 +75,7 @@ changes = recon.plan(result, config)
 write_outputs(result, changes, run)
 nb.show_categories(result.counts(), "HR rows and accounts per category")
 nb.show_table(nb.plan_overview(changes), caption="Planned operations")
-review = write_workbook(run / "review.xlsx", result, changes)
+review = recon.write_workbook(run / "review.xlsx", result, changes)
 nb.show_facts({"plan digest": changes.digest[:16] + "…", "review workbook": review})
 
 # %% [markdown]
@@ -88,7 +87,7 @@ nb.show_facts({"plan digest": changes.digest[:16] + "…", "review workbook": re
 
 # %%
 if approval_workbook:
-    approval = read_approvals(approval_workbook, changes, approver=approver, note=note)
+    approval = recon.read_approvals(approval_workbook, changes, approver=approver, note=note)
 else:
     approval = recon.approve(changes, approver=approver, categories=approve_categories,
                              note=note, source="notebook")
@@ -162,8 +161,8 @@ nb.show_table(nb.diff_table(verification.reconciliation, nb.CHANGES),
 # what the verification found.
 
 # %%
-evidence = write_workbook(run / "evidence.xlsx", result, changes, approval=approval,
-                          push_results=pushed, verification=verification)
+evidence = recon.write_workbook(run / "evidence.xlsx", result, changes, approval=approval,
+                                push_results=pushed, verification=verification)
 nb.show_files([evidence, run / "approval.json", journal], "Evidence of this run")
 
 # %%

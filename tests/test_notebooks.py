@@ -20,11 +20,6 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 NAMES = ["01_load_and_check", "02_reconcile_and_review", "03_approve_push_verify",
          "04_entra_hygiene"]
-NEEDS = {  # modules a notebook needs beyond the reconcile core
-    "03_approve_push_verify": ["recon.push", "recon.adapters.workbook",
-                               "recon.testing.scimserver"],
-    "04_entra_hygiene": ["recon.adapters.entra"],
-}
 WRITES = {  # what each run leaves in its run folder
     "01_load_and_check": ["quarantine.csv"],
     "02_reconcile_and_review": ["identities.csv", "diffs.csv", "plan.json", "meta.json"],
@@ -55,11 +50,8 @@ def kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def execute(name: str, out: Path, kernel: str, **parameters: Any) -> Any:
-    papermill = pytest.importorskip("papermill")
-    for module in NEEDS.get(name, []):
-        pytest.importorskip(module, reason=f"{name} needs {module}, not merged yet")
-    if name == "04_entra_hygiene" and not (ROOT / "tests" / "graph_server.py").exists():
-        pytest.skip("04_entra_hygiene needs tests/graph_server.py, not merged yet")
+    import papermill
+
     return papermill.execute_notebook(
         str(NOTEBOOKS / f"{name}.ipynb"), str(out / f"{name}.out.ipynb"),
         parameters={"run_dir": str(out / "run"), **parameters}, cwd=str(NOTEBOOKS),
@@ -78,7 +70,8 @@ def test_committed_notebook_has_no_outputs(name: str) -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_is_paired_with_its_percent_script(name: str) -> None:
-    jupytext = pytest.importorskip("jupytext")
+    import jupytext
+
     script = jupytext.read(NOTEBOOKS / f"{name}.py")
     notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     assert [(c.cell_type, c.source) for c in script.cells] == [
@@ -101,10 +94,7 @@ def test_notebook_runs_on_the_samples(name: str, tmp_path: Path, kernel: str) ->
 @pytest.mark.integration
 def test_approve_from_the_auditors_workbook(tmp_path: Path, kernel: str) -> None:
     """Notebook 3 against a given scim_url, approving what the auditor marked in the workbook."""
-    for module in NEEDS["03_approve_push_verify"]:
-        pytest.importorskip(module, reason=f"notebook 3 needs {module}, not merged yet")
     import recon
-    from recon.adapters.workbook import write_workbook
     from recon.notebook import start_local_scim
 
     config = recon.load_config(ROOT / "data" / "samples" / "recon.yaml")
@@ -113,7 +103,7 @@ def test_approve_from_the_auditors_workbook(tmp_path: Path, kernel: str) -> None
         result = recon.reconcile(local.config, target=recon.snapshot(local.config))
         changes = recon.plan(result, local.config)
         leavers = changes.ops.loc[changes.ops["category"] == "leaver", "op_id"]
-        workbook = write_workbook(tmp_path / "auditor.xlsx", result, changes)
+        workbook = recon.write_workbook(tmp_path / "auditor.xlsx", result, changes)
         assert mark_approved(workbook, set(leavers)) == len(leavers) > 0
 
         executed = execute("03_approve_push_verify", tmp_path, kernel, scim_url=local.url,
