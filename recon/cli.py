@@ -163,17 +163,24 @@ def push_command(
     cfg = load_config(config)
     the_plan, approval = read_plan(plan_file), read_approval(approval_file)
     policy = cfg.policy
-    if cfg.target.scim is None:
-        raise typer.BadParameter("push needs target.scim (or target.entra.inbound)")
-    from recon.adapters.scim import connect
-    from recon.push import push
+    if cfg.target.entra is not None:  # API-driven inbound provisioning (docs/entra.md)
+        from recon.adapters.entra import push_configured
 
-    with connect(cfg.target.scim, insecure=insecure) as client:
-        result = push(the_plan, approval, client, journal, concurrency=concurrency,
-                      dry_run=dry_run, use_bulk=bulk,
-                      max_disables=policy.max_disables if max_disables is None else max_disables,
-                      max_deletes=policy.max_deletes if max_deletes is None else max_deletes,
-                      max_disable_percent=policy.max_disable_percent)
+        result = push_configured(cfg, the_plan, approval, journal, dry_run=dry_run,
+                                 max_disables=max_disables)
+    elif cfg.target.scim is None:
+        raise typer.BadParameter("push needs target.scim (or target.entra.inbound)")
+    else:
+        from recon.adapters.scim import connect
+        from recon.push import push
+
+        with connect(cfg.target.scim, insecure=insecure) as client:
+            result = push(the_plan, approval, client, journal, concurrency=concurrency,
+                          dry_run=dry_run, use_bulk=bulk,
+                          max_disables=policy.max_disables if max_disables is None
+                          else max_disables,
+                          max_deletes=policy.max_deletes if max_deletes is None else max_deletes,
+                          max_disable_percent=policy.max_disable_percent)
     counts = {str(k): int(v) for k, v in result.counts().items() if v}
     print_counts(counts, title="Push results" + (" (dry run)" if dry_run else ""))
     failed = result.results[~result.results["status"].isin(
@@ -204,6 +211,21 @@ def verify_command(
 
     cfg = load_config(config)
     the_plan, approval = read_plan(plan_file), read_approval(approval_file)
+    if cfg.target.entra is not None:  # bulkUpload is asynchronous: provisioning logs tell
+        from recon.adapters.entra import verify_configured
+
+        if journal is None:
+            raise typer.BadParameter("verify for Entra needs --journal (the push's journal)")
+        check = verify_configured(cfg, the_plan, approval, journal)
+        if out is not None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            check.results.to_csv(out, index=False)
+        for row in check.results[check.results["state"].isin(["failed", "pending"])].head(
+                20).itertuples(index=False):
+            err.print(f"{row.state!s}: {row.action!s} {row.hr_key!s}: {row.reason!s}",
+                      highlight=False)
+        console.print(check.summary())
+        raise typer.Exit(0 if check.converged else 1)
     result = verify(cfg, the_plan, approval, snapshot(cfg, insecure=insecure))
     table = result.results
     if journal is not None and journal.exists():

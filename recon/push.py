@@ -494,7 +494,7 @@ def push(
                                        op.target_id or None) for op in ops}
         return PushResult(_results(ops, outcomes, {}), plan.digest, str(journal_file), True)
 
-    with Journal(journal_file) as journal:
+    with Journal(journal_file, exclusive=True) as journal:
         journal.start_run(plan.digest, note=f"{len(ops)} approved ops")
         states = journal.states(op.op_id for op in ops)
         skipped = {op.op_id: _Outcome("skipped", states[op.op_id].target_id)
@@ -578,7 +578,7 @@ def _results(ops: list[Op], outcomes: dict[str, _Outcome], attempts: dict[str, i
         outcome = outcomes.get(op.op_id) or _Outcome("failed", None, None, "not attempted")
         rows.append({
             "op_id": op.op_id, "action": op.action, "category": op.category,
-            "hr_key": op.hr_key, "target_id": outcome.target_id or op.target_id or None,
+            "hr_key": op.hr_key, "target_id": outcome.target_id or op.target_id or "",
             "status": outcome.status, "attempts": attempts.get(op.op_id, 0),
             "http_status": outcome.http_status, "error": outcome.error,
         })

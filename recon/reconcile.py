@@ -6,7 +6,6 @@ notebook calls the same functions as the CLI.
 
 from __future__ import annotations
 
-import importlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -75,9 +74,9 @@ def snapshot(config: Config, *, insecure: bool = False, progress: bool = False) 
         with connect(target.scim, insecure=insecure) as client:
             return client.snapshot(groups=config.groups is not None)
     if target.entra is not None:
-        entra = importlib.import_module("recon.adapters.entra")
-        read: Snapshot = entra.snapshot_entra(target.entra, progress=progress)
-        return read
+        from recon.adapters.entra import snapshot_entra
+
+        return snapshot_entra(target.entra, progress=progress)
     raise AssertionError("config validation guarantees one target")  # pragma: no cover
 
 

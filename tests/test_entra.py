@@ -33,6 +33,7 @@ from recon.config import Config, EntraTarget, Policy, parse_config
 from recon.errors import ConfigError, PlanError, PushError
 from recon.normalize import ENTERPRISE, current_frame
 from recon.plan import Plan, plan_digest
+from recon.push import PushResult
 from recon.reconcile import plan, reconcile
 
 try:
@@ -244,17 +245,28 @@ def workers(count: int, *, start: int = 1000, manager: str | None = None) -> pd.
 
 
 def plan_of(desired: pd.DataFrame, action: str | list[str] = "create") -> Plan:
-    """A plan of one op per worker (only the columns bulkUpload reads are meaningful)."""
+    """A plan of one op per worker, in the Plan table's columns (architecture.md)."""
     actions = [action] * len(desired) if isinstance(action, str) else action
     ops = pd.DataFrame({
         "op_id": [f"{n:02d}{a}{k}".ljust(64, "0") for n, (a, k) in
                   enumerate(zip(actions, desired["hr_key"], strict=True))],
         "action": actions,
         "method": ["POST" if a == "create" else "PATCH" for a in actions],
+        "path": ["/Users" if a == "create" else f"/Users/t{k}" for a, k in
+                 zip(actions, desired["hr_key"], strict=True)],
+        "target_id": ["" if a == "create" else f"t{k}" for a, k in
+                      zip(actions, desired["hr_key"], strict=True)],
         "hr_key": desired["hr_key"].to_list(),
-        "category": "joiner",
+        "hr_row": desired.index.to_list(),
+        "category": [{"create": "joiner", "disable": "leaver", "enable": "rehire",
+                      "link": "link"}.get(a, "drift") for a in actions],
+        "payload": "", "before": "", "etag": "", "risk": "low", "match": "",
     })
     return Plan(ops, plan_digest("s" * 64, ops["op_id"].to_list()), "s" * 64, date(2026, 11, 15))
+
+
+def statuses(result: PushResult) -> dict[str, int]:
+    return {k: v for k, v in result.counts().to_dict().items() if v}
 
 
 def approve_all(plan: Plan) -> Approval:
@@ -325,7 +337,7 @@ def test_push_uploads_in_chunks_and_entra_creates_the_workers(graph: RunningGrap
     result = push_inbound(plan, approve_all(plan), entra(graph), tmp_path / "journal.db",
                           desired=desired, progress=False, calls_per_second=50)
 
-    assert result.ok and result.counts().to_dict() == {"accepted": 60}
+    assert result.ok and statuses(result) == {"succeeded": 60}
     assert result.requests == 2
     posts = [r for r in graph.state.requests if r["method"] == "POST"]
     assert [r["path"] for r in posts] == [
@@ -373,8 +385,21 @@ def test_pushing_the_same_plan_again_sends_nothing_twice(graph: RunningGraph,
     again = push_inbound(plan, approve_all(plan), entra(graph), journal, desired=desired,
                          progress=False, calls_per_second=50)
 
-    assert again.counts().to_dict() == {"already_accepted": 5}
+    assert statuses(again) == {"already_applied": 5}
     assert again.requests == 0 and len(graph.state.bulk_payloads) == 1
+
+
+def test_a_dry_run_builds_every_request_and_sends_none(graph: RunningGraph,
+                                                      tmp_path: Path) -> None:
+    desired = workers(70)
+    plan = plan_of(desired)
+
+    result = push_inbound(plan, approve_all(plan), entra(graph), tmp_path / "j.db",
+                          desired=desired, progress=False, dry_run=True)
+
+    assert statuses(result) == {"dry_run": 70} and result.ok and result.dry_run
+    assert result.results["request_no"].max() == 2
+    assert graph.state.requests == [] and not (tmp_path / "j.db").exists()
 
 
 def test_links_and_deletes_are_reported_not_sent(graph: RunningGraph, tmp_path: Path) -> None:
@@ -384,8 +409,8 @@ def test_links_and_deletes_are_reported_not_sent(graph: RunningGraph, tmp_path: 
     result = push_inbound(plan, approve_all(plan), entra(graph), tmp_path / "j.db",
                           desired=desired, progress=False, calls_per_second=50)
 
-    states = result.results.set_index("action")["state"].to_dict()
-    assert states == {"create": "accepted", "link": "skipped", "delete": "skipped"}
+    states = result.results.set_index("action")["status"].to_dict()
+    assert states == {"create": "succeeded", "link": "skipped", "delete": "skipped"}
     assert [len(p["Operations"]) for p in graph.state.bulk_payloads] == [1]
 
 
@@ -402,6 +427,21 @@ def test_push_refuses_a_stale_approval_or_too_many_disables(graph: RunningGraph,
     with pytest.raises(PlanError, match="max_disables"):
         push_inbound(plan, approve_all(plan), entra(graph), tmp_path / "j.db", desired=desired,
                      policy=Policy(max_disables=2), progress=False)
+    assert graph.state.bulk_payloads == []
+
+
+def test_push_refuses_records_that_differ_from_what_was_approved(graph: RunningGraph,
+                                                                tmp_path: Path) -> None:
+    """The records are rebuilt from HR; if HR changed since the plan, nobody approved them."""
+    desired = workers(2)
+    plan = plan_of(desired, "update")
+    plan.ops["payload"] = json.dumps({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": DEPARTMENT, "value": "Marketing"}]})
+
+    with pytest.raises(PlanError, match=r"approved .*department = 'Marketing'.*'Sales'"):
+        push_inbound(plan, approve_all(plan), entra(graph), tmp_path / "j.db", desired=desired,
+                     progress=False)
     assert graph.state.bulk_payloads == []
 
 
@@ -539,7 +579,7 @@ def test_the_sample_extract_converges_in_entra_through_bulk_upload(
     assert counts["orphan"] == 1 and counts["excluded"] == 1
     actions = the_plan.counts().to_dict()
     assert {"update": 1, "enable": 1, "disable": 1}.items() <= actions.items()
-    assert pushed.ok and pushed.counts().to_dict() == {"accepted": len(the_plan)}
+    assert pushed.ok and statuses(pushed) == {"succeeded": len(the_plan)}
     assert [len(p["Operations"]) for p in tenant.bulk_payloads][:-1] == [50] * (
         len(tenant.bulk_payloads) - 1)
     assert verification.converged, verification.results.query("state != 'converged'")
@@ -547,3 +587,38 @@ def test_the_sample_extract_converges_in_entra_through_bulk_upload(
     assert second.counts()["in_sync"] == counts["joiner"] + 3
     assert tenant.by_employee_id("1571")["accountEnabled"] is False  # type: ignore[index]
     assert tenant.by_employee_id("1783")["department"] != "Old dept"  # type: ignore[index]
+
+
+def test_the_cli_pushes_to_entra_and_verifies_through_the_logs(
+    graph: RunningGraph, tmp_path: Path,
+) -> None:
+    """recon reconcile → approve → push → verify with target.entra, as a scheduled job runs."""
+    from typer.testing import CliRunner
+
+    from recon.cli import app
+
+    data = yaml.safe_load((SAMPLES / "entra-inbound.yaml").read_text(encoding="utf-8"))
+    data["source"]["path"] = str(SAMPLES / data["source"]["path"])
+    data["target"] = {"entra": {"credential": "token", "token_env": TOKEN_ENV,
+                                "graph_url": graph.url,
+                                "inbound": {"service_principal_id": SP_ID, "job_id": JOB_ID}}}
+    config = tmp_path / "entra.yaml"
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    run = tmp_path / "run"
+    runner = CliRunner()
+
+    def recon(*args: str) -> int:
+        return runner.invoke(app, [str(a) for a in args], catch_exceptions=False).exit_code
+
+    assert recon("reconcile", "-c", config, "--out", run, "--as-of", AS_OF) == 0
+    assert recon("approve", "--plan", run / "plan.json", "--out", run / "approval.json",
+                 "--approver", "Ines Auditor", "--category", "joiner") == 0
+    assert recon("push", "-c", config, "--plan", run / "plan.json", "--approval",
+                 run / "approval.json", "--journal", run / "journal.db") == 0
+    assert recon("verify", "-c", config, "--plan", run / "plan.json", "--approval",
+                 run / "approval.json", "--journal", run / "journal.db",
+                 "--out", run / "verification.csv") == 0
+
+    verification = pd.read_csv(run / "verification.csv", dtype=str)
+    assert len(verification) == 170 and set(verification["state"]) == {"converged"}
+    assert len(graph.state.users) == 170

@@ -21,7 +21,7 @@ import pytest
 from recon.adapters.journal import Journal
 from recon.adapters.scim import ScimClient, snapshot_groups
 from recon.approve import Approval
-from recon.errors import PlanError
+from recon.errors import PlanError, PushError
 from recon.normalize import ENTERPRISE, case_insensitive, normalize_values
 from recon.plan import Plan
 from recon.push import PushResult, RetryPolicy, push
@@ -389,3 +389,11 @@ def test_back_off_honours_retry_after_and_is_capped_with_jitter() -> None:
     delays = [policy.delay(tries, None, rng) for tries in range(1, 8)]
     assert all(0.125 <= d <= 0.25 for d in delays[:1]) and max(delays) <= 2.0
     assert delays[-1] >= 1.0  # exponential up to the cap, jittered within its upper half
+
+
+def test_one_push_per_journal_at_a_time(tmp_path: Path) -> None:
+    with (Journal(tmp_path / "j.db", exclusive=True),
+          pytest.raises(PushError, match="another push is using this journal")):
+        Journal(tmp_path / "j.db", exclusive=True)
+    with Journal(tmp_path / "j.db", exclusive=True):  # released on close
+        pass

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import openpyxl
@@ -212,6 +214,18 @@ def test_changes_lists_each_op_then_each_attribute_it_writes(workbook: Path) -> 
     assert ws.cell(2, 1).value == "Plan digest" and ws.cell(2, 4).value == PLAN.digest
 
 
+def test_a_new_manager_is_shown_by_name_beside_the_account_id(tmp_path: Path) -> None:
+    manager = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager"
+    ops = pd.DataFrame([op("update", "PATCH", "u-1", "E001", 1, "drift",
+                           patch((manager, {"value": "u-9"})), {manager: "u-5"}, "low")])
+    path = write_workbook(tmp_path / "r.xlsx", RUN, Plan(ops, "d" * 64))
+    ws = openpyxl.load_workbook(path)["Changes"]
+    row = op_row(ws, 1) + 1
+    assert ws.cell(row, column(ws, "Attribute")).value == "enterprise:manager"
+    assert ws.cell(row, column(ws, "Before")).value == "Edsger Dijkstra (u-5)"
+    assert ws.cell(row, column(ws, "After")).value == "Old Contractor (u-9)"
+
+
 def test_only_decision_and_comment_can_be_edited(workbook: Path) -> None:
     ws = openpyxl.load_workbook(workbook)["Changes"]
     assert ws.protection.sheet is True
@@ -368,6 +382,17 @@ def test_an_approval_needs_an_approver(workbook: Path) -> None:
         read_approvals(workbook, PLAN, approver="  ")
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
+def test_decisions_survive_a_save_in_another_spreadsheet(workbook: Path, tmp_path: Path) -> None:
+    decide(workbook, {2: "Approve", 3: "Reject", 4: "Approve"})
+    subprocess.run(["soffice", "--headless", "--convert-to", "xlsx:Calc MS Excel 2007 XML",
+                    "--outdir", str(tmp_path / "saved"), str(workbook)],
+                   check=True, capture_output=True, timeout=180)
+    approval = read_approvals(tmp_path / "saved" / workbook.name, PLAN, approver="auditor")
+    assert set(approval.op_ids) == {UPDATE, DISABLE}
+
+
 # ---- the evidence workbook after the push --------------------------------------------------------
 
 def test_evidence_answers_who_approved_what_changed_and_whether_it_took(tmp_path: Path) -> None:
@@ -380,7 +405,8 @@ def test_evidence_answers_who_approved_what_changed_and_whether_it_took(tmp_path
         "error": [None, None]})
     verification = pd.DataFrame({"op_id": [UPDATE, DISABLE], "converged": [True, True]})
     path = write_workbook(tmp_path / "evidence.xlsx", RUN, PLAN, approval=approval,
-                          push_results=results, verification=verification)
+                          push_results=SimpleNamespace(results=results),  # a PushResult
+                          verification=SimpleNamespace(results=verification))
     wb = openpyxl.load_workbook(path)
     assert wb.sheetnames[-2:] == ["Push results", "Verification"]
     ws = wb["Push results"]

@@ -16,12 +16,14 @@ the journal is evidence for an auditor, not a second copy of personal data or se
 
 from __future__ import annotations
 
+import fcntl
 import sqlite3
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 import pandas as pd
 
@@ -108,9 +110,12 @@ class Journal:
     Use as a context manager, or call :meth:`close`.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, exclusive: bool = False) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock_file: IO[bytes] | None = None
+        if exclusive:
+            self._take_lock()
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
                                        timeout=30)
@@ -122,8 +127,21 @@ class Journal:
         self._lock = threading.Lock()
         self.run_id: int | None = None
 
+    def _take_lock(self) -> None:
+        """One push per journal at a time (the kernel drops the lock if the push is killed)."""
+        handle = open(self.path.with_name(self.path.name + ".lock"), "ab")  # noqa: SIM115
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            handle.close()
+            raise PushError(f"{self.path}: another push is using this journal") from error
+        self._lock_file = handle
+
     def close(self) -> None:
         self._db.close()
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
 
     def __enter__(self) -> Journal:
         return self

@@ -10,6 +10,7 @@
 See docs/entra.md for permissions and configuration.
 """
 
+from recon.adapters.entra.configured import push_configured, verify_configured
 from recon.adapters.entra.credentials import EnvTokenCredential, graph_credential
 from recon.adapters.entra.graph import provisioning_logs, snapshot_entra
 from recon.adapters.entra.inbound import InboundPushResult, desired_for, push_inbound
@@ -35,8 +36,10 @@ __all__ = [
     "graph_property",
     "graph_select",
     "provisioning_logs",
+    "push_configured",
     "push_inbound",
     "scim_user",
     "snapshot_entra",
+    "verify_configured",
     "verify_inbound",
 ]

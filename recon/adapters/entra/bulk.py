@@ -14,7 +14,9 @@ Pure: no network. ``recon.adapters.entra.inbound`` sends what this module builds
 
 from __future__ import annotations
 
+import json
 import re
+import unicodedata
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +25,14 @@ import pandas as pd
 
 from recon.adapters.entra.mapping import GRAPH_EXTENSION
 from recon.errors import PlanError
-from recon.normalize import CORE_USER, ENTERPRISE, parse_path, set_path
+from recon.normalize import (
+    CORE_USER,
+    ENTERPRISE,
+    case_insensitive,
+    get_path,
+    parse_path,
+    set_path,
+)
 
 BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 MAX_OPERATIONS = 50  # per bulkUpload request (facts §5.2)
@@ -147,6 +156,53 @@ def inbound_ops(ops: pd.DataFrame, desired: pd.DataFrame) -> list[InboundOp]:
         # bulkId: the op id itself — unique in a request, and it maps back without a lookup.
         built.append(InboundOp(str(op.op_id), str(op.action), hr_key, str(op.op_id), record))
     return managers_first(built)
+
+
+def _payload(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str) and value.strip():
+        loaded = json.loads(value)
+        return loaded if isinstance(loaded, dict) else {}
+    return {}
+
+
+def _same(left: Any, right: Any, path: str) -> bool:
+    def norm(value: Any) -> str | None:
+        if value is None:
+            return None
+        text = unicodedata.normalize("NFC", str(value)).strip()
+        return text.lower() if case_insensitive(path) else text
+
+    return norm(left) == norm(right)
+
+
+def drifted_from_plan(ops: pd.DataFrame, built: list[InboundOp]) -> list[str]:
+    """Where a record no longer carries what the plan op (and so the approver) said.
+
+    Records come from the desired frame; if that was rebuilt from an HR file that changed since
+    the plan, a record could carry values nobody approved. Checked: a create's userName and
+    externalId, and every value an update's PatchOp writes (references and ``active`` aside:
+    the record carries the manager's HR key, and ``active`` follows the action).
+    """
+    payloads = dict(zip(ops["op_id"].astype(str), ops.get("payload", pd.Series(
+        [None] * len(ops), index=ops.index)), strict=True))
+    problems = []
+    for op in built:
+        payload = _payload(payloads.get(op.op_id))
+        if op.action == "create":
+            checks = [(p, get_path(payload, p)) for p in ("userName", "externalId")]
+        else:
+            checks = [(str(o.get("path")), o.get("value")) for o in payload.get("Operations", [])
+                      if str(o.get("op", "")).lower() == "replace" and o.get("path")]
+        for path, approved in checks:
+            if approved is None or path.lower() == "active" or parse_path(path).is_reference:
+                continue
+            if not _same(approved, get_path(op.record, path), path):
+                problems.append(f"op {op.op_id[:12]} ({op.action} {op.hr_key}) approved {path} "
+                                f"= {approved!r}, the HR file now gives "
+                                f"{get_path(op.record, path)!r}")
+    return problems
 
 
 def bulk_requests(ops: list[InboundOp], size: int = MAX_OPERATIONS) -> Iterator[

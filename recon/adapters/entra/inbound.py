@@ -39,6 +39,7 @@ from recon.adapters.entra.bulk import (
     MAX_OPERATIONS,
     InboundOp,
     bulk_requests,
+    drifted_from_plan,
     inbound_ops,
 )
 from recon.adapters.entra.credentials import bearer_token, graph_credential, graph_endpoint
@@ -47,6 +48,7 @@ from recon.approve import Approval, check_approval
 from recon.config import Config, EntraInbound, EntraTarget, Policy
 from recon.errors import ConfigError, PlanError, PushError
 from recon.plan import Plan
+from recon.push import RESULT_COLUMNS, PushResult
 
 DEFAULT_CALLS_PER_SECOND = 8.0
 MAX_ATTEMPTS = 8  # per request: 429s and transient failures
@@ -88,20 +90,14 @@ def _check_limits(ops: pd.DataFrame, policy: Policy, override: bool) -> None:
 
 
 @dataclass(frozen=True)
-class InboundPushResult:
-    """What happened to every approved op; rendering is the caller's (CLI, notebook)."""
+class InboundPushResult(PushResult):
+    """``recon.push.PushResult`` for bulkUpload, so the CLI and notebooks render both alike.
 
-    results: pd.DataFrame  # op_id, action, hr_key, bulk_id, request_no, state, http_status, detail
-    journal_path: Path
-    requests: int  # HTTP requests sent, retries included
+    ``results`` has the PushResult columns plus ``bulk_id`` and ``request_no``. For bulkUpload,
+    ``succeeded`` means *accepted* (202): Entra applies the record later; verify tells.
+    """
 
-    def counts(self) -> pd.Series:
-        return self.results["state"].value_counts()
-
-    @property
-    def ok(self) -> bool:
-        """True when nothing failed (skipped ops are reported, not failures)."""
-        return not (self.results["state"] == "failed").any()
+    requests: int = 0  # HTTP requests sent, retries included
 
 
 class _Pacer:
@@ -169,8 +165,8 @@ class _Sender:
                                 error=error or None, final=final)
 
     def send(self, request_no: int, chunk: list[InboundOp], body: dict[str, Any]
-             ) -> tuple[int, str]:
-        """(HTTP status, detail) of the final attempt; raises PushError to stop the push."""
+             ) -> tuple[int, str, int]:
+        """(HTTP status, detail, attempts) of the final attempt; PushError stops the push."""
         content = json.dumps(body, ensure_ascii=False).encode("utf-8")
         for attempt in range(1, MAX_ATTEMPTS + 1):
             self.pacer.wait()
@@ -198,7 +194,7 @@ class _Sender:
             if status != 429 and status < 500:
                 self._finish(begun, "succeeded" if response.is_success else "failed", status,
                              detail, True)
-                return status, detail
+                return status, detail, attempt
             wait = _retry_after(response)
             delay = wait if wait is not None else min(60.0, 2.0 ** attempt)
             last = attempt == MAX_ATTEMPTS or delay > MAX_WAIT
@@ -250,6 +246,7 @@ def push_inbound(
     credential: Any | None = None,
     http_client: httpx.Client | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    dry_run: bool = False,
 ) -> InboundPushResult:
     """Send the approved ops of ``plan`` to Entra's bulkUpload; journal every attempt.
 
@@ -260,53 +257,89 @@ def push_inbound(
     endpoint = graph_endpoint(target)
     approved = _approved(plan, approval)
     _check_limits(approved, policy or Policy(), override_limits)
+    info = approved.set_index("op_id")[["category", "target_id"]].astype("string").fillna("")
+    rows: list[dict[str, Any]] = []
+
+    def row(op_id: str, action: str, hr_key: str, status: str, *, attempts: int = 0,
+            http_status: int | None = None, error: str = "", bulk_id: str = "",
+            request_no: int | None = None) -> None:
+        rows.append({"op_id": op_id, "action": action, "category": info.at[op_id, "category"],
+                     "hr_key": hr_key, "target_id": info.at[op_id, "target_id"],
+                     "status": status, "attempts": attempts, "http_status": http_status,
+                     "error": error, "bulk_id": bulk_id, "request_no": request_no})
+
+    sendable = approved["action"].isin(INBOUND_ACTIONS) & approved["hr_key"].notna()
+    skipped, carried = approved[~sendable], approved[sendable]
+    skips = [(op_id, action, str(key), _skip_reason(action, str(key))) for op_id, action, key
+             in zip(skipped["op_id"].astype(str), skipped["action"].astype(str),
+                    skipped["hr_key"].astype("string").fillna(""), strict=True)]
+    for op_id, action, key, reason in skips:
+        row(op_id, action, key, "skipped", error=reason)
+    requests = 0
+    if dry_run:
+        chunks = bulk_requests(_checked_ops(carried, desired), batch_size)
+        for number, (chunk, _) in enumerate(chunks, 1):
+            for op in chunk:
+                row(op.op_id, op.action, op.hr_key, "dry_run", bulk_id=op.bulk_id,
+                    request_no=number)
+        return _result(rows, plan, journal_path, requests, dry_run=True)
     credential = credential if credential is not None else graph_credential(target)
     owns_http = http_client is None
     http = http_client or httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0))
-    rows: list[dict[str, Any]] = []
     try:
         with Journal(Path(journal_path)) as journal:
             done = journal.done()
+            pending = carried[~carried["op_id"].isin(done)]
+            to_send = _checked_ops(pending, desired)
             journal.start_run(plan.digest, note=f"entra bulkUpload {url}")
-            sendable = approved["action"].isin(INBOUND_ACTIONS) & approved["hr_key"].notna()
-            skipped = approved[~sendable]
-            for op_id, action, key in zip(
-                skipped["op_id"].astype(str), skipped["action"].astype(str),
-                skipped["hr_key"].astype("string").fillna(""), strict=True,
-            ):
-                reason = _skip_reason(action, str(key))
+            for op_id, action, _, reason in skips:
                 journal.settle(op_id, action=action, status="skipped", error=reason)
-                rows.append(_row(op_id, action, str(key), "", None, "skipped", None, reason))
-            carried = approved[sendable]
             earlier = carried[carried["op_id"].isin(done)]
-            for op_id, action, key in zip(earlier["op_id"], earlier["action"],
-                                          earlier["hr_key"], strict=True):
-                rows.append(_row(op_id, action, key, op_id, None, "already_accepted", None,
-                                 "accepted by an earlier run"))
-            to_send = inbound_ops(carried[~carried["op_id"].isin(done)], desired)
+            for op_id, action, key in zip(earlier["op_id"].astype(str),
+                                          earlier["action"].astype(str),
+                                          earlier["hr_key"].astype(str), strict=True):
+                row(op_id, action, key, "already_applied", bulk_id=op_id,
+                    error="accepted by an earlier run")
             sender = _Sender(http, url, lambda: bearer_token(credential, endpoint), journal,
                              _Pacer(calls_per_second, sleep), sleep)
-            with _bar(progress, len(to_send)) as (bar, task):
-                for number, (chunk, body) in enumerate(bulk_requests(to_send, batch_size), 1):
-                    status, detail = sender.send(number, chunk, body)
-                    state = "accepted" if 200 <= status < 300 else "failed"
-                    rows.extend(_row(op.op_id, op.action, op.hr_key, op.bulk_id, number, state,
-                                     status, detail) for op in chunk)
-                    bar.update(task, advance=len(chunk))
-            journal.end_run()
+            try:
+                with _bar(progress, len(to_send)) as (bar, task):
+                    chunks = bulk_requests(to_send, batch_size)
+                    for number, (chunk, body) in enumerate(chunks, 1):
+                        status, detail, tries = sender.send(number, chunk, body)
+                        outcome = "succeeded" if 200 <= status < 300 else "failed"
+                        for op in chunk:
+                            row(op.op_id, op.action, op.hr_key, outcome, attempts=tries,
+                                http_status=status, error=detail, bulk_id=op.bulk_id,
+                                request_no=number)
+                        bar.update(task, advance=len(chunk))
+            finally:
+                requests = sender.requests
+                journal.end_run()
     finally:
         if owns_http:
             http.close()
-    return InboundPushResult(pd.DataFrame(rows, columns=list(_RESULT_COLUMNS)),
-                             Path(journal_path), sender.requests)
+    return _result(rows, plan, journal_path, requests, dry_run=False)
 
 
-_RESULT_COLUMNS = ("op_id", "action", "hr_key", "bulk_id", "request_no", "state", "http_status",
-                   "detail")
+def _checked_ops(ops: pd.DataFrame, desired: pd.DataFrame) -> list[InboundOp]:
+    """The records to send, refused if they no longer carry what the plan approved."""
+    built = inbound_ops(ops, desired)
+    drifted = drifted_from_plan(ops, built)
+    if drifted:
+        more = f" ({len(drifted) - 1} more)" if len(drifted) > 1 else ""
+        raise PlanError(f"{drifted[0]}{more}: the HR file changed since the plan; reconcile "
+                        "again and approve the new plan")
+    return built
 
 
-def _row(*values: Any) -> dict[str, Any]:
-    return dict(zip(_RESULT_COLUMNS, values, strict=True))
+def _result(rows: list[dict[str, Any]], plan: Plan, journal_path: str | Path, requests: int,
+            *, dry_run: bool) -> InboundPushResult:
+    frame = pd.DataFrame.from_records(rows, columns=[*RESULT_COLUMNS, "bulk_id", "request_no"])
+    frame["attempts"] = frame["attempts"].astype("int64")
+    frame["http_status"] = frame["http_status"].astype("Int64")
+    frame["request_no"] = frame["request_no"].astype("Int64")
+    return InboundPushResult(frame, plan.digest, str(journal_path), dry_run, requests)
 
 
 class _bar:

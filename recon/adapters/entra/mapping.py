@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from recon.normalize import CORE_USER, ENTERPRISE, get_path, parse_path, set_path
+from recon.normalize import CORE_USER, ENTERPRISE, parse_path, set_path
 
 GRAPH_EXTENSION = "urn:recon:graph"
 """SCIM-shaped home of Graph-only properties (read side only; never sent to bulkUpload)."""
@@ -95,11 +95,6 @@ def graph_property(scim_path: str) -> str | None:
     return attribute.graph_property if attribute else None
 
 
-def untranslatable(paths: list[str]) -> list[str]:
-    """The SCIM paths of a config that have no Graph property: they would always read empty."""
-    return [p for p in paths if graph_property(p) is None and p != MANAGER_KEY]
-
-
 _SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
 
 
@@ -151,8 +146,3 @@ def scim_user(user: Any, graph_url: str = "") -> dict[str, Any]:
         resource["meta"] = {"resourceType": "User",
                             "location": f"{graph_url.rstrip('/')}/users/{resource['id']}"}
     return resource
-
-
-def scim_value(resource: dict[str, Any], path: str) -> Any:
-    """A value of a SCIM-shaped user, by path (manager → its id)."""
-    return get_path(resource, path)

@@ -100,6 +100,11 @@ class InboundVerification:
         sent = self.results[self.results["state"] != "skipped"]
         return bool((sent["state"] == "converged").all())
 
+    def summary(self) -> str:
+        counts = ", ".join(f"{n} {state}" for state, n in self.counts().items())
+        return (f"Entra: {counts or 'nothing pushed'} "
+                f"({self.logs_read} provisioning log entries, {self.users_read} users read)")
+
 
 @dataclass(frozen=True)
 class _Pushed:
