@@ -214,6 +214,18 @@ def test_changes_lists_each_op_then_each_attribute_it_writes(workbook: Path) -> 
     assert ws.cell(2, 1).value == "Plan digest" and ws.cell(2, 4).value == PLAN.digest
 
 
+def test_a_new_manager_is_shown_by_name_beside_the_account_id(tmp_path: Path) -> None:
+    manager = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager"
+    ops = pd.DataFrame([op("update", "PATCH", "u-1", "E001", 1, "drift",
+                           patch((manager, {"value": "u-9"})), {manager: "u-5"}, "low")])
+    path = write_workbook(tmp_path / "r.xlsx", RUN, Plan(ops, "d" * 64))
+    ws = openpyxl.load_workbook(path)["Changes"]
+    row = op_row(ws, 1) + 1
+    assert ws.cell(row, column(ws, "Attribute")).value == "enterprise:manager"
+    assert ws.cell(row, column(ws, "Before")).value == "Edsger Dijkstra (u-5)"
+    assert ws.cell(row, column(ws, "After")).value == "Old Contractor (u-9)"
+
+
 def test_only_decision_and_comment_can_be_edited(workbook: Path) -> None:
     ws = openpyxl.load_workbook(workbook)["Changes"]
     assert ws.protection.sheet is True

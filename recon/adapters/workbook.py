@@ -323,7 +323,8 @@ def _write_summary(wb: Workbook, reconciliation: ReconciliationLike, plan: PlanL
     pair("As-of date", meta.as_of, "yyyy-mm-dd")
     pair("HR file", Path(str(meta.hr_file)).name)
     pair("HR file sha256", meta.hr_sha256)
-    pair("Target", meta.snapshot_source)
+    source = str(meta.snapshot_source)  # a URL as it is; a file by its name, not our folders
+    pair("Target", source if "://" in source else Path(source).name)
     pair("Snapshot digest", meta.snapshot_digest)
     pair(DIGEST_LABEL, plan.digest)
     pair("Config digest", meta.config_digest)

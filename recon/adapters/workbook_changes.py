@@ -128,11 +128,21 @@ def op_changes(method: str, payload: str, before: str) -> list[tuple[str, str, s
     if method == "DELETE":
         return [("account", "exists", "deleted")]
     if method == "POST" and isinstance(body, dict):
-        return [(path, "", _show(value)) for path, value in _flatten_user(body)]
+        written = sorted(_flatten_user(body), key=lambda pair: _reading_order(pair[0]))
+        return [(path, "", _show(value)) for path, value in written]
     operations = body.get("Operations", []) if isinstance(body, dict) else []
     after = _patch_after(operations, held)
     keys = [*held, *(k for k in after if k not in held)]
     return [(k, _show(held.get(k)) if k in held else "", _show(after.get(k))) for k in keys]
+
+
+def _reading_order(path: str) -> int:
+    """Who the account is first (userName, externalId, name), then the rest, ``active`` last."""
+    lowered = path.lower()
+    for rank, start in enumerate(("username", "externalid", "name.", "displayname")):
+        if lowered.startswith(start):
+            return rank
+    return 9 if lowered == "active" else 5
 
 
 def label_of(path: str) -> str:
@@ -181,6 +191,19 @@ def people_of(ops: pd.DataFrame, identities: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _named(lines: pd.DataFrame, side: str, identities: pd.DataFrame) -> pd.Series:
+    """Manager references with the manager's name beside the account id a reviewer cannot read."""
+    values = lines[side]
+    is_manager = lines["attribute"].str.lower().str.endswith(":manager") & (values != "")
+    if not is_manager.any():
+        return values
+    accounts = identities.dropna(subset=["target_id", "display_name"])
+    names = accounts.drop_duplicates("target_id").set_index("target_id")["display_name"]
+    named = values[is_manager].map(names).astype("string")
+    return values.mask(is_manager & named.reindex(values.index).notna(),
+                       named.reindex(values.index) + " (" + values + ")")
+
+
 CHANGE_COLUMNS = (
     Column("#", "number", 7), Column("Category", "category", 11), Column("Action", "action", 9),
     Column("Risk", "risk", 9), Column("Person", "person", 22), Column("HR key", "hr_key", 11),
@@ -203,7 +226,8 @@ def write_changes(wb: Workbook, plan: PlanLike, identities: pd.DataFrame,
         "number": lines["number"], "category": taken["category"], "action": taken["action"],
         "risk": taken["risk"], "person": people["display_name"], "hr_key": taken["hr_key"],
         "user_name": people["user_name"], "target_id": taken["target_id"],
-        "attribute": lines["attribute"], "before": lines["before"], "after": lines["after"],
+        "attribute": lines["attribute"], "before": _named(lines, "before", identities),
+        "after": _named(lines, "after", identities),
         "short_id": lines["op_id"].str.slice(0, 12), "op_id": lines["op_id"],
     })
     header_row = 3
