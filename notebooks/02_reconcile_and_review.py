@@ -109,6 +109,20 @@ nb.show_table(nb.orphan_table(result, ("orphan", "excluded")),
               caption="Orphan and excluded accounts")
 
 # %% [markdown]
+# ## Groups and memberships
+#
+# With `groups:` in the config, recon derives groups from HR (one per department, and
+# all-employees) and compares them with the target's groups: groups to create, members to add
+# (joiners right after their account is created), members to remove (leavers leave every
+# managed group, movers leave their old department). Groups outside `managed` are left alone.
+
+# %%
+if result.groups is not None:
+    nb.show_bars(result.groups.member_counts(), "Group members per category", "members")
+    nb.show_table(result.groups.groups, caption="Groups", rows=20)
+    nb.show_table(result.groups.changes(), caption="Members to add and to remove", rows=15)
+
+# %% [markdown]
 # ## The plan
 #
 # The operations recon would send, per category and action. High-risk operations (disables,
