@@ -26,6 +26,7 @@ The rules, in the order they apply (DESIGN.md "Push"):
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -137,9 +138,18 @@ def approved_ops(plan: Plan, approval: Approval) -> pd.DataFrame:
 def check_limits(
     ops: pd.DataFrame, *, max_disables: int, max_deletes: int,
     max_disable_percent: float | None, account_count: Callable[[], int],
+    max_member_removals: int | None = None,
 ) -> None:
     """Refuse a batch past the safety limits (like Entra's accidental-deletion threshold)."""
     actions = ops["action"].value_counts()
+    if max_member_removals is not None and "group_remove" in actions:
+        payloads = ops.loc[ops["action"] == "group_remove", "payload"]
+        removals = sum(len(json.loads(str(p)).get("Operations", [])) for p in payloads)
+        if removals > max_member_removals:
+            raise PlanError(
+                f"{removals} group member removals approved, over the limit of "
+                f"{max_member_removals} per push (raise max_member_removals / "
+                "--max-member-removals to allow it)")
     disables = int(actions.get("disable", 0))
     deletes = int(actions.get("delete", 0))
     if disables > max_disables:
@@ -470,6 +480,7 @@ def push(
     concurrency: int = 4, dry_run: bool = False, max_disables: int | None = None,
     max_deletes: int | None = None, max_disable_percent: float | None = None,
     use_bulk: bool | None = None, progress: bool = True, retry: RetryPolicy | None = None,
+    max_member_removals: int | None = None,
 ) -> PushResult:
     """Push the approved ops of ``plan`` to the target behind ``client``; see the module doc.
 
@@ -485,6 +496,8 @@ def push(
         max_disable_percent=(defaults.max_disable_percent if max_disable_percent is None
                              else max_disable_percent),
         account_count=client.count,
+        max_member_removals=(defaults.max_member_removals if max_member_removals is None
+                             else max_member_removals),
     )
     ops = ops_from_frame(frame)
     journal_file = Path(journal_path)
