@@ -69,6 +69,9 @@ def reconcile_command(
     files = write_outputs(result, the_plan, out)
     files["report"] = write_workbook(out / "report.xlsx", result, the_plan)
     print_counts({str(k): int(v) for k, v in result.counts().items()})
+    if result.groups is not None:
+        print_counts({str(k): int(v) for k, v in result.groups.member_counts().items()},
+                     title="Group members")
     console.print(f"plan: {len(the_plan.ops)} operations, digest {the_plan.digest[:16]}")
     console.print(f"wrote {', '.join(str(p) for p in files.values())}")
 
@@ -150,6 +153,8 @@ def push_command(
     max_disables: Annotated[int | None, typer.Option(help="Override the policy's limit.")]
     = None,
     max_deletes: Annotated[int | None, typer.Option(help="Override the policy's limit.")] = None,
+    max_member_removals: Annotated[int | None, typer.Option(
+        help="Override the policy's limit on group members removed.")] = None,
     bulk: Annotated[bool | None, typer.Option("--bulk/--no-bulk", help="Force or forbid Bulk.")]
     = None,
     insecure: Annotated[bool, typer.Option(help="Allow plain http to a non-loopback target.")]
@@ -180,7 +185,9 @@ def push_command(
                           max_disables=policy.max_disables if max_disables is None
                           else max_disables,
                           max_deletes=policy.max_deletes if max_deletes is None else max_deletes,
-                          max_disable_percent=policy.max_disable_percent)
+                          max_disable_percent=policy.max_disable_percent,
+                          max_member_removals=policy.max_member_removals
+                          if max_member_removals is None else max_member_removals)
     counts = {str(k): int(v) for k, v in result.counts().items() if v}
     print_counts(counts, title="Push results" + (" (dry run)" if dry_run else ""))
     failed = result.results[~result.results["status"].isin(

@@ -108,6 +108,7 @@ class Policy(_Model):
     max_disables: int = Field(default=50, ge=0)
     max_disable_percent: float | None = Field(default=None, ge=0, le=100)
     max_deletes: int = Field(default=0, ge=0)
+    max_member_removals: int = Field(default=100, ge=0)  # group members removed per push
 
 
 class Quality(_Model):

@@ -2,7 +2,8 @@
 
 1. start scim2-server on a free loopback port and seed it with the sample snapshot;
 2. read the target live and reconcile the sample HR extract against it;
-3. approve the non-destructive categories plus leavers (within the safety limits);
+3. approve the non-destructive categories plus leavers (within the safety limits), and the
+   group changes next to them (groups to create, members to add and to remove);
 4. push with a journal, then verify by reading the target again;
 5. stop the server. Outputs land in the given folder.
 """
@@ -17,7 +18,8 @@ from rich.console import Console
 from recon.adapters.snapshot import read_snapshot
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
-DEMO_CATEGORIES = ("joiner", "drift", "link", "rehire", "leaver")
+DEMO_CATEGORIES = ("joiner", "drift", "link", "rehire", "leaver",
+                   "group_missing", "member_missing", "member_extra")
 
 
 def run_demo(out: Path, console: Console) -> int:
@@ -28,7 +30,7 @@ def run_demo(out: Path, console: Console) -> int:
     from recon.config import ScimTarget, Target, load_config
     from recon.push import push
     from recon.reconcile import plan, reconcile, snapshot, write_outputs
-    from recon.testing.scimserver import seed, start_server
+    from recon.testing.scimserver import seed, seed_groups, start_server
     from recon.verify import verify
 
     if out.exists():
@@ -39,12 +41,14 @@ def run_demo(out: Path, console: Console) -> int:
     with start_server() as server:
         console.rule("[bold]1. target")
         console.print(f"scim2-server on {server.url}")
-        seed(server.url, sample.resources)
         config = base.model_copy(update={"target": Target(
             scim=ScimTarget(url=server.url), exclude=base.target.exclude)})
+        with connect(config.target.scim) as client:  # type: ignore[arg-type]
+            ids = seed(client, sample.resources)
+            seed_groups(client, sample.groups or [], ids)
         target = snapshot(config)
-        console.print(f"seeded and read back {len(target.resources)} accounts "
-                      f"(snapshot digest {target.digest[:16]})")
+        console.print(f"seeded and read back {len(target.resources)} accounts and "
+                      f"{len(target.groups or [])} groups (snapshot digest {target.digest[:16]})")
 
         approved = converged = 0
         ok = True
@@ -60,6 +64,12 @@ def run_demo(out: Path, console: Console) -> int:
             write_outputs(result, the_plan, folder)
             write_workbook(folder / "report.xlsx", result, the_plan)
             print_counts({str(k): int(v) for k, v in result.counts().items()})
+            if result.groups is not None:
+                print_counts({str(k): int(v) for k, v in result.groups.counts().items()},
+                             title="Groups")
+                print_counts({str(k): int(v)
+                              for k, v in result.groups.member_counts().items()},
+                             title="Group members")
             console.print(f"plan: {len(the_plan.ops)} operations, digest {the_plan.digest[:16]}")
 
             console.rule("[bold]3. approve")
@@ -95,6 +105,10 @@ def run_demo(out: Path, console: Console) -> int:
                           f"({', '.join(sorted(set(remaining['category'])) or ['none'])})")
         print_counts({str(k): int(v) for k, v in checked.reconciliation.counts().items()},
                      title="After the push")
+        if checked.reconciliation.groups is not None:
+            print_counts({str(k): int(v) for k, v
+                          in checked.reconciliation.groups.member_counts().items()},
+                         title="Group members after the push")
         console.print(f"[bold]converged: {converged}/{approved} approved operations[/bold]")
     console.print(f"outputs in {out}")
     return 0 if ok and converged == approved else 1

@@ -35,7 +35,8 @@ OP_COLUMNS = [
 ]
 JSON_COLUMNS = ("payload", "before", "match")
 RISK = {"create": "low", "update": "low", "link": "medium", "enable": "medium",
-        "disable": "high", "delete": "critical"}
+        "disable": "high", "delete": "critical",
+        "group_create": "low", "group_add": "low", "group_remove": "medium"}
 IDENTIFYING = {"username", "externalid", "employeenumber"}
 
 
@@ -118,13 +119,22 @@ def build_plan(
     rows.extend(_creates(identities, wanted))
     rows.extend(_patches(identities, diffs, current))
     rows.extend(_policy_ops(identities, current, config))
+    ops = ops_frame(rows)
+    order = {"create": 0, "link": 1, "update": 2, "enable": 3, "disable": 4, "delete": 5}
+    ops = ops.sort_values(
+        ["action", "hr_row", "target_id"], key=lambda s: s.map(order) if s.name == "action" else s,
+        kind="stable").reset_index(drop=True)
+    return Plan(ops, plan_digest(snapshot_digest, ops["op_id"].tolist()), snapshot_digest, as_of)
+
+
+def ops_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Op rows (dicts of the Plan columns but op_id) as the typed Plan frame, ids computed."""
     ops = pd.DataFrame(rows, columns=[c for c in OP_COLUMNS if c != "op_id"])
-    ids = [
-        op_id(a, m, p, t, k, pl, b)
-        for a, m, p, t, k, pl, b in zip(
-            ops["action"], ops["method"], ops["path"], ops["target_id"], ops["hr_key"],
-            ops["payload"], ops["before"], strict=True)
-    ]
+    # From the dicts, not the frame: pandas would turn a missing hr_key into NaN, and read_plan
+    # recomputes every id with None there.
+    ids = [op_id(r["action"], r["method"], r["path"], r["target_id"],
+                 None if r["hr_key"] is None or pd.isna(r["hr_key"]) else r["hr_key"],
+                 r["payload"], r["before"]) for r in rows]
     ops.insert(0, "op_id", ids)
     for column in JSON_COLUMNS:
         ops[column] = [canonical(v) if v is not None else "" for v in ops[column]]
@@ -132,11 +142,16 @@ def build_plan(
     for column in ("op_id", "action", "method", "path", "target_id", "hr_key", "category",
                    "etag", "risk"):
         ops[column] = ops[column].astype("string")
-    order = {"create": 0, "link": 1, "update": 2, "enable": 3, "disable": 4, "delete": 5}
-    ops = ops.sort_values(
-        ["action", "hr_row", "target_id"], key=lambda s: s.map(order) if s.name == "action" else s,
-        kind="stable").reset_index(drop=True)
-    return Plan(ops, plan_digest(snapshot_digest, ops["op_id"].tolist()), snapshot_digest, as_of)
+    return ops
+
+
+def extend_plan(plan: Plan, rows: list[dict[str, Any]]) -> Plan:
+    """The plan with more ops appended (e.g. /Groups ops); the digest covers them all."""
+    if not rows:
+        return plan
+    ops = pd.concat([plan.ops, ops_frame(rows)], ignore_index=True)
+    return Plan(ops, plan_digest(plan.snapshot_digest, ops["op_id"].tolist()),
+                plan.snapshot_digest, plan.as_of)
 
 
 def _creates(identities: pd.DataFrame, wanted: pd.DataFrame) -> Iterator[dict[str, Any]]:

@@ -6,7 +6,10 @@ The rules, in the order they apply (DESIGN.md "Push"):
    the safety limits (disables/deletes per run, absolute and percent), all counted over the
    approved ops.
 2. Skip what the journal says already succeeded (resume after a crash or a partial run).
-3. Creates first, then updates/links/enables/disables, then deletes. Ops on one account run one
+3. Creates first (users, then groups), then updates/links/enables/disables and group
+   memberships, then deletes. An op that names an earlier create by its bulkId (a joiner added
+   to a group, members of a new group; see recon.groupplan) gets the created id substituted,
+   or fails when that create did not succeed. Ops on one account run one
    after another; different accounts run concurrently (threads) or in Bulk requests when the
    target advertises Bulk (chunked to its maxOperations and maxPayloadSize).
 4. Never overwrite a change made since the snapshot: the write carries ``If-Match`` with the
@@ -23,6 +26,7 @@ The rules, in the order they apply (DESIGN.md "Push"):
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -54,7 +58,7 @@ STATUSES = ("succeeded", "already_applied", "stale", "failed", "skipped", "dry_r
 OK_STATUSES = frozenset({"succeeded", "already_applied", "skipped", "dry_run"})
 RESULT_COLUMNS = ["op_id", "action", "category", "hr_key", "target_id", "status", "attempts",
                   "http_status", "error"]
-PHASES = (("create",), ("update", "link", "enable", "disable"), ("delete",))
+PHASES = (("create", "group_create"), ("update", "link", "enable", "disable"), ("delete",))
 
 
 @dataclass(frozen=True)
@@ -134,9 +138,18 @@ def approved_ops(plan: Plan, approval: Approval) -> pd.DataFrame:
 def check_limits(
     ops: pd.DataFrame, *, max_disables: int, max_deletes: int,
     max_disable_percent: float | None, account_count: Callable[[], int],
+    max_member_removals: int | None = None,
 ) -> None:
     """Refuse a batch past the safety limits (like Entra's accidental-deletion threshold)."""
     actions = ops["action"].value_counts()
+    if max_member_removals is not None and "group_remove" in actions:
+        payloads = ops.loc[ops["action"] == "group_remove", "payload"]
+        removals = sum(len(json.loads(str(p)).get("Operations", [])) for p in payloads)
+        if removals > max_member_removals:
+            raise PlanError(
+                f"{removals} group member removals approved, over the limit of "
+                f"{max_member_removals} per push (raise max_member_removals / "
+                "--max-member-removals to allow it)")
     disables = int(actions.get("disable", 0))
     deletes = int(actions.get("delete", 0))
     if disables > max_disables:
@@ -177,7 +190,7 @@ class _Engine:
     def _read(self, op: Op) -> tuple[dict[str, Any] | None, str | None]:
         """The account now (None when gone) and its version."""
         try:
-            reply = self.client.get(op.target_id)
+            reply = self.client.get(op.target_id, op.endpoint)
         except ScimUnavailable as error:
             raise _Transient(str(error)) from error
         if reply.status == 404:
@@ -196,7 +209,7 @@ class _Engine:
             if value in (None, ""):
                 continue
             try:
-                for resource in self.client.find(attribute, str(value)):
+                for resource in self.client.find(attribute, str(value), op.endpoint):
                     found[str(resource.get("id"))] = resource
             except ScimUnavailable as error:
                 raise _Transient(str(error), uncertain=False) from error
@@ -467,6 +480,7 @@ def push(
     concurrency: int = 4, dry_run: bool = False, max_disables: int | None = None,
     max_deletes: int | None = None, max_disable_percent: float | None = None,
     use_bulk: bool | None = None, progress: bool = True, retry: RetryPolicy | None = None,
+    max_member_removals: int | None = None,
 ) -> PushResult:
     """Push the approved ops of ``plan`` to the target behind ``client``; see the module doc.
 
@@ -482,6 +496,8 @@ def push(
         max_disable_percent=(defaults.max_disable_percent if max_disable_percent is None
                              else max_disable_percent),
         account_count=client.count,
+        max_member_removals=(defaults.max_member_removals if max_member_removals is None
+                             else max_member_removals),
     )
     ops = ops_from_frame(frame)
     journal_file = Path(journal_path)
@@ -512,6 +528,7 @@ def push(
                 batch = [op for op in todo if op.action in phase]
                 if phase == PHASES[1]:
                     batch += [op for op in todo if not any(op.action in p for p in PHASES)]
+                batch = _resolve(engine, batch, outcomes)
                 if not batch:
                     continue
                 if bulk:
@@ -522,6 +539,22 @@ def push(
         states = journal.states(op.op_id for op in ops)
     attempts = {op_id: state.attempts for op_id, state in states.items()}
     return PushResult(_results(ops, outcomes, attempts), plan.digest, str(journal_file))
+
+
+def _resolve(engine: _Engine, ops: list[Op], outcomes: dict[str, _Outcome]) -> list[Op]:
+    """Ops with the ids of the creates they refer to; those whose create failed are settled."""
+    created = {op_id[:32]: outcome.target_id for op_id, outcome in outcomes.items()
+               if outcome.target_id and outcome.status in OK_STATUSES}
+    ready: list[Op] = []
+    for op in ops:
+        missing = [ref for ref in op.references if ref not in created]
+        if missing:
+            outcomes[op.op_id] = engine.settle(op, _Outcome(
+                "failed", op.target_id or None, None,
+                f"waits for create op {missing[0][:12]}, which did not succeed in this push"))
+        else:
+            ready.append(op.resolved(created))
+    return ready
 
 
 def _run_singles(engine: _Engine, ops: list[Op], states: dict[str, OpState], concurrency: int

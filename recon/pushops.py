@@ -11,9 +11,10 @@ is true), manager as its id.
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -22,6 +23,9 @@ import pandas as pd
 from recon.normalize import ENTERPRISE, case_insensitive, get_path, parse_path
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+#: An earlier create's resource, named by its bulkId (RFC 7644 §3.7.2; see recon.groupplan).
+REFERENCE = re.compile(r"bulkId:([0-9a-f]{32})")
+_MEMBER_FILTER = re.compile(r'^members\[\s*value\s+eq\s+"(?P<id>[^"]*)"\s*\]$', re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,54 @@ def _put(path: str, value: Any, into: dict[str, Any]) -> bool:
     return True
 
 
+def _member_ids(value: Any) -> list[str] | None:
+    """Member ids of a PATCH value: ``[{"value": id}, …]`` (or one such item); None otherwise."""
+    items = value if isinstance(value, list) else [value]
+    ids = [str(item["value"]) for item in items if isinstance(item, dict) and item.get("value")]
+    return ids if ids and len(ids) == len(items) else None
+
+
+def _members_op(kind: str, path: str, value: Any, into: dict[str, Any]) -> bool | None:
+    """A group-membership operation as ``{"members": {"present": […], "absent": […]}}``.
+
+    Accepts the RFC 7644 forms (add with a value list; remove by ``members[value eq "…"]``)
+    and Entra's non-RFC ones: capitalised ops, and a remove on ``members`` with a value array.
+    Returns None when the operation is not about members, False when it cannot be compared
+    (a remove of every member).
+    """
+    filtered = _MEMBER_FILTER.match(path.strip())
+    if path.strip().lower() != "members" and filtered is None:
+        return None
+    wanted = into.setdefault("members", {"present": [], "absent": []})
+    if filtered is not None and kind == "remove":
+        ids: list[str] | None = [filtered.group("id")]
+    else:
+        ids = _member_ids(value)
+    if ids is None or kind not in {"add", "remove"}:
+        return False
+    if kind == "add":
+        wanted["present"] = [i for i in wanted["present"] if i not in ids] + ids
+        wanted["absent"] = [i for i in wanted["absent"] if i not in ids]
+    else:
+        wanted["absent"] = [i for i in wanted["absent"] if i not in ids] + ids
+        wanted["present"] = [i for i in wanted["present"] if i not in ids]
+    return True
+
+
+def members_hold(resource: dict[str, Any], expected: Mapping[str, Any]) -> bool:
+    """A group has every ``present`` member and none of the ``absent`` ones."""
+    have = {str(m.get("value")) for m in (get_path(resource, "members") or [])
+            if isinstance(m, dict)}
+    return (all(str(i) in have for i in expected.get("present") or [])
+            and not any(str(i) in have for i in expected.get("absent") or []))
+
+
+def _holds(resource: dict[str, Any], path: str, value: Any) -> bool:
+    if path.lower() == "members" and isinstance(value, dict):
+        return members_hold(resource, value)
+    return normalized(path, get_path(resource, path)) == normalized(path, value)
+
+
 def desired_of_patch(patch: dict[str, Any] | None) -> tuple[dict[str, Any], bool]:
     """The ``{path: value}`` a PatchOp leaves behind, and whether that is all it does."""
     desired: dict[str, Any] = {}
@@ -104,7 +156,10 @@ def desired_of_patch(patch: dict[str, Any] | None) -> tuple[dict[str, Any], bool
         kind = str(operation.get("op", "")).lower()  # real clients send "Replace", "Add"
         path = operation.get("path")
         value = operation.get("value")
-        if kind == "remove" and path:
+        if isinstance(path, str) and (members := _members_op(kind, path, value, desired)
+                                      ) is not None:
+            complete &= members
+        elif kind == "remove" and path:
             desired[path] = None
         elif kind in {"add", "replace"} and path:
             complete &= _put(path, value, desired)
@@ -117,14 +172,12 @@ def desired_of_patch(patch: dict[str, Any] | None) -> tuple[dict[str, Any], bool
 
 def desired_holds(resource: dict[str, Any], desired: dict[str, Any]) -> bool:
     """The account already holds every desired value."""
-    return all(normalized(path, get_path(resource, path)) == normalized(path, value)
-               for path, value in desired.items())
+    return all(_holds(resource, path, value) for path, value in desired.items())
 
 
 def before_holds(resource: dict[str, Any], before: dict[str, Any]) -> bool:
     """The account still holds what the snapshot held for every attribute the op writes."""
-    return all(normalized(path, get_path(resource, path)) == normalized(path, value)
-               for path, value in before.items())
+    return all(_holds(resource, path, value) for path, value in before.items())
 
 
 def summarize(values: dict[str, Any]) -> str:
@@ -173,7 +226,23 @@ class Op:
 
     def changed_paths(self, resource: dict[str, Any]) -> list[str]:
         return [path for path, value in self.before.items()
-                if normalized(path, get_path(resource, path)) != normalized(path, value)]
+                if not _holds(resource, path, value)]
+
+    @property
+    def references(self) -> list[str]:
+        """bulkIds of earlier creates this op refers to (a new group, a joiner's account)."""
+        found = REFERENCE.findall(json.dumps([self.path, self.payload, self.before]))
+        return list(dict.fromkeys(found))
+
+    def resolved(self, created: Mapping[str, str]) -> Op:
+        """The op with every ``bulkId:…`` replaced by the id its create got (all must be known)."""
+        if not self.references:
+            return self
+        text = REFERENCE.sub(lambda found: created[found.group(1)],
+                             json.dumps([self.path, self.target_id, self.payload, self.before]))
+        path, target_id, payload, before = json.loads(text)
+        return replace(self, path=path, target_id=target_id, payload=payload, before=before,
+                       desired=_desired(self.method, payload, self.match))
 
     def bulk_operation(self) -> dict[str, Any]:
         """The op as a BulkRequest operation (RFC 7644 §3.7), its snapshot version as If-Match."""
@@ -198,6 +267,18 @@ def op_from_row(row: Mapping[Any, Any]) -> Op:
     payload = _json(row.get("payload"))
     before = _json(row.get("before")) or {}
     match = _json(row.get("match")) or {}
+    return Op(
+        op_id=_text(row.get("op_id")), action=action, method=method, path=_text(row.get("path")),
+        target_id=_text(row.get("target_id")), hr_key=_text(row.get("hr_key")),
+        category=_text(row.get("category")), payload=payload if isinstance(payload, dict) else None,
+        before=before if isinstance(before, dict) else {}, etag=_text(row.get("etag")),
+        match=match if isinstance(match, dict) else {},
+        desired=_desired(method, payload, match if isinstance(match, dict) else {}),
+    )
+
+
+def _desired(method: str, payload: Any, match: dict[str, Any]) -> dict[str, Any]:
+    """What the target holds once the op is applied; empty when that cannot be compared."""
     if method == "POST":
         desired: dict[str, Any] = {k: v for k, v in match.items() if v not in (None, "")}
         if not desired and isinstance(payload, dict):
@@ -207,15 +288,8 @@ def op_from_row(row: Mapping[Any, Any]) -> Op:
         desired, complete = {}, True
     else:
         desired, complete = desired_of_patch(payload if isinstance(payload, dict) else None)
-    return Op(
-        op_id=_text(row.get("op_id")), action=action, method=method, path=_text(row.get("path")),
-        target_id=_text(row.get("target_id")), hr_key=_text(row.get("hr_key")),
-        category=_text(row.get("category")), payload=payload if isinstance(payload, dict) else None,
-        before=before if isinstance(before, dict) else {}, etag=_text(row.get("etag")),
-        match=match if isinstance(match, dict) else {},
-        # An op whose effect we cannot fully compare is never declared "already applied".
-        desired=desired if complete else {},
-    )
+    # An op whose effect we cannot fully compare is never declared "already applied".
+    return desired if complete else {}
 
 
 def ops_from_frame(frame: pd.DataFrame) -> list[Op]:
@@ -245,12 +319,14 @@ def bulk_chunks(ops: list[Op], max_operations: int, max_payload: int) -> Iterato
 __all__ = [
     "ENTERPRISE",
     "PATCH_OP",
+    "REFERENCE",
     "Op",
     "Verdict",
     "before_holds",
     "bulk_chunks",
     "desired_holds",
     "desired_of_patch",
+    "members_hold",
     "normalized",
     "op_from_row",
     "ops_from_frame",

@@ -19,10 +19,12 @@ from recon.adapters.snapshot import Snapshot, read_snapshot
 from recon.classify import classify
 from recon.config import Config
 from recon.expressions import EvalContext, compile_expression, evaluate_predicate
+from recon.groupplan import group_op_rows
+from recon.groups import GroupReconciliation, classify_groups
 from recon.mapping import desired_frame
 from recon.match import match
 from recon.normalize import current_frame
-from recon.plan import Plan, build_plan, write_plan
+from recon.plan import Plan, build_plan, extend_plan, write_plan
 from recon.quality import QualityResult, check, gate, write_quality
 
 ALWAYS_READ = ["userName", "externalId", "displayName"]
@@ -51,6 +53,9 @@ class Reconciliation:
     quality: QualityResult
     meta: RunMeta
     wanted: pd.DataFrame  # normalized desired values per SCIM path, references resolved
+    # Groups and memberships (recon.groups) when the config has ``groups:`` and the snapshot
+    # holds the target's groups; None otherwise (no group is planned from a snapshot without).
+    groups: GroupReconciliation | None = None
 
     def counts(self) -> pd.Series:
         return self.identities.groupby("category").size().sort_values(ascending=False)
@@ -112,19 +117,28 @@ def reconcile(
     )
     pairs = match(desired, current[~excluded.to_numpy(dtype=bool)], config.match)
     result = classify(desired, current, excluded, pairs, quality.invalid["reason"], config, day)
+    groups = None
+    if config.groups is not None and target.groups is not None:
+        groups = classify_groups(config, hr.frame, desired, result.identities,
+                                 quality.invalid.index, current["target_id"], target.groups,
+                                 context)
     meta = RunMeta(
         as_of=day, hr_file=str(hr.path), hr_sha256=hr.sha256, snapshot_source=snapshot_source,
         snapshot_digest=snapshot_digest, config_digest=config.digest,
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     return Reconciliation(result.identities, result.diffs, desired, current, quality, meta,
-                          result.desired_values)
+                          result.desired_values, groups)
 
 
 def plan(reconciliation: Reconciliation, config: Config) -> Plan:
     r = reconciliation
-    return build_plan(r.identities, r.diffs, r.wanted, r.current, config,
-                      r.meta.snapshot_digest, r.meta.as_of)
+    users = build_plan(r.identities, r.diffs, r.wanted, r.current, config,
+                       r.meta.snapshot_digest, r.meta.as_of)
+    if r.groups is None or config.groups is None:
+        return users
+    # Group ops follow the user ops; adds for joiners refer to their create ops (groupplan).
+    return extend_plan(users, group_op_rows(r.groups, users.ops, config.groups))
 
 
 def write_outputs(reconciliation: Reconciliation, the_plan: Plan, out: Path) -> dict[str, Path]:
@@ -140,10 +154,19 @@ def write_outputs(reconciliation: Reconciliation, the_plan: Plan, out: Path) -> 
     reconciliation.identities.to_csv(files["identities"], index=False)
     reconciliation.diffs.to_csv(files["diffs"], index=False)
     reconciliation.quality.invalid.to_csv(files["invalid"])
+    if reconciliation.groups is not None:
+        files["groups"] = out / "groups.csv"
+        files["memberships"] = out / "memberships.csv"
+        reconciliation.groups.groups.to_csv(files["groups"], index=False)
+        reconciliation.groups.memberships.to_csv(files["memberships"], index=False)
     write_plan(the_plan, files["plan"])
     files["quality"], files["quality_html"] = write_quality(reconciliation.quality, out)
     meta = {**reconciliation.meta.to_json(), "plan_digest": the_plan.digest,
             "counts": {k: int(v) for k, v in reconciliation.counts().items()},
             "ops": len(the_plan.ops)}
+    if reconciliation.groups is not None:
+        meta["groups"] = {k: int(v) for k, v in reconciliation.groups.counts().items()}
+        meta["memberships"] = {k: int(v)
+                               for k, v in reconciliation.groups.member_counts().items()}
     files["meta"].write_text(json.dumps(meta, indent=1), encoding="utf-8")
     return files

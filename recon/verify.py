@@ -2,8 +2,12 @@
 
 An op has converged when the target now holds what the op wrote (a create: an account with the
 op's userName carrying its attributes; a PATCH: every value of its operations; a DELETE: the
-account is gone). The fresh reconciliation is kept too, so the caller can show what is still
-planned after the push — approved work should leave nothing behind.
+account is gone). Group ops are checked against the fresh snapshot's groups: a group_create
+converged when a group of that displayName exists; a membership PATCH when the group has every
+member it adds and none it removes (ids of accounts and groups created in the same push are
+found through their create ops: userName, displayName). The fresh reconciliation is kept too,
+so the caller can show what is still planned after the push — approved work should leave
+nothing behind.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from recon.approve import Approval, check_approval
 from recon.config import Config
 from recon.normalize import case_insensitive, get_path, parse_path
 from recon.plan import Plan
+from recon.pushops import desired_of_patch, members_hold, op_from_row
 from recon.reconcile import Reconciliation, plan, reconcile
 
 
@@ -95,6 +100,47 @@ def _create_holds(resource: dict[str, Any], payload: dict[str, Any]) -> str:
     return ""
 
 
+class _GroupCheck:
+    """Group ops against the fresh groups; bulkId references resolved through their creates."""
+
+    def __init__(self, the_plan: Plan, fresh: Snapshot) -> None:
+        groups = fresh.groups or []
+        self.by_id = {str(g.get("id")): g for g in groups}
+        self.by_name = {str(g.get("displayName", "")).strip().casefold(): g for g in groups}
+        users = {str(r.get("userName", "")).casefold(): str(r.get("id"))
+                 for r in fresh.resources}
+        self.created: dict[str, str] = {}
+        creates = the_plan.ops[the_plan.ops["method"] == "POST"]
+        for one, match in zip(creates["op_id"], creates["match"], strict=True):
+            keys = json.loads(str(match)) if match else {}
+            if keys.get("displayName") is not None:
+                found = self.by_name.get(str(keys["displayName"]).strip().casefold())
+                new_id = str(found.get("id")) if found else None
+            else:
+                new_id = users.get(str(keys.get("userName", "")).casefold())
+            if new_id:
+                self.created[str(one)[:32]] = new_id
+
+    def detail(self, row: dict[str, Any]) -> str:
+        op = op_from_row(row)
+        if op.action == "group_create":
+            name = str(op.match.get("displayName", "")).strip().casefold()
+            return "" if name in self.by_name else "no group with this displayName"
+        missing = [ref for ref in op.references if ref not in self.created]
+        if missing:
+            return f"its create op {missing[0][:12]} made nothing"
+        op = op.resolved(self.created)
+        group = self.by_id.get(op.target_id)
+        if group is None:
+            return "the group no longer exists"
+        desired, _ = desired_of_patch(op.payload)
+        expected = desired.get("members") or {}
+        if not members_hold(group, expected):
+            return (f"members differ: expected {len(expected.get('present') or [])} present, "
+                    f"{len(expected.get('absent') or [])} absent")
+        return ""
+
+
 def verify(
     config: Config, the_plan: Plan, approval: Approval, fresh: Snapshot,
 ) -> Verification:
@@ -103,12 +149,15 @@ def verify(
     approved = the_plan.ops[the_plan.ops["op_id"].isin(approval.op_ids)]
     by_id = {str(r.get("id")): r for r in fresh.resources}
     by_user = {str(r.get("userName", "")).casefold(): r for r in fresh.resources}
+    groups = _GroupCheck(the_plan, fresh)
     # One check per approved op: each compares one JSON document with one resource.
     rows: list[dict[str, Any]] = []
     for op in approved.itertuples(index=False):
         payload = json.loads(str(op.payload)) if op.payload else {}
         detail = ""
-        if op.action == "create":
+        if str(op.action).startswith("group_"):
+            detail = groups.detail(dict(zip(approved.columns, op, strict=True)))
+        elif op.action == "create":
             match = json.loads(str(op.match)) if op.match else {}
             resource = by_user.get(str(match.get("userName", "")).casefold())
             detail = "no account with this userName" if resource is None else _create_holds(

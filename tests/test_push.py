@@ -397,3 +397,22 @@ def test_one_push_per_journal_at_a_time(tmp_path: Path) -> None:
         Journal(tmp_path / "j.db", exclusive=True)
     with Journal(tmp_path / "j.db", exclusive=True):  # released on close
         pass
+
+
+def test_group_member_removals_past_the_limit_are_refused() -> None:
+    import json as _json
+
+    import pandas as _pd
+
+    from recon.errors import PlanError as _PlanError
+    from recon.push import check_limits
+
+    payload = _json.dumps({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                           "Operations": [{"op": "remove", "path": f'members[value eq "{n}"]'}
+                                          for n in range(3)]})
+    ops = _pd.DataFrame({"action": ["group_remove", "group_remove"], "payload": [payload] * 2})
+    check_limits(ops, max_disables=0, max_deletes=0, max_disable_percent=None,
+                 account_count=lambda: 10, max_member_removals=6)
+    with pytest.raises(_PlanError, match="6 group member removals approved, over the limit of 5"):
+        check_limits(ops, max_disables=0, max_deletes=0, max_disable_percent=None,
+                     account_count=lambda: 10, max_member_removals=5)

@@ -40,6 +40,7 @@ ID_NAMESPACE = uuid.UUID("6f1c1c64-3a52-4c1e-9d7e-2b5d3b0f2a10")
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 TOTAL_WORKERS = 300
 DANGLING_MANAGER = "100099"  # a manager purged from the extract: no worker, no account
 
@@ -824,9 +825,105 @@ def special_accounts(builder: Builder, manager_ref: Any,
     return accounts
 
 
-def write_snapshot(resources: list[dict[str, Any]], path: Path) -> None:
+# -- groups ---------------------------------------------------------------------------------
+# The target's groups as an earlier provisioning left them: one "dept-<department>" group per
+# department the *accounts* carry, and "all-employees" with every active employee account. So
+# HR's moves, leavers and joiners show up as membership changes next to the user changes.
+MISSING_DEPARTMENTS = ("Legal",)  # no group yet: recon creates it
+STALE_GROUP = "dept-Facilities"   # a department that no longer exists (managed, no rule derives it)
+UNMANAGED_GROUP = "vpn-users"     # not matched by `groups.managed`: left alone
+VPN_MEMBERS = ("brandon.clark@example.com", "nicole.harris@example.com",
+               "gregory.hale@example.com")
+RULES = [("dept-", "Supervisory Organization"), ("all-employees", None)]
+
+
+def group_resource(name: str, members: list[dict[str, Any]]) -> dict[str, Any]:
+    resource: dict[str, Any] = {
+        "schemas": [CORE_GROUP], "id": scim_id(f"group:{name}"), "displayName": name,
+        "members": [{"value": m["id"], "$ref": f"{SCIM_BASE}/Users/{m['id']}",
+                     "display": m["displayName"], "type": "User"}
+                    for m in sorted(members, key=lambda m: m["id"])],
+        "meta": {"resourceType": "Group", "created": "2019-03-04T09:00:00Z",
+                 "lastModified": "2026-11-01T09:00:00Z",
+                 "location": f"{SCIM_BASE}/Groups/{scim_id(f'group:{name}')}"}}
+    body = json.dumps(resource, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    resource["meta"]["version"] = f'W/"{hashlib.sha256(body).hexdigest()[:16]}"'
+    return resource
+
+
+def build_groups(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    active = [r for r in resources if r["active"] and not r["userName"].startswith("svc-")
+              or r["userName"] == "svc-backup@example.com"]
+    departments = sorted({str(r[ENTERPRISE].get("department")) for r in resources
+                          if r[ENTERPRISE].get("department")})
+    groups = [group_resource(f"dept-{d}", [r for r in active
+                                           if r[ENTERPRISE].get("department") == d])
+              for d in departments if d not in MISSING_DEPARTMENTS]
+    employees = [r for r in active if r[ENTERPRISE].get("employeeNumber")
+                 or r.get("externalId")]
+    groups.append(group_resource("all-employees", employees))
+    groups.append(group_resource(STALE_GROUP, [r for r in resources
+                                               if r["userName"] == "fatima.haddad@example.com"]))
+    groups.append(group_resource(UNMANAGED_GROUP, [r for r in resources
+                                                   if r["userName"] in VPN_MEMBERS]))
+    return sorted(groups, key=lambda g: g["displayName"])
+
+
+def is_active(worker: Worker) -> bool:
+    status_active = worker.status in {"Active", "Leave of Absence"}
+    return status_active and not (worker.term is not None and worker.term < AS_OF)
+
+
+def group_expectations(rows: list[Worker], resources: list[dict[str, Any]],
+                       groups: list[dict[str, Any]]) -> list[tuple[str, str, int, int]]:
+    """(group, category, members to add, members to remove), from the rules of README.md."""
+    account_of = {scim_id(f"worker:{w.emp_id}"): w for w in rows
+                  if isinstance(w.account, dict) and w.emp_id}
+    by_id = {r["id"]: r for r in resources}
+    eligible = [w for w in rows if is_active(w)
+                and w.expected in {"in_sync", "drift", "link", "rehire", "joiner"}]
+    desired: dict[str, set[int]] = {"all-employees": {id(w) for w in eligible}}
+    for worker in eligible:
+        desired.setdefault(f"dept-{worker.org}", set()).add(id(worker))
+    left_alone = {"out_of_scope", "conflict"}
+    result = []
+    current = {g["displayName"]: g for g in groups}
+    for name in sorted(set(desired) | set(current)):
+        if not (name.startswith("dept-") or name == "all-employees"):
+            result.append((name, "unmanaged", 0, 0))
+            continue
+        wanted = desired.get(name, set())
+        present: set[int] = set()
+        removes = 0
+        for member in (current.get(name) or {}).get("members", []):
+            worker = account_of.get(member["value"])
+            user_name = by_id[member["value"]]["userName"]
+            if worker is not None and id(worker) in wanted:
+                present.add(id(worker))
+            elif user_name.startswith("svc-") or (
+                    worker is not None and worker.expected in left_alone) or (
+                    worker is None and user_name in CONFLICT_USER_NAMES):
+                continue
+            else:
+                removes += 1
+        adds = len(wanted - present)
+        category = ("group_missing" if name not in current else
+                    "group_extra" if name not in desired else
+                    "group_drift" if adds or removes else "group_in_sync")
+        result.append((name, category, adds, removes))
+    return result
+
+
+CONFLICT_USER_NAMES = {"kasia.lewandowska@example.com", "katarzyna.mazur@example.com",
+                       "tomas.novak@example.com", "tomas.novak@example.com "}
+
+
+def write_snapshot(resources: list[dict[str, Any]], path: Path,
+                   groups: list[dict[str, Any]] | None = None) -> None:
     body = {"schemas": [LIST_RESPONSE], "totalResults": len(resources), "startIndex": 1,
             "itemsPerPage": len(resources), "Resources": resources}
+    if groups is not None:
+        body["groups"] = groups  # recon reads them next to the users (recon.snapshot/1 style)
     path.write_text(json.dumps(body, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
@@ -857,7 +954,8 @@ ACCOUNT_NOTES = [
 ]
 
 
-def readme_block(rows: list[Worker], resources: list[dict[str, Any]]) -> str:
+def readme_block(rows: list[Worker], resources: list[dict[str, Any]],
+                 groups: list[dict[str, Any]] | None = None) -> str:
     hr_counts = Counter(w.expected for w in rows)
     account_counts = Counter({"conflict": 4, "orphan": 8, "excluded": 3})
     order = ["in_sync", "drift", "link", "joiner", "future_hire", "leaver", "rehire",
@@ -893,6 +991,17 @@ def readme_block(rows: list[Worker], resources: list[dict[str, Any]]) -> str:
               "| userName | expected | exercises |", "|---|---|---|"]
     for user_name, category, note in ACCOUNT_NOTES:
         lines.append(f"| {user_name} | `{category}` | {note} |")
+    if groups is not None:
+        lines += ["", "### Expected groups for `recon.yaml`", "",
+                  f"`target_snapshot.json` also holds {len(groups)} groups (key `groups`). "
+                  "Members to add count joiners (added right after the push creates them); "
+                  "members to remove count leavers, movers' old departments and former "
+                  "employees. Service accounts, interns (out of scope) and accounts in a "
+                  "match conflict stay where they are.", "",
+                  "| group | expected | members to add | members to remove |",
+                  "|---|---|---:|---:|"]
+        for name, category, adds, removes in group_expectations(rows, resources, groups):
+            lines.append(f"| {name} | `{category}` | {adds} | {removes} |")
     lines += ["", END]
     return "\n".join(lines)
 
@@ -916,9 +1025,10 @@ def main() -> None:
     rows = order_rows(workers)
     write_workers(rows, HERE / "workers.csv")
     resources = build_snapshot(rows, builder)
-    write_snapshot(resources, HERE / "target_snapshot.json")
+    groups = build_groups(resources)
+    write_snapshot(resources, HERE / "target_snapshot.json", groups)
     write_empty_snapshot(HERE / "entra-inbound" / "empty_snapshot.json")
-    write_readme_block(readme_block(rows, resources), HERE / "README.md")
+    write_readme_block(readme_block(rows, resources, groups), HERE / "README.md")
     counts = Counter(w.expected for w in rows)
     print(f"{len(rows)} workers, {len(resources)} accounts; expected {dict(counts)}")
 

@@ -422,9 +422,24 @@ class ScimClient:
     def users(self, *, page_size: int | None = None) -> list[dict[str, Any]]:
         return list(self.iter_resources(USERS, page_size=page_size))
 
-    def groups(self, *, page_size: int | None = None) -> list[dict[str, Any]]:
-        """Groups with their members (RFC 7643 §4.2); for the groups feature."""
-        return list(self.iter_resources(GROUPS, page_size=page_size))
+    def groups(self, *, page_size: int | None = None, exclude_members: bool = False
+               ) -> list[dict[str, Any]]:
+        """Groups with their members (RFC 7643 §4.2); for the groups feature.
+
+        A group listed without ``members`` (the target leaves them out of lists, or we asked
+        it to with ``exclude_members``, as Entra does to keep pages small) is read once more
+        on its own, ``GET /Groups/{id}``; a group that has no ``members`` there either has none.
+        """
+        params = {"excludedAttributes": "members"} if exclude_members else None
+        groups = list(self.iter_resources(GROUPS, page_size=page_size, params=params))
+        for group in groups:
+            if "members" not in group and group.get("id"):
+                reply = self.get(str(group["id"]), GROUPS)
+                if not reply.ok or reply.body is None:
+                    raise ScimHttpError(f"GET {GROUPS}/{group['id']}: {reply.status} "
+                                        f"{reply.detail}", status=reply.status)
+                group["members"] = reply.body.get("members") or []
+        return groups
 
     def count(self, endpoint: str = USERS) -> int:
         """totalResults of an endpoint, read with ``count=0`` (RFC 7644 §3.4.2.4)."""

@@ -184,6 +184,29 @@ def _identity_sheets(wb: Workbook, reconciliation: ReconciliationLike) -> None:
     write_table(wb, "Invalid rows", invalid, [
         row, key, person, Column("Rule", "rule"), Column("Column", "column"), reason],
         "HR rows that failed a data-quality rule: quarantined, nothing planned; fix them in HR.")
+    _group_sheets(wb, getattr(reconciliation, "groups", None))
+
+
+def _group_sheets(wb: Workbook, groups: Any) -> None:
+    """Groups and membership changes (recon.groups), when the config has ``groups:``."""
+    if groups is None:
+        return
+    category, reason = Column("Category", "category", 14), Column("Reason", "reason")
+    write_table(wb, "Groups", groups.groups, [
+        Column("Group", "group"), category, Column("Group id", "target_id"),
+        Column("Desired members", "desired_members", 10),
+        Column("Current members", "current_members", 10), Column("To add", "to_add", 8),
+        Column("To remove", "to_remove", 8), reason],
+        "Every desired and target group: created when missing, members changed when managed; "
+        "unmanaged groups are left alone, groups are never deleted.")
+    write_table(wb, "Group members", groups.memberships[
+        ~groups.memberships["category"].isin(["member_ok"])], [
+        Column("Group", "group"), category, Column("HR row", "hr_row", 8),
+        Column("HR key", "hr_key"), Column("Person", "display_name"),
+        Column("User name", "user_name"), Column("Account id", "member_id"),
+        Column("Account category", "account_category"), reason],
+        "Members to add and to remove (leavers leave every managed group), and members "
+        "reported or left alone.")
 
 
 def _join(values: pd.Series) -> str:

@@ -29,6 +29,7 @@ from recon.errors import PushError
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 STARTUP_TIMEOUT = 20.0
 
 
@@ -211,6 +212,27 @@ def seed(target: str | ScimClient, resources: Iterable[dict[str, Any]], *, chunk
                 ids[_key(item)] = created.resource_id
     _wire_managers(client, items, ids)
     return ids
+
+
+def seed_groups(client: ScimClient, groups: Iterable[dict[str, Any]], ids: dict[str, str]
+                ) -> dict[str, str]:
+    """Create groups with their members, member ids mapped through ``seed``'s ``ids``.
+
+    Members that point at no seeded user are dropped (a live target keeps no dangling member
+    here). Returns ``{given group id: new id}``.
+    """
+    created: dict[str, str] = {}
+    for group in groups:
+        members = [{"value": ids[str(m.get("value"))]} for m in group.get("members") or []
+                   if str(m.get("value")) in ids]
+        body = {"schemas": list(group.get("schemas") or [CORE_GROUP]),
+                "displayName": group.get("displayName"), "members": members}
+        reply = client.create(body, "/Groups")
+        if not reply.ok or not reply.resource_id:
+            raise PushError(f"seed: creating group {group.get('displayName')!r} failed: "
+                            f"{reply.status} {reply.detail}")
+        created[str(group.get("id") or group.get("displayName"))] = reply.resource_id
+    return created
 
 
 def _key(item: dict[str, Any]) -> str:

@@ -1,0 +1,584 @@
+"""What recon's results look like in JupyterLab: charts, drill-down tables, side-by-side views.
+
+The notebooks in ``notebooks/`` call the library for every decision; this module only shapes
+results for a person to read (``*_table`` functions return plain DataFrames, ``show_*``
+functions display them). Interactive tables come from itables when it is installed, plain HTML
+otherwise. The hygiene findings of notebook 4 are in ``recon.hygiene``; the local stand-in
+targets in ``recon.local_targets`` (re-exported here).
+"""
+
+from __future__ import annotations
+
+import html
+import importlib
+import io
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from recon.adapters.snapshot import Snapshot
+from recon.approve import Approval
+from recon.config import Config, Policy
+from recon.local_targets import LocalTarget as LocalTarget  # re-exported for the notebooks
+from recon.local_targets import journal_for as journal_for
+from recon.local_targets import start_local_graph as start_local_graph
+from recon.local_targets import start_local_scim as start_local_scim
+from recon.local_targets import with_entra as with_entra
+from recon.local_targets import with_scim as with_scim
+from recon.normalize import ENTERPRISE, parse_active, parse_path
+from recon.plan import Plan
+from recon.reconcile import Reconciliation
+
+# What happens to each category, for the colours of the charts (DESIGN.md's table).
+CHANGES = ("drift", "link", "joiner", "leaver", "rehire")
+NEEDS_A_PERSON = ("conflict", "invalid", "orphan")
+NOTHING = ("in_sync", "future_hire", "departed", "out_of_scope", "excluded")
+CATEGORY_ORDER = (*CHANGES, *NEEDS_A_PERSON, *NOTHING)
+MEANING = {
+    "in_sync": "matched, nothing differs",
+    "drift": "matched by the employee key, attributes differ: update",
+    "link": "matched only by a fallback key (e-mail): write the key, plus any drift",
+    "joiner": "active in HR, no account: create",
+    "future_hire": "hire date beyond the pre-hire window: later",
+    "leaver": "inactive in HR, account still enabled: disable",
+    "rehire": "active in HR, account disabled: enable",
+    "departed": "inactive in HR, no account: nothing to do",
+    "out_of_scope": "outside the scoping rule: left alone",
+    "conflict": "ambiguous match: a person decides",
+    "invalid": "failed the data-quality checks: fix in HR",
+    "orphan": "account with no HR row: reported",
+    "excluded": "account matching the exclusion rule: left alone",
+}
+COLOURS = {"change": "#2f6db5", "person": "#d9822b", "nothing": "#a7adb4"}
+_URN = re.compile(r"^urn:[^ ]*:")
+
+
+# ---- display ---------------------------------------------------------------------------------
+
+
+def _ipython() -> Any:
+    """IPython's display module (untyped: kept behind Any)."""
+    return importlib.import_module("IPython.display")
+
+
+def _display(*objects: Any) -> None:
+    _ipython().display(*objects)
+
+
+def _html(text: str) -> Any:
+    return _ipython().HTML(text)
+
+
+def setup() -> None:
+    """Load the interactive-table library into the page (offline) and set readable defaults."""
+    pd.set_option("display.max_colwidth", 80)
+    pd.set_option("display.max_columns", 40)
+    try:
+        import itables
+    except ImportError:  # pragma: no cover - itables is a dev/lab dependency
+        return
+    itables.init_notebook_mode(all_interactive=False, connected=False)
+
+
+def label(path: str) -> str:
+    """A SCIM path as an analyst reads it: ``urn:…:User:department`` → ``department``."""
+    parsed = parse_path(path)
+    if parsed.filter_attr:
+        return f"{parsed.attribute} ({parsed.filter_value})"
+    text = _URN.sub("", path) if parsed.schema else path
+    return text.rsplit(":", 1)[-1]
+
+
+TABLE_CSS = ".dt-container td, .dt-container th {text-align: left !important}"
+
+
+def readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """Missing values as empty cells and booleans as yes/no, for people rather than code."""
+    shown = frame.copy()
+    for column in shown.columns:
+        values = shown[column]
+        if pd.api.types.is_bool_dtype(values):
+            shown[column] = values.map({True: "yes", False: "no"}).astype("string")
+        elif not pd.api.types.is_numeric_dtype(values) or values.isna().any():
+            shown[column] = values.astype("string").fillna("")
+    return shown
+
+
+def show_table(frame: pd.DataFrame, caption: str | None = None, *, rows: int = 10) -> None:
+    """A table that can be searched, sorted and paged (itables), or plain HTML without it."""
+    title = f"<p style='font-weight:bold;margin:0.8em 0 0.2em'>{html.escape(caption)}</p>" \
+        if caption else ""
+    if frame.empty:
+        _display(_html(title + "<p><i>Nothing to show.</i></p>"))
+        return
+    shown = readable(frame)
+    try:
+        import itables
+    except ImportError:  # pragma: no cover - itables is a dev/lab dependency
+        _display(_html(title + shown.head(200).to_html(index=False)))
+        return
+    if title:
+        _display(_html(title))
+    itables.show(shown, pageLength=rows, showIndex=False, maxBytes=0,
+                 classes="display nowrap compact cell-border", css=TABLE_CSS,
+                 style="table-layout:auto;width:auto;margin:0",
+                 lengthMenu=[rows, 25, 100, -1], scrollX=len(shown.columns) > 6)
+
+
+def show_figure(figure: Any) -> None:
+    """Show a matplotlib figure as a PNG (the same in JupyterLab, headless runs and HTML)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    _display(_ipython().Image(data=buffer.getvalue()))
+
+
+def show_facts(facts: Mapping[str, Any], title: str | None = None) -> None:
+    """A short two-column list: what was loaded, from where, how many."""
+    rows = "".join(f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(k)}</th>"
+                   f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
+                   for k, v in facts.items())
+    head = f"<h4>{html.escape(title)}</h4>" if title else ""
+    _display(_html(f"{head}<table>{rows}</table>"))
+
+
+def show_files(paths: Iterable[Path], title: str | None = None) -> None:
+    """The files a step wrote, with their sizes."""
+    show_facts({str(path): f"{path.stat().st_size:,} bytes" for path in paths}, title)
+
+
+def show_message(text: str, *, ok: bool = True) -> None:
+    """One line in green (all good) or amber (look at this)."""
+    colour = "#1e7b34" if ok else "#b35900"
+    _display(_html(f"<p style='color:{colour};font-weight:bold'>{html.escape(text)}</p>"))
+
+
+def config_facts(config: Config, path: str | Path) -> dict[str, Any]:
+    """What a config points at, in a few lines."""
+    target = next(k for k in ("scim", "entra", "file") if getattr(config.target, k) is not None)
+    where = {"scim": lambda: config.target.scim.url if config.target.scim else "",
+             "entra": lambda: config.target.entra.graph_url if config.target.entra else "",
+             "file": lambda: config.target.file.name if config.target.file else ""}[target]()
+    return {"config": str(path), "HR file": config.source_path.name,
+            "worker key column": config.source.key, "as-of date": config.as_of or "today",
+            "target": f"{target}: {where}", "attributes mapped": len(config.attributes),
+            "match rules (in order)": " → ".join(label(m.target) for m in config.match)}
+
+
+def snapshot_facts(snapshot: Snapshot) -> dict[str, Any]:
+    """How many accounts a snapshot holds, enabled and disabled."""
+    active = parse_active(pd.Series([r.get("active") for r in snapshot.resources],
+                                    dtype="object"))
+    enabled = int(active.sum())
+    return {"accounts": len(snapshot.resources), "enabled": enabled,
+            "disabled": len(snapshot.resources) - enabled, "source": snapshot.source,
+            "taken at": snapshot.taken_at}
+
+
+def failed_checks(invalid: pd.DataFrame) -> pd.Series:
+    """Quarantined rows per failed check (a row failing two checks counts for both)."""
+    return invalid["rule"].astype("string").str.split("; ").explode().value_counts()
+
+
+# ---- charts ----------------------------------------------------------------------------------
+
+
+def _whole_numbers(axes: Any) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _kind(category: str) -> str:
+    if category in CHANGES:
+        return "change"
+    return "person" if category in NEEDS_A_PERSON else "nothing"
+
+
+def category_figure(counts: pd.Series, title: str = "Rows per category") -> Any:
+    """Horizontal bars, one per category, coloured by what happens to them."""
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    known = [c for c in CATEGORY_ORDER if c in counts.index]
+    order = known + sorted(str(c) for c in counts.index if c not in CATEGORY_ORDER)
+    values = counts.reindex(order).fillna(0).astype(int)
+    figure = Figure(figsize=(7.5, 0.38 * len(values) + 1.2))
+    axes = figure.subplots()
+    bars = axes.barh(list(values.index)[::-1], list(values)[::-1],
+                     color=[COLOURS[_kind(c)] for c in values.index][::-1])
+    axes.bar_label(bars, padding=3, fontsize=9)
+    axes.set_title(title, loc="left", fontsize=11)
+    axes.set_xlabel("rows")
+    axes.spines[["top", "right"]].set_visible(False)
+    axes.set_xlim(0, max(int(values.max()), 1) * 1.12)
+    _whole_numbers(axes)
+    axes.legend(handles=[Patch(color=COLOURS["change"], label="recon plans a change"),
+                         Patch(color=COLOURS["person"], label="a person decides / fixes"),
+                         Patch(color=COLOURS["nothing"], label="nothing to do")],
+                loc="lower right", fontsize=8, frameon=False)
+    return figure
+
+
+def bar_figure(counts: pd.Series, title: str, xlabel: str = "rows") -> Any:
+    """A plain horizontal bar chart of counts, largest first."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(7.5, 0.38 * max(len(counts), 1) + 1.2))
+    axes = figure.subplots()
+    ordered = counts.sort_values()
+    bars = axes.barh([str(i) for i in ordered.index], list(ordered), color=COLOURS["change"])
+    axes.bar_label(bars, padding=3, fontsize=9)
+    axes.set_title(title, loc="left", fontsize=11)
+    axes.set_xlabel(xlabel)
+    axes.spines[["top", "right"]].set_visible(False)
+    axes.set_xlim(0, max(int(ordered.max()) if len(ordered) else 1, 1) * 1.15)
+    _whole_numbers(axes)
+    return figure
+
+
+def show_bars(counts: pd.Series, title: str, xlabel: str = "rows") -> None:
+    if counts.empty:
+        show_message(f"{title}: nothing to show.")
+        return
+    show_figure(bar_figure(counts, title, xlabel))
+
+
+def show_categories(counts: pd.Series, title: str = "Rows per category") -> None:
+    show_figure(category_figure(counts, title))
+
+
+def top_values(values: pd.Series, top: int = 12) -> pd.Series:
+    """Counts of the most frequent values; the rest as "(other)", empty cells as "(empty)"."""
+    counts = values.fillna("(empty)").astype(str).value_counts()
+    if len(counts) > top:
+        rest = int(counts.iloc[top - 1:].sum())
+        counts = pd.concat([counts.iloc[:top - 1], pd.Series({"(other)": rest})])
+    return counts
+
+
+def profile_figure(frame: pd.DataFrame, columns: Iterable[str], *, top: int = 12) -> Any:
+    """Bar charts side by side, one per HR column: how many rows hold each value."""
+    from matplotlib.figure import Figure
+
+    names = [c for c in dict.fromkeys(columns) if c in frame.columns]
+    counted = {name: top_values(frame[name], top) for name in names}
+    tallest = max((len(c) for c in counted.values()), default=1)
+    figure = Figure(figsize=(5.5 * max(len(names), 1), 0.28 * tallest + 1.0))
+    grid = figure.subplots(1, max(len(names), 1), squeeze=False)[0]
+    for axes, (name, counts) in zip(grid, counted.items(), strict=False):
+        bars = axes.barh(list(counts.index)[::-1], list(counts)[::-1], height=0.7,
+                         color=COLOURS["change"])
+        axes.bar_label(bars, padding=2, fontsize=8)
+        axes.set_title(name, loc="left", fontsize=10)
+        axes.tick_params(axis="y", labelsize=8)
+        axes.spines[["top", "right"]].set_visible(False)
+        axes.set_xlim(0, int(counts.max()) * 1.2)
+        axes.set_ylim(len(counts) - tallest - 0.6, len(counts) - 0.4)  # bars from the top
+        _whole_numbers(axes)
+    figure.tight_layout()
+    return figure
+
+
+def hr_profile_columns(config: Config, columns: Iterable[str]) -> list[str]:
+    """The status column of the config first, then the given columns."""
+    status = [config.source.status.column] if config.source.status else []
+    return list(dict.fromkeys([*status, *columns]))
+
+
+def show_profiles(frame: pd.DataFrame, columns: Iterable[str], *, top: int = 12,
+                  per_row: int = 2) -> None:
+    """Profiles of the given HR columns, two charts to a row."""
+    names = [c for c in dict.fromkeys(columns) if c in frame.columns]
+    for start in range(0, len(names), per_row):
+        show_figure(profile_figure(frame, names[start:start + per_row], top=top))
+
+
+# ---- tables over a reconciliation ------------------------------------------------------------
+
+
+def categories_present(reconciliation: Reconciliation) -> list[str]:
+    """The categories of a run, in the order of the chart (changes first)."""
+    present = set(reconciliation.identities["category"].dropna().astype(str))
+    return [c for c in CATEGORY_ORDER if c in present] + sorted(present - set(CATEGORY_ORDER))
+
+
+def category_summary(reconciliation: Reconciliation) -> pd.DataFrame:
+    """Rows per category with what each category means."""
+    counts = reconciliation.counts()
+    names = categories_present(reconciliation)
+    return pd.DataFrame({"category": names,
+                         "rows": [int(counts.get(n, 0)) for n in names],
+                         "what it means": [MEANING.get(n, "") for n in names]})
+
+
+def quality_message(invalid: pd.DataFrame, rows: int) -> None:
+    """One line: how many rows are quarantined."""
+    if invalid.empty:
+        show_message(f"Every one of the {rows} HR rows passes the data-quality checks.")
+    else:
+        show_message(f"{len(invalid)} of {rows} HR rows fail a check and are quarantined.",
+                     ok=False)
+
+
+def quarantine_table(hr: pd.DataFrame, invalid: pd.DataFrame) -> pd.DataFrame:
+    """The HR rows that failed the quality checks: why first, then the row as it is in the file."""
+    reasons = invalid[["reason", "rule", "column"]].rename(columns={"column": "failed column"})
+    rows = reasons.join(hr, how="left")
+    rows.index.name = "hr_row"
+    return rows.reset_index()
+
+
+def _names_by_id(current: pd.DataFrame) -> pd.Series:
+    name = current["displayName"] if "displayName" in current else current["userName"]
+    return pd.Series(name.fillna(current["userName"]).astype("string").to_numpy(),
+                     index=current["target_id"].astype("string").to_numpy())
+
+
+def _is_manager(path: str) -> bool:
+    parsed = parse_path(path)
+    return parsed.schema == ENTERPRISE and parsed.attribute.lower() == "manager"
+
+
+def category_table(reconciliation: Reconciliation, category: str) -> pd.DataFrame:
+    """One category's rows with the columns that say who and why (empty columns left out)."""
+    rows = reconciliation.category(category)
+    columns = ["hr_row", "hr_key", "display_name", "user_name", "reason", "changed_attributes",
+               "matched_by", "target_id"]
+    table = rows[[c for c in columns if c in rows]].copy()
+    if "changed_attributes" in table:
+        table["changed_attributes"] = table["changed_attributes"].fillna("").map(
+            lambda text: ", ".join(label(p) for p in str(text).split(";") if p))
+    empty = [c for c in table.columns
+             if table[c].astype("string").fillna("").str.strip().eq("").all()]
+    return table.drop(columns=empty).reset_index(drop=True)
+
+
+def diff_table(reconciliation: Reconciliation,
+               categories: Iterable[str] = ("drift", "link", "rehire")) -> pd.DataFrame:
+    """Attribute-level differences, before → after; managers by name, not by account id."""
+    diffs = reconciliation.diffs
+    diffs = diffs[diffs["category"].isin(list(categories))]
+    names = _names_by_id(reconciliation.current)
+    people = reconciliation.identities.dropna(subset=["hr_row"]).set_index("hr_row")
+    manager = diffs["attribute"].map(_is_manager).astype(bool)
+    active = diffs["attribute"].map(lambda p: parse_path(p).attribute.lower() == "active")
+
+    def shown(values: pd.Series) -> pd.Series:
+        text = values.astype("string")
+        by_name = text.map(names).fillna(text)
+        state = parse_active(text).map({True: "enabled", False: "disabled"})
+        return text.mask(manager, by_name).mask(active.astype(bool), state).fillna("(empty)")
+
+    return pd.DataFrame({
+        "hr_row": diffs["hr_row"].to_numpy(),
+        "who": people["display_name"].reindex(diffs["hr_row"]).to_numpy(),
+        "category": diffs["category"].to_numpy(),
+        "attribute": diffs["attribute"].map(label).to_numpy(),
+        "before (target)": shown(diffs["before"]).to_numpy(),
+        "after (HR)": shown(diffs["after"]).to_numpy(),
+    })
+
+
+def _row_values(frame: pd.Series, paths: list[str], names: pd.Series) -> list[str]:
+    values = []
+    for path in paths:
+        value = frame.get(path)
+        text = "" if value is None or pd.isna(value) else str(value)
+        if _is_manager(path) and text:
+            text = str(names.get(text, text))
+        values.append(text)
+    return values
+
+
+def conflict_views(reconciliation: Reconciliation, config: Config
+                   ) -> list[tuple[str, pd.DataFrame]]:
+    """For each HR row in conflict: the wanted values beside every candidate account's values."""
+    identities = reconciliation.identities
+    conflicts = identities[identities["category"] == "conflict"]
+    people = conflicts.dropna(subset=["hr_row"])
+    accounts = conflicts[conflicts["hr_row"].isna()]
+    current = reconciliation.current.set_index("target_id", drop=False)
+    names = _names_by_id(reconciliation.current)
+    paths = list(config.attributes)
+    views = []
+    for person in people.itertuples(index=False):
+        reason = str(person.reason)
+        candidates = [str(t) for t in accounts["target_id"] if str(t) in reason]
+        wanted: pd.Series = reconciliation.wanted.reindex([person.hr_row]).iloc[0]
+        active = bool(reconciliation.desired["worker_active"].get(person.hr_row, True))
+        columns = {"HR wants": [*_row_values(wanted, paths, names),
+                                "(active in HR)" if active else "(inactive in HR)", ""]}
+        for number, target_id in enumerate(candidates, start=1):
+            account = current.loc[current.index == target_id].iloc[0]
+            state = "enabled" if bool(account["active"]) else "disabled"
+            columns[f"account {number}"] = [*_row_values(account, paths, names), state,
+                                             target_id]
+        view = pd.DataFrame(columns, index=[*(label(p) for p in paths), "account", "target id"])
+        title = f"HR row {person.hr_row} — {person.display_name} ({person.hr_key})"
+        views.append((title, view))
+    return views
+
+
+def show_conflicts(reconciliation: Reconciliation, config: Config) -> None:
+    """Side-by-side views; cells that differ from what HR wants are highlighted."""
+    views = conflict_views(reconciliation, config)
+    if not views:
+        show_message("No conflicts: every worker matched at most one account.")
+        return
+    for title, view in views:
+        def mark(column: pd.Series, wanted: pd.Series = view["HR wants"]) -> list[str]:
+            if column.name == "HR wants":
+                return ["font-weight:bold"] * len(column)
+            return ["background-color:#fde9d9" if (a != w and w and not k.startswith(
+                ("account", "target"))) else "" for a, w, k in zip(
+                    column, wanted, column.index, strict=True)]
+        styled = view.style.apply(mark).set_caption(title).set_table_styles(
+            [{"selector": "caption", "props": "caption-side:top;font-weight:bold;"
+              "text-align:left;font-size:1.05em"},
+             {"selector": "td, th", "props": "text-align:left;padding:2px 10px"}])
+        _display(styled)
+
+
+ORPHAN_DETAILS = ("userName", "title", f"{ENTERPRISE}:department", f"{ENTERPRISE}:manager",
+                  f"{ENTERPRISE}:employeeNumber", "externalId")
+
+
+def orphan_table(reconciliation: Reconciliation, categories: Iterable[str] = ("orphan",)
+                 ) -> pd.DataFrame:
+    """Accounts with no HR row, with their last known attributes from the target."""
+    identities = reconciliation.identities
+    rows = identities[identities["category"].isin(list(categories))
+                      & identities["hr_row"].isna()]
+    current = reconciliation.current.set_index("target_id")
+    names = _names_by_id(reconciliation.current)
+    known = current.reindex(rows["target_id"].astype(str))
+    table = pd.DataFrame({"category": rows["category"].to_numpy(),
+                          "account": rows["display_name"].to_numpy(),
+                          "enabled": known["active"].to_numpy()})
+    for path in ORPHAN_DETAILS:
+        if path not in current.columns:
+            continue
+        values = known[path].astype("string")
+        if _is_manager(path):
+            values = values.map(names).fillna(values)
+        table[label(path)] = values.to_numpy()
+    table["reason"] = rows["reason"].to_numpy()
+    table["target_id"] = rows["target_id"].to_numpy()
+    return table.dropna(axis=1, how="all")
+
+
+# ---- approve, limits, push -------------------------------------------------------------------
+
+
+def plan_overview(plan: Plan) -> pd.DataFrame:
+    """Operations per category and action, with their risk."""
+    ops = plan.ops
+    if ops.empty:
+        return pd.DataFrame(columns=["category", "action", "risk", "operations"])
+    return (ops.groupby(["category", "action", "risk"]).size().rename("operations")
+            .reset_index().sort_values("operations", ascending=False, ignore_index=True))
+
+
+def approved_table(plan: Plan, approval: Approval) -> pd.DataFrame:
+    """Planned and approved operations per category and action."""
+    ops = plan.ops.assign(approved=plan.ops["op_id"].isin(list(approval.op_ids)))
+    table = ops.groupby(["category", "action"]).agg(
+        planned=("op_id", "size"), approved=("approved", "sum")).reset_index()
+    return table.sort_values(["approved", "planned"], ascending=False, ignore_index=True)
+
+
+def limits_table(plan: Plan, approval: Approval, policy: Policy, accounts: int) -> pd.DataFrame:
+    """The push's safety limits next to what the approval would do."""
+    approved = plan.ops[plan.ops["op_id"].isin(list(approval.op_ids))]
+    actions = approved["action"].value_counts()
+    disables, deletes = int(actions.get("disable", 0)), int(actions.get("delete", 0))
+    rows = [("disables per push", disables, policy.max_disables),
+            ("deletes per push", deletes, policy.max_deletes)]
+    table = pd.DataFrame(rows, columns=["limit", "approved", "allowed"])
+    if policy.max_disable_percent is not None:
+        share = round(100.0 * disables / max(accounts, 1), 1)
+        percent = pd.DataFrame([("disables, % of accounts", share, policy.max_disable_percent)],
+                               columns=table.columns)
+        table = pd.concat([table, percent], ignore_index=True)
+    table["within the limit"] = (table["approved"] <= table["allowed"]).map(
+        {True: "yes", False: "NO — the push will refuse"})
+    return table
+
+
+def push_limits(policy: Policy) -> dict[str, Any]:
+    """The config's safety limits as the push's keyword arguments."""
+    return {"max_disables": policy.max_disables, "max_deletes": policy.max_deletes,
+            "max_disable_percent": policy.max_disable_percent}
+
+
+def counts_line(counts: pd.Series, what: str = "") -> str:
+    """``succeeded 47, stale 1`` (zeros left out)."""
+    parts = [f"{name} {int(count)}" for name, count in counts.items() if int(count)]
+    return (f"{what}: " if what else "") + (", ".join(parts) or "nothing")
+
+
+def results_table(results: pd.DataFrame, reconciliation: Reconciliation) -> pd.DataFrame:
+    """Push (or verify) results with the person's name in front."""
+    people = reconciliation.identities.dropna(subset=["hr_key"]).drop_duplicates("hr_key")
+    names = pd.Series(people["display_name"].to_numpy(), index=people["hr_key"].to_numpy())
+    table = results.copy()
+    table.insert(0, "who", table["hr_key"].map(names))
+    table["op_id"] = table["op_id"].str.slice(0, 12)
+    return table
+
+
+def _progress_html(done: int, total: int, label_text: str) -> str:
+    share = 100.0 * done / max(total, 1)
+    return (f"<div style='font-family:sans-serif'>{html.escape(label_text)} "
+            f"<progress value='{done}' max='{max(total, 1)}' style='width:24em'></progress> "
+            f"{done} / {total} ({share:.0f}%)</div>")
+
+
+def run_with_progress(work: Callable[[], Any], count_done: Callable[[], int], total: int,
+                      label_text: str = "push", *, interval: float = 0.2) -> Any:
+    """Run ``work`` in a thread, showing ``count_done()`` of ``total`` as a bar until it ends."""
+    handle = _display_handle(_progress_html(0, total, label_text))
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as error:  # re-raised in the caller's thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target, name="recon-notebook-work", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        thread.join(interval)
+        handle.update(_html(_progress_html(min(count_done(), total), total, label_text)))
+    if "error" in outcome:
+        raise outcome["error"]
+    handle.update(_html(_progress_html(total, total, label_text)))
+    return outcome.get("value")
+
+
+def _display_handle(text: str) -> Any:
+    return _ipython().display(_html(text), display_id=True)
+
+
+def journal_counter(journal_path: str | Path, op_ids: Iterable[str]) -> Callable[[], int]:
+    """How many of ``op_ids`` the push journal has finished (read from its SQLite file)."""
+    import sqlite3
+
+    wanted = set(op_ids)
+
+    def count() -> int:
+        if not Path(journal_path).exists():
+            return 0
+        try:
+            with sqlite3.connect(f"file:{journal_path}?mode=ro", uri=True, timeout=1) as db:
+                rows = db.execute("SELECT op_id FROM ops WHERE status != 'pending'").fetchall()
+        except sqlite3.Error:
+            return 0
+        return sum(1 for (op_id,) in rows if op_id in wanted)
+
+    return count
