@@ -109,7 +109,7 @@ def reconcile(
     context = EvalContext(now=datetime.combine(day, time()))
     desired = desired_frame(hr.frame, config, day, context)
     current = current_frame(target, target_paths(config))
-    snapshot_source, snapshot_digest = target.source, target.digest
+    snapshot_source, snapshot_digest, snapshot_groups = target.source, target.digest, target.groups
     del target  # the resource dicts are a run's largest object: let them go once flattened
     excluded = (
         evaluate_predicate(config.target.exclude, current, context)
@@ -118,9 +118,9 @@ def reconcile(
     pairs = match(desired, current[~excluded.to_numpy(dtype=bool)], config.match)
     result = classify(desired, current, excluded, pairs, quality.invalid["reason"], config, day)
     groups = None
-    if config.groups is not None and target.groups is not None:
+    if config.groups is not None and snapshot_groups is not None:
         groups = classify_groups(config, hr.frame, desired, result.identities,
-                                 quality.invalid.index, current["target_id"], target.groups,
+                                 quality.invalid.index, current["target_id"], snapshot_groups,
                                  context)
     meta = RunMeta(
         as_of=day, hr_file=str(hr.path), hr_sha256=hr.sha256, snapshot_source=snapshot_source,
