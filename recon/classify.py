@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from recon.config import Config
-from recon.mapping import future_hires
+from recon.mapping import as_of_timestamp, future_hires
 from recon.normalize import case_insensitive, is_in, normalize_values, parse_path
 
 HR_CATEGORIES = (
@@ -148,13 +148,19 @@ def classify(
             noted, reason + "; candidate accounts: " + candidates.reindex(hr_index))
     fixed = {
         "out_of_scope": "fails the scoping rule",
-        "leaver": "inactive in HR, account active",
         "rehire": "active in HR, account disabled",
-        "departed": "inactive in HR, no account",
         "joiner": "active in HR, no account",
     }
     for name, text in fixed.items():
         reason = reason.mask(category == name, text)
+    # Why a worker is inactive: a termination date before as-of, else the status value.
+    ended = desired["termination_date"]
+    ended_text = ended.dt.strftime("%Y-%m-%d").astype("string")
+    terminated = (ended < as_of_timestamp(as_of)).fillna(False).to_numpy(dtype=bool)
+    status = desired["worker_status"].astype("string").fillna("empty")
+    why = ("status " + status).mask(terminated, "terminated " + ended_text)
+    reason = reason.mask(category == "leaver", "inactive in HR (" + why + "), account active")
+    reason = reason.mask(category == "departed", "inactive in HR (" + why + "), no account")
     reason = reason.mask(
         category == "future_hire",
         "hire date " + hire_text + f" is more than {config.policy.prehire_days} days after as-of",

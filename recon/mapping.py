@@ -76,6 +76,9 @@ def desired_frame(frame: pd.DataFrame, config: Config, as_of: date,
     desired = pd.DataFrame(index=frame.index)
     desired["hr_key"] = frame[source.key].astype("string")
     desired["worker_active"] = worker_active(frame, config, as_of)
+    desired["worker_status"] = (
+        frame[source.status.column].astype("string") if source.status is not None
+        else pd.Series(pd.NA, index=frame.index, dtype="string"))
     desired["hire_date"] = (
         parse_dates(frame[source.hire_date], source.date_format)
         if source.hire_date else pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")

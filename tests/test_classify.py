@@ -136,3 +136,10 @@ def test_the_first_rule_that_matches_wins() -> None:
     result = reconcile(config(), workers, target)
     assert list(result.identities["category"]) == ["drift", "orphan"]
     assert result.identities.iloc[0]["matched_by"] == "employeeNumber"
+
+
+def test_reasons_say_why_a_worker_is_inactive() -> None:
+    result = reconcile(config(), WORKERS, TARGET)
+    reasons = result.identities.set_index("hr_key")["reason"]
+    assert reasons["6"] == "inactive in HR (terminated 2026-10-01), account active"
+    assert reasons["8"] == "inactive in HR (terminated 2026-10-01), no account"
