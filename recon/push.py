@@ -511,7 +511,8 @@ def push(
         return PushResult(_results(ops, outcomes, {}), plan.digest, str(journal_file), True)
 
     with Journal(journal_file, exclusive=True) as journal:
-        journal.start_run(plan.digest, note=f"{len(ops)} approved ops")
+        journal.start_run(plan.digest, note=f"{len(ops)} approved ops",
+                          target=str(client.http.base_url))
         states = journal.states(op.op_id for op in ops)
         skipped = {op.op_id: _Outcome("skipped", states[op.op_id].target_id)
                    for op in ops if op.op_id in states and states[op.op_id].status in DONE}

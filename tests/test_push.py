@@ -416,3 +416,17 @@ def test_group_member_removals_past_the_limit_are_refused() -> None:
     with pytest.raises(_PlanError, match="6 group member removals approved, over the limit of 5"):
         check_limits(ops, max_disables=0, max_deletes=0, max_disable_percent=None,
                      account_count=lambda: 10, max_member_removals=5)
+
+
+def test_a_journal_belongs_to_one_target(tmp_path: Path) -> None:
+    """Resume skips what succeeded: only true on the target where it succeeded."""
+    from recon.adapters.journal import Journal as _Journal
+    from recon.errors import PushError as _PushError
+
+    with _Journal(tmp_path / "push.db") as journal:
+        journal.start_run("d" * 64, target="http://127.0.0.1:8001/v2")
+        journal.end_run()
+        journal.start_run("d" * 64, target="http://127.0.0.1:8001/v2")
+        journal.end_run()
+        with pytest.raises(_PushError, match=r"use a new journal for http://127\.0\.0\.1:8002/v2"):
+            journal.start_run("d" * 64, target="http://127.0.0.1:8002/v2")

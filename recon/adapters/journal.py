@@ -39,7 +39,8 @@ CREATE TABLE IF NOT EXISTS runs (
     plan_digest TEXT NOT NULL,
     started_at TEXT NOT NULL,
     ended_at TEXT,
-    note TEXT
+    note TEXT,
+    target TEXT
 );
 CREATE TABLE IF NOT EXISTS attempts (
     op_id TEXT NOT NULL,
@@ -151,11 +152,20 @@ class Journal:
 
     # runs
 
-    def start_run(self, plan_digest: str, note: str = "") -> int:
+    def start_run(self, plan_digest: str, note: str = "", target: str | None = None) -> int:
+        """Open a run. A journal belongs to one target: resuming skips what succeeded there,
+        so a journal that recorded pushes to another target is refused."""
         with self._lock:
+            if target is not None:
+                used = {row[0] for row in self._db.execute(
+                    "SELECT DISTINCT target FROM runs WHERE target IS NOT NULL")}
+                other = sorted(used - {target})
+                if other:
+                    raise PushError(f"{self.path}: this journal records pushes to {other[0]}; "
+                                    f"use a new journal for {target}")
             cursor = self._db.execute(
-                "INSERT INTO runs (plan_digest, started_at, note) VALUES (?, ?, ?)",
-                (plan_digest, now(), note))
+                "INSERT INTO runs (plan_digest, started_at, note, target) VALUES (?, ?, ?, ?)",
+                (plan_digest, now(), note, target))
             self.run_id = int(cursor.lastrowid or 0)
             return self.run_id
 
