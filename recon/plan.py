@@ -136,6 +136,11 @@ def ops_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
                  None if r["hr_key"] is None or pd.isna(r["hr_key"]) else r["hr_key"],
                  r["payload"], r["before"]) for r in rows]
     ops.insert(0, "op_id", ids)
+    return _typed(ops)
+
+
+def _typed(ops: pd.DataFrame) -> pd.DataFrame:
+    """The Plan frame's column types: JSON columns as canonical text, the rest as strings."""
     for column in JSON_COLUMNS:
         ops[column] = [canonical(v) if v is not None else "" for v in ops[column]]
     ops["hr_row"] = ops["hr_row"].astype("Int64")
@@ -304,13 +309,7 @@ def read_plan(path: str | Path) -> Plan:
         raise InputError("not a recon plan (invalid JSON)", file=str(file)) from error
     if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT:
         raise InputError(f"not a recon plan (expected format {PLAN_FORMAT})", file=str(file))
-    ops = pd.DataFrame(data.get("ops") or [], columns=OP_COLUMNS)
-    for column in JSON_COLUMNS:
-        ops[column] = [canonical(v) if v is not None else "" for v in ops[column]]
-    ops["hr_row"] = ops["hr_row"].astype("Int64")
-    for column in ("op_id", "action", "method", "path", "target_id", "hr_key", "category",
-                   "etag", "risk"):
-        ops[column] = ops[column].astype("string")
+    ops = _typed(pd.DataFrame(data.get("ops") or [], columns=OP_COLUMNS))
     plan = Plan(ops, str(data.get("digest")), str(data.get("snapshot_digest")),
                 date.fromisoformat(str(data.get("as_of"))))
     recomputed = plan_digest(plan.snapshot_digest, ops["op_id"].tolist())
