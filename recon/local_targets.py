@@ -103,23 +103,6 @@ def with_entra(config: Config, graph_url: str) -> Config:
                                                        exclude=config.target.exclude)})
 
 
-def _graph_server_module() -> Any:
-    """The loopback Graph of the test suite (tests/graph_server.py in a source checkout)."""
-    import importlib.util
-    import sys
-
-    if "recon_graph_server" in sys.modules:
-        return sys.modules["recon_graph_server"]
-    path = Path(__file__).resolve().parent.parent / "tests" / "graph_server.py"
-    spec = importlib.util.spec_from_file_location("recon_graph_server", path)
-    if spec is None or spec.loader is None or not path.exists():
-        raise FileNotFoundError(f"{path}: the loopback Graph server needs a source checkout")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["recon_graph_server"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def start_local_graph(config: Config, resources: list[dict[str, Any]],
                       token_env: str = "RECON_GRAPH_TOKEN", *, lifetime: float = 8 * 3600
                       ) -> LocalTarget:
@@ -127,11 +110,12 @@ def start_local_graph(config: Config, resources: list[dict[str, Any]],
     the config at it (bearer token in ``token_env``)."""
     from contextlib import ExitStack
 
-    module = _graph_server_module()
+    from recon.testing.graph_server import running_graph
+
     token = secrets.token_urlsafe(24)
     os.environ[token_env] = token
     stack = ExitStack()
-    running = stack.enter_context(module.running_graph(token, lifetime=lifetime))
+    running = stack.enter_context(running_graph(token, lifetime=lifetime))
     for resource in resources:
         running.state.add_user(**graph_user(resource))
     entra = EntraTarget(credential="token", token_env=token_env, graph_url=running.url)

@@ -35,11 +35,7 @@ from recon.normalize import ENTERPRISE, current_frame
 from recon.plan import Plan, plan_digest
 from recon.push import PushResult
 from recon.reconcile import plan, reconcile
-
-try:
-    from graph_server import RunningGraph, running_graph
-except ImportError:  # tests/ as a package
-    from tests.graph_server import RunningGraph, running_graph
+from recon.testing.graph_server import RunningGraph, running_graph
 
 TOKEN_ENV = "RECON_TEST_GRAPH_TOKEN"
 TOKEN = "loopback-test-token"

@@ -395,7 +395,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _base(self) -> str:
         host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/v1.0"
+        return f"http://{host!s}:{port}/v1.0"
 
     # -- provisioning logs ---------------------------------------------------------------------
 
@@ -515,7 +515,7 @@ def running_graph(token: str = "loopback-test-token", *, lifetime: float = 600.0
     stopper.start()
     try:
         host, port = server.server_address[:2]
-        yield RunningGraph(state, f"http://{host}:{port}/v1.0")
+        yield RunningGraph(state, f"http://{host!s}:{port}/v1.0")
     finally:
         stopper.cancel()
         server.shutdown()
