@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
@@ -281,13 +282,15 @@ def _checked(
 # pyarrow's JSON reader accepts more than one object per line, objects across lines and blank
 # lines; the general path reads a file line by line. So the columnar path takes a file only when
 # each line is exactly one object: it starts with "{", every line break sits between "}" and "{"
-# (the only place both can meet outside a string is between two top-level objects, and JSON
-# strings hold no raw line breaks), and pyarrow finds as many rows as there are lines. It also
+# (the only place they can meet outside a string is between two top-level objects, and pyarrow
+# refuses raw line breaks in strings), and pyarrow finds as many rows as there are lines. It also
 # checks UTF-8 (pyarrow does not) and every rule _checked applies; on any doubt, None.
 
 _BOM = b"\xef\xbb\xbf"
 _BLOCK_SIZE = 4 << 20  # bytes per pyarrow block: the unit of its threads, and the longest line
 _SAMPLE_SIZE = 1 << 20  # the first lines, whose types are given to pyarrow for the whole file
+_SLICE = 1 << 24  # bytes searched for line breaks at a time
+_LF, _CR, _OPEN, _CLOSE = b"\n"[0], b"\r"[0], b"{"[0], b"}"[0]
 
 
 def _columnar_users(raw: bytes) -> Any:
@@ -295,13 +298,9 @@ def _columnar_users(raw: bytes) -> Any:
     start = len(_BOM) if raw.startswith(_BOM) else 0
     if raw[start:start + 1] != b"{":
         return None
-    lines = raw.count(b"\n") + (0 if raw.endswith(b"\n") else 1)
-    breaks = lines - 1
+    lines = _object_lines(raw)
     if lines < 2:
         return None  # one object may be a whole document: the general path decides
-    between = raw.count(b"}\n{")
-    if between != breaks and between + raw.count(b"}\r\n{") != breaks:
-        return None
     buffer = pa.py_buffer(raw).slice(start)
     sample = raw.find(b"\n", start + _SAMPLE_SIZE) + 1 or len(raw)
     try:
@@ -318,6 +317,23 @@ def _columnar_users(raw: bytes) -> Any:
     if table.num_rows != lines or not _valid_users(table):
         return None
     return table.to_struct_array()
+
+
+def _object_lines(raw: bytes) -> int:
+    """How many lines the file has, if each line break sits between "}" and "{" (CR allowed
+    before it), else 0. In slices, so that the temporary arrays stay small."""
+    data = np.frombuffer(raw, dtype=np.uint8)
+    end = len(data) - 1 if raw.endswith(b"\n") else len(data)  # a final break ends a line
+    breaks = 0
+    for offset in range(0, end, _SLICE):
+        at = np.flatnonzero(data[offset:min(offset + _SLICE, end)] == _LF) + offset
+        before = data[at - 1]
+        crlf = before == _CR
+        if not (np.all(data[at + 1] == _OPEN)
+                and np.all(np.where(crlf, data[np.maximum(at - 2, 0)], before) == _CLOSE)):
+            return 0
+        breaks += len(at)
+    return breaks + 1
 
 
 def _is_text(column: Any) -> bool:
