@@ -289,7 +289,7 @@ def _checked(
 _BOM = b"\xef\xbb\xbf"
 _BLOCK_SIZE = 4 << 20  # bytes per pyarrow block: the unit of its threads, and the longest line
 _SAMPLE_SIZE = 1 << 20  # the first lines, whose types are given to pyarrow for the whole file
-_SLICE = 1 << 24  # bytes searched for line breaks at a time
+_SLICE = 1 << 22  # bytes searched for line breaks at a time
 _LF, _CR, _OPEN, _CLOSE = b"\n"[0], b"\r"[0], b"{"[0], b"}"[0]
 
 
@@ -355,7 +355,7 @@ def _valid_users(table: Any) -> bool:
         user_names = table.column("userName")
         if not _is_text(user_names) or user_names.null_count:
             return False
-    return bool(pc.count_distinct(ids).as_py() == len(ids))
+    return len(pc.unique(ids)) == len(ids)
 
 
 def _pinned(schema: Any) -> Any:
