@@ -8,8 +8,10 @@ one the dict path gives.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
+import pickle
 from collections.abc import Iterator
 from dataclasses import FrozenInstanceError
 from pathlib import Path
@@ -234,6 +236,9 @@ def test_a_snapshot_is_immutable(tmp_path: Path) -> None:
     with pytest.raises(FrozenInstanceError):
         del taken.source
     assert "Snapshot(283 users" in repr(taken)
+    again = pickle.loads(pickle.dumps(taken))
+    assert again.digest == taken.digest and again.users.equals(taken.users)
+    assert again.resources == copy.deepcopy(taken).resources == sample_users()
 
 
 def jsonl(*users: Any) -> bytes:

@@ -105,6 +105,13 @@ class Snapshot:
     def __delattr__(self, name: str) -> None:
         raise FrozenInstanceError(f"cannot delete field {name!r}")
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+
     def __repr__(self) -> str:
         return (f"Snapshot({self.count} users, source={self.source!r}, "
                 f"taken_at={self.taken_at!r}, digest={self.digest[:16]!r})")
@@ -360,10 +367,11 @@ def _valid_users(table: Any) -> bool:
 
 def _pinned(schema: Any) -> Any:
     """The schema inferred from the first lines, as an explicit schema for the whole file: the
-    types it is sure of (strings, booleans, objects, lists of them), and timestamp-looking
-    strings kept as strings. Numbers and nulls are left to inference (an integer column may
-    still meet a fraction); fields first seen later are inferred. pyarrow reads a file about
-    15% faster when told its types, and refuses nothing that inference would have accepted."""
+    types it is sure of (strings, booleans, objects, lists of them), with timestamp-looking
+    strings kept as strings, so that such a column is read columnar rather than per resource.
+    Numbers and nulls are left to inference (an integer column may still meet a fraction);
+    fields first seen later are inferred. pyarrow refuses nothing with it that inference would
+    have accepted, and skips some inference work."""
     fields = [pa.field(field.name, kind) for field in schema
               if (kind := _pinned_type(field.type)) is not None]
     return pa.schema(fields)
