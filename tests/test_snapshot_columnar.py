@@ -343,3 +343,25 @@ def test_unusual_but_valid_lines_are_still_read_columnar(tmp_path: Path, case: s
     path = tmp_path / "snapshot.jsonl"
     path.write_bytes(EDGE_FILES[case])
     assert read_snapshot(path).users is not None
+
+
+def test_timestamp_looking_strings_stay_columnar(tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "snapshot.jsonl", ODD_SHAPES["timestamp-looking strings"])
+    taken = read_snapshot(path)
+    path.unlink()  # a per-resource read would need the file
+    frame = current_frame(taken, ["title", "displayName", "meta.created", "meta.version"])
+    assert list(frame["displayName"]) == ["2024-01-02 10:00:00", "2024-02-02 11:00:00", pd.NA]
+    assert list(frame["meta.created"]) == ["2019-03-04T08:24:38Z", "2020-03-04T08:24:38Z", pd.NA]
+
+
+def test_snapshot_facts_need_no_resource_dicts(tmp_path: Path) -> None:
+    from recon.notebook import snapshot_facts
+
+    path = write_lines(tmp_path / "snapshot.jsonl", sample_users())
+    general = snapshot_facts(dict_snapshot(path))
+    taken = read_snapshot(path)
+    path.unlink()
+    facts = snapshot_facts(taken)
+    assert {k: v for k, v in facts.items() if k != "taken at"} == {
+        k: v for k, v in general.items() if k != "taken at"}
+    assert facts["accounts"] == len(sample_users())
