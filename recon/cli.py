@@ -104,7 +104,7 @@ def snapshot_command(
     cfg = load_config(config)
     taken = snapshot(cfg, insecure=insecure, progress=True)
     write_snapshot(taken, out)
-    console.print(f"{len(taken.resources)} users from {taken.source}, digest {taken.digest[:16]}"
+    console.print(f"{taken.count} users from {taken.source}, digest {taken.digest[:16]}"
                   f" → {out}")
 
 

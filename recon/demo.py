@@ -47,7 +47,7 @@ def run_demo(out: Path, console: Console) -> int:
             ids = seed(client, sample.resources)
             seed_groups(client, sample.groups or [], ids)
         target = snapshot(config)
-        console.print(f"seeded and read back {len(target.resources)} accounts and "
+        console.print(f"seeded and read back {target.count} accounts and "
                       f"{len(target.groups or [])} groups (snapshot digest {target.digest[:16]})")
 
         approved = converged = 0

@@ -178,34 +178,90 @@ def parse_active(values: pd.Series) -> pd.Series:
 
 
 def current_frame(snapshot: Snapshot, paths: list[str]) -> pd.DataFrame:
-    """One row per target account: target_id, etag, active and one column per SCIM path."""
+    """One row per target account: target_id, etag, active and one column per SCIM path.
+
+    A snapshot read columnar (``snapshot.users``) is flattened from its pyarrow columns without
+    making its resource dicts, unless a column can only be read per resource (then
+    ``snapshot.resources`` is made once); the frame is the same either way.
+    """
     parsed = {text: parse_path(text) for text in dict.fromkeys(paths)}
-    resources = snapshot.resources
-    columns: dict[str, Any] = {
-        "target_id": [resource.get("id") for resource in resources],
-        "etag": [(resource.get("meta") or {}).get("version") for resource in resources],
-        "active": [resource.get("active") for resource in resources],
-    }
-    users = _as_arrow(resources)
+    users = snapshot.users
+    columns: dict[str, Any] = {}
+    if users is None:
+        resources = snapshot.resources
+        columns["target_id"] = [resource.get("id") for resource in resources]
+        columns["etag"] = [(resource.get("meta") or {}).get("version") for resource in resources]
+        columns["active"] = [resource.get("active") for resource in resources]
+        users = _as_arrow(resources) if parsed else None
+    else:
+        columns["target_id"] = _arrow_strings(_get(users, ["id"]))
+        etags = _get(users, ["meta", "version"])
+        columns["etag"] = (_arrow_strings(etags) if etags is not None
+                           else [(resource.get("meta") or {}).get("version")
+                                 for resource in snapshot.resources])
+        columns["active"] = _arrow_active(users)
+        if columns["active"] is None:
+            columns["active"] = [resource.get("active") for resource in snapshot.resources]
     for text, path in parsed.items():
         values = _arrow_values(users, path) if users is not None else None
         # Per resource only where the columnar read cannot say exactly what get_path says.
-        columns[text] = (pd.arrays.ArrowStringArray(values.cast(pa.large_string()))
-                         if values is not None
-                         else [get_path(resource, path) for resource in resources])
+        columns[text] = (_arrow_strings(values) if values is not None
+                         else [get_path(resource, path) for resource in snapshot.resources])
     frame = pd.DataFrame({name: pd.Series(values, dtype=object)
                           if isinstance(values, list) else values
                           for name, values in columns.items()})
     for column in ["target_id", "etag", *parsed]:
         frame[column] = frame[column].astype("string")
-    frame["active"] = parse_active(frame["active"])
+    if frame["active"].dtype != bool:
+        frame["active"] = parse_active(frame["active"])
     return frame
 
 
 # ---- columnar reading of SCIM resources -------------------------------------------------------
-# pyarrow converts the list of resource dicts to one struct array in C; each path is then a few
-# field look-ups. A column is read this way only when the answer is certainly get_path's:
-# exact-case names, string leaves, ASCII filter values; anything else is read per resource.
+# The users are one pyarrow struct array: the snapshot's own (a JSON-lines file read columnar, a
+# ChunkedArray) or the resource dicts converted in C. Each path is then a few field look-ups. A
+# column is read this way only when the answer is certainly get_path's: exact-case names, string
+# leaves (pyarrow's JSON reader makes numbers, booleans and timestamp-like strings other types),
+# ASCII filter values; anything else is read per resource.
+
+def _arrow_strings(values: Any) -> Any:
+    return pd.arrays.ArrowStringArray(values.cast(pa.large_string()))
+
+
+def _get(users: Any, keys: list[str]) -> Any:
+    """``users[k0][k1]…`` as ``dict.get`` reads it (exact case, a null parent gives null), as a
+    pyarrow string array; None when some value is not a string or not a plain lookup."""
+    node = users
+    for key in keys:
+        if pa.types.is_null(node.type):
+            break
+        if not pa.types.is_struct(node.type):
+            return None
+        names = [field.name for field in node.type]
+        if names.count(key) != 1:
+            return None if names.count(key) else pa.nulls(len(users), pa.large_string())
+        node = _combined(pc.struct_field(node, [names.index(key)]))
+    if pa.types.is_null(node.type):
+        return pa.nulls(len(users), pa.large_string())
+    return node if _is_text(node) else None
+
+
+def _arrow_active(users: Any) -> Any:
+    """The raw ``active`` values of a columnar snapshot: a bool array (a missing or null
+    ``active`` is True, as parse_active reads it), strings for parse_active, or None."""
+    names = [field.name for field in users.type]
+    if names.count("active") != 1:
+        return None if names.count("active") else np.ones(len(users), dtype=bool)
+    active = _combined(pc.struct_field(users, [names.index("active")]))
+    if pa.types.is_boolean(active.type):
+        return pc.fill_null(active, True).to_numpy(zero_copy_only=False)
+    strings = _get(users, ["active"])
+    return _arrow_strings(strings) if strings is not None else None
+
+
+def _combined(array: Any) -> Any:
+    """One contiguous array from a ChunkedArray (the later kernels index it as a whole)."""
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 def _as_arrow(resources: list[dict[str, Any]]) -> Any:
     try:
@@ -230,7 +286,7 @@ def _field(node: Any, name: str) -> Any:
         return pa.nulls(len(node))
     if spellings != [name]:
         return None  # another spelling somewhere: get_path's case-insensitive rules decide
-    return pc.struct_field(node, [node.type.get_field_index(name)])
+    return _combined(pc.struct_field(node, [node.type.get_field_index(name)]))
 
 
 def _first_match(items: Any, attribute: str, value: str) -> Any:

@@ -29,7 +29,7 @@ from recon.local_targets import start_local_graph as start_local_graph
 from recon.local_targets import start_local_scim as start_local_scim
 from recon.local_targets import with_entra as with_entra
 from recon.local_targets import with_scim as with_scim
-from recon.normalize import ENTERPRISE, parse_active, parse_path
+from recon.normalize import ENTERPRISE, current_frame, parse_active, parse_path
 from recon.plan import Plan
 from recon.reconcile import Reconciliation
 
@@ -170,11 +170,9 @@ def config_facts(config: Config, path: str | Path) -> dict[str, Any]:
 
 def snapshot_facts(snapshot: Snapshot) -> dict[str, Any]:
     """How many accounts a snapshot holds, enabled and disabled."""
-    active = parse_active(pd.Series([r.get("active") for r in snapshot.resources],
-                                    dtype="object"))
-    enabled = int(active.sum())
-    return {"accounts": len(snapshot.resources), "enabled": enabled,
-            "disabled": len(snapshot.resources) - enabled, "source": snapshot.source,
+    enabled = int(current_frame(snapshot, [])["active"].sum())  # no dicts for a columnar file
+    return {"accounts": snapshot.count, "enabled": enabled,
+            "disabled": snapshot.count - enabled, "source": snapshot.source,
             "taken at": snapshot.taken_at}
 
 

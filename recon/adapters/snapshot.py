@@ -2,6 +2,17 @@
 
 A file may hold a SCIM ListResponse, a plain JSON list of users, JSON lines, or a snapshot
 written by ``recon snapshot`` (``{"format": "recon.snapshot/1", ...}``).
+
+Digest: a snapshot read from a file (any of these formats) has ``digest`` = sha256 of the file's
+bytes, so an auditor can check it with ``sha256sum``. A live snapshot (SCIM client, Entra, or
+``Snapshot.of(resources)``) has the sha256 of the canonical JSON of its resources sorted by id.
+
+JSON lines (one user object per line, at least two lines) are read columnar: pyarrow parses the
+file into ``Snapshot.users``, a struct array with one row per user, and no Python dict is made.
+``Snapshot.resources`` is then built only when something asks for it, by re-reading the file
+(which must still have the digest's bytes) the same way as any other file. Anything pyarrow
+cannot read exactly as one object per line, or whose users fail a check, is read the general
+way (orjson, then json for the wording of errors), so every error message stays the same.
 """
 
 from __future__ import annotations
@@ -9,12 +20,16 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import FrozenInstanceError
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
+import pyarrow.json as pa_json  # type: ignore[import-untyped, unused-ignore]
 
 from recon.errors import InputError
 
@@ -52,23 +67,79 @@ def resources_digest(resources: Iterable[dict[str, Any]]) -> str:
     return digest.hexdigest()
 
 
-@dataclass(frozen=True)
 class Snapshot:
-    resources: list[dict[str, Any]]
-    source: str = ""
-    taken_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
-    digest: str = ""
-    groups: list[dict[str, Any]] | None = None
+    """SCIM User resources of one target at one time; immutable once made.
+
+    ``resources`` are the users as dicts. A JSON-lines file read columnar holds them as
+    ``users`` (a pyarrow struct ChunkedArray, one row per user) and makes ``resources`` from the
+    file on first access; ``users`` is None for every other snapshot.
+    """
+
+    __slots__ = ("_file", "_resources", "digest", "groups", "source", "taken_at", "users")
+
+    source: str
+    taken_at: str
+    digest: str
+    groups: list[dict[str, Any]] | None
+    users: Any
+    _resources: list[dict[str, Any]] | None
+    _file: Path | None
+
+    def __init__(
+        self, resources: list[dict[str, Any]] | None = None, source: str = "",
+        taken_at: str | None = None, digest: str = "",
+        groups: list[dict[str, Any]] | None = None, *, users: Any = None,
+        file: Path | None = None,
+    ) -> None:
+        if resources is None and (users is None or file is None):
+            raise ValueError("a Snapshot needs its resources, or columnar users and their file")
+        values = {"_resources": resources, "source": source, "digest": digest,
+                  "taken_at": taken_at or datetime.now(UTC).isoformat(timespec="seconds"),
+                  "groups": groups, "users": users, "_file": file}
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+
+    def __repr__(self) -> str:
+        return (f"Snapshot({self.count} users, source={self.source!r}, "
+                f"taken_at={self.taken_at!r}, digest={self.digest[:16]!r})")
+
+    @property
+    def count(self) -> int:
+        """How many users the snapshot holds (without making their dicts)."""
+        return len(self.users) if self._resources is None else len(self._resources)
+
+    @property
+    def resources(self) -> list[dict[str, Any]]:
+        """The users as dicts; for a columnar-read file, read again from it once and kept."""
+        if self._resources is None:
+            assert self._file is not None  # __init__ guarantees it
+            object.__setattr__(self, "_resources", _reread(self._file, self.digest))
+        assert self._resources is not None
+        return self._resources
 
     @classmethod
     def of(
         cls, resources: list[dict[str, Any]], source: str = "",
         groups: list[dict[str, Any]] | None = None, taken_at: str | None = None,
     ) -> Snapshot:
+        """A live snapshot: its digest is that of the canonical JSON of the resources."""
         return cls(
             resources=resources,
             source=source,
-            taken_at=taken_at or datetime.now(UTC).isoformat(timespec="seconds"),
+            taken_at=taken_at,
             digest=resources_digest(resources + (groups or [])),
             groups=groups,
         )
@@ -124,20 +195,43 @@ def _parse_fast(raw: bytes) -> tuple[Any, list[Any] | None] | None:
         return None
 
 
+def _read_bytes(file: Path) -> bytes:
+    try:
+        return file.read_bytes()
+    except OSError as error:
+        raise InputError(f"cannot read snapshot ({error.strerror})", file=str(file)) from error
+
+
+def _parse(raw: bytes, name: str) -> tuple[Any, list[Any], list[dict[str, Any]] | None]:
+    """(the document or None, its users, its groups): orjson when it can, else json."""
+    fast = _parse_fast(raw)
+    if fast is None:
+        return _parse_slow(raw, name)
+    data, lines = fast
+    users, groups = (lines, None) if lines is not None else _users_of(data, name)
+    return data, users, groups
+
+
 def read_snapshot(path: str | Path) -> Snapshot:
+    """The snapshot a file holds; its digest is the sha256 of the file's bytes."""
     file = Path(path)
     name = str(file)
-    try:
-        raw = file.read_bytes()
-    except OSError as error:
-        raise InputError(f"cannot read snapshot ({error.strerror})", file=name) from error
-    fast = _parse_fast(raw)
-    if fast is not None:
-        data, lines = fast
-        users, groups = (lines, None) if lines is not None else _users_of(data, name)
-    else:
-        data, users, groups = _parse_slow(raw, name)
-    return _checked(users, groups, data, name)
+    raw = _read_bytes(file)
+    digest = hashlib.sha256(raw).hexdigest()
+    users = _columnar_users(raw)
+    if users is not None:
+        return Snapshot(source=name, digest=digest, users=users, file=file)
+    data, listed, groups = _parse(raw, name)
+    return _checked(listed, groups, data, name, digest)
+
+
+def _reread(file: Path, digest: str) -> list[dict[str, Any]]:
+    """The resources of a columnar-read file, parsed the general way from the same bytes."""
+    raw = _read_bytes(file)
+    if hashlib.sha256(raw).hexdigest() != digest:
+        raise InputError("snapshot file changed since it was read", file=str(file))
+    _, users, _ = _parse(raw, str(file))
+    return users
 
 
 def _parse_slow(
@@ -170,7 +264,7 @@ def _parse_slow(
 
 
 def _checked(
-    users: list[Any], groups: list[dict[str, Any]] | None, data: Any, name: str,
+    users: list[Any], groups: list[dict[str, Any]] | None, data: Any, name: str, digest: str,
 ) -> Snapshot:
     for number, user in enumerate(users, start=1):
         if not isinstance(user, dict):
@@ -185,7 +279,114 @@ def _checked(
         duplicate = next(i for i in ids if i in seen or seen.add(i))  # type: ignore[func-returns-value]
         raise InputError(f"duplicate SCIM id {duplicate!r}", file=name)
     header = data if isinstance(data, dict) else {}
-    return Snapshot.of(
+    return Snapshot(
         users, source=str(header.get("source") or name), groups=groups,
-        taken_at=header.get("taken_at"),
+        taken_at=header.get("taken_at"), digest=digest,
     )
+
+
+# ---- columnar reading of JSON lines ------------------------------------------------------------
+# pyarrow's JSON reader accepts more than one object per line, objects across lines and blank
+# lines; the general path reads a file line by line. So the columnar path takes a file only when
+# each line is exactly one object: it starts with "{", every line break sits between "}" and "{"
+# (the only place they can meet outside a string is between two top-level objects, and pyarrow
+# refuses raw line breaks in strings), and pyarrow finds as many rows as there are lines. It also
+# checks UTF-8 (pyarrow does not) and every rule _checked applies; on any doubt, None.
+
+_BOM = b"\xef\xbb\xbf"
+_BLOCK_SIZE = 4 << 20  # bytes per pyarrow block: the unit of its threads, and the longest line
+_SAMPLE_SIZE = 1 << 20  # the first lines, whose types are given to pyarrow for the whole file
+_SLICE = 1 << 22  # bytes searched for line breaks at a time
+_LF, _CR, _OPEN, _CLOSE = b"\n"[0], b"\r"[0], b"{"[0], b"}"[0]
+
+
+def _columnar_users(raw: bytes) -> Any:
+    """The users of a JSON-lines file as a pyarrow struct ChunkedArray, or None."""
+    start = len(_BOM) if raw.startswith(_BOM) else 0
+    if raw[start:start + 1] != b"{":
+        return None
+    lines = _object_lines(raw)
+    if lines < 2:
+        return None  # one object may be a whole document: the general path decides
+    buffer = pa.py_buffer(raw).slice(start)
+    sample = raw.find(b"\n", start + _SAMPLE_SIZE) + 1 or len(raw)
+    try:
+        offsets = pa.array([0, len(buffer)], pa.int64()).buffers()[1]
+        pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, buffer]).cast(
+            pa.large_string())  # UTF-8 check
+        first = pa_json.read_json(pa.BufferReader(buffer.slice(0, sample - start)),
+                                  read_options=pa_json.ReadOptions(use_threads=False))
+        table = pa_json.read_json(
+            pa.BufferReader(buffer), read_options=pa_json.ReadOptions(block_size=_BLOCK_SIZE),
+            parse_options=pa_json.ParseOptions(explicit_schema=_pinned(first.schema)))
+    except (pa.ArrowException, ValueError):
+        return None
+    if table.num_rows != lines or not _valid_users(table):
+        return None
+    return table.to_struct_array()
+
+
+def _object_lines(raw: bytes) -> int:
+    """How many lines the file has, if each line break sits between "}" and "{" (CR allowed
+    before it), else 0. In slices, so that the temporary arrays stay small."""
+    data = np.frombuffer(raw, dtype=np.uint8)
+    end = len(data) - 1 if raw.endswith(b"\n") else len(data)  # a final break ends a line
+    breaks = 0
+    for offset in range(0, end, _SLICE):
+        at = np.flatnonzero(data[offset:min(offset + _SLICE, end)] == _LF) + offset
+        before = data[at - 1]
+        crlf = before == _CR
+        if not (np.all(data[at + 1] == _OPEN)
+                and np.all(np.where(crlf, data[np.maximum(at - 2, 0)], before) == _CLOSE)):
+            return 0
+        breaks += len(at)
+    return breaks + 1
+
+
+def _is_text(column: Any) -> bool:
+    return bool(pa.types.is_string(column.type) or pa.types.is_large_string(column.type))
+
+
+def _valid_users(table: Any) -> bool:
+    """What _checked demands, where the columns say it for sure: ids present, non-empty and
+    unique strings; userName a string in every row (a null could be JSON null: not sure)."""
+    names = table.schema.names
+    if names.count("id") != 1 or names.count("userName") > 1:
+        return False
+    ids = table.column("id")
+    if not _is_text(ids) or ids.null_count:
+        return False
+    if not pc.all(pc.greater(pc.binary_length(ids), 0)).as_py():
+        return False
+    if "userName" in names:
+        user_names = table.column("userName")
+        if not _is_text(user_names) or user_names.null_count:
+            return False
+    return len(pc.unique(ids)) == len(ids)
+
+
+def _pinned(schema: Any) -> Any:
+    """The schema inferred from the first lines, as an explicit schema for the whole file: the
+    types it is sure of (strings, booleans, objects, lists of them), with timestamp-looking
+    strings kept as strings, so that such a column is read columnar rather than per resource.
+    Numbers and nulls are left to inference (an integer column may still meet a fraction);
+    fields first seen later are inferred. pyarrow refuses nothing with it that inference would
+    have accepted, and skips some inference work."""
+    fields = [pa.field(field.name, kind) for field in schema
+              if (kind := _pinned_type(field.type)) is not None]
+    return pa.schema(fields)
+
+
+def _pinned_type(kind: Any) -> Any:
+    if pa.types.is_string(kind) or pa.types.is_timestamp(kind):
+        return pa.string()
+    if pa.types.is_boolean(kind):
+        return kind
+    if pa.types.is_struct(kind):
+        fields = [pa.field(field.name, inner) for field in kind
+                  if (inner := _pinned_type(field.type)) is not None]
+        return pa.struct(fields) if fields else None
+    if pa.types.is_list(kind):
+        item = _pinned_type(kind.value_type)
+        return pa.list_(item) if item is not None else None
+    return None
