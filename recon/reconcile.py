@@ -18,6 +18,7 @@ from recon.adapters.hr import HrExtract, read_hr
 from recon.adapters.snapshot import Snapshot, read_snapshot
 from recon.classify import classify
 from recon.config import Config
+from recon.csv_out import write_csv
 from recon.expressions import EvalContext, compile_expression, evaluate_predicate
 from recon.groupplan import group_op_rows
 from recon.groups import GroupReconciliation, classify_groups
@@ -151,14 +152,15 @@ def write_outputs(reconciliation: Reconciliation, the_plan: Plan, out: Path) -> 
         "plan": out / "plan.json",
         "meta": out / "meta.json",
     }
-    reconciliation.identities.to_csv(files["identities"], index=False)
-    reconciliation.diffs.to_csv(files["diffs"], index=False)
-    reconciliation.quality.invalid.to_csv(files["invalid"])
+    # write_csv writes what DataFrame.to_csv would, byte for byte (recon/csv_out.py).
+    write_csv(reconciliation.identities, files["identities"], index=False)
+    write_csv(reconciliation.diffs, files["diffs"], index=False)
+    write_csv(reconciliation.quality.invalid, files["invalid"], index=True)
     if reconciliation.groups is not None:
         files["groups"] = out / "groups.csv"
         files["memberships"] = out / "memberships.csv"
-        reconciliation.groups.groups.to_csv(files["groups"], index=False)
-        reconciliation.groups.memberships.to_csv(files["memberships"], index=False)
+        write_csv(reconciliation.groups.groups, files["groups"], index=False)
+        write_csv(reconciliation.groups.memberships, files["memberships"], index=False)
     write_plan(the_plan, files["plan"])
     files["quality"], files["quality_html"] = write_quality(reconciliation.quality, out)
     meta = {**reconciliation.meta.to_json(), "plan_digest": the_plan.digest,

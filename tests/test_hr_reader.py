@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pytest
 from openpyxl import Workbook
 
+from recon import mapping
+from recon.adapters import hr
 from recon.adapters.hr import read_hr
 from recon.config import Source
 from recon.errors import InputError
@@ -100,3 +104,124 @@ def test_unreadable_files_give_one_clear_line(tmp_path: Path, content: bytes,
         read_hr(source)
     assert "bad.csv" in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+# The fast CSV path (pyarrow) must give exactly the frame of the general path (the csv module
+# and pandas), and leave everything it is not sure about to the general path.
+
+
+def general_path(raw: bytes, source: Source) -> tuple[pd.DataFrame, int]:
+    """What read_hr makes of a CSV when the fast path declines."""
+    text, _ = hr._decode(raw, "x.csv", source.encoding)
+    frame, header_row = hr._read_csv(text, "x.csv", source)
+    return hr._clean(frame, "x.csv"), header_row
+
+
+def assert_same_frame(fast: pd.DataFrame, general: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(fast, general, check_exact=True)
+    assert fast.index.name == general.index.name == "hr_row"
+    for column in general.columns:
+        assert fast[column].dtype == general[column].dtype
+        assert pa.array(fast[column].array).type == pa.array(general[column].array).type
+
+
+FAST = {
+    "quoted commas, newlines and quotes": (
+        b'Employee ID,Name,Note\n1,"Doe, Jane","line 1\nline 2"\n2,Bob,"say ""hi"""\n'),
+    "BOM": b"\xef\xbb\xbfEmployee ID,Name\n1,Ann\n2,Bob\n",
+    "CRLF, a quoted CRLF and a quoted CR": (
+        b'Employee ID,Name,Note\r\n1,"a\r\nb","c\rd"\r\n2,e,f\r\n'),
+    "CR line ends": b"Employee ID,Name\r1,a\r2,b\r",
+    "empty and whitespace-only cells": b"Employee ID,Name,Title\n1,,  \n2, x ,\t\n3,\" \",\n",
+    "unicode whitespace": "Employee ID,Name\n1,\u00a0Zoë\u3000\n2,\u2003 \n".encode(),
+    "blank lines": b"Employee ID,Name\n\n1,a\n\n\n2,b\n\n",
+    "banners above the header": b"Workers report,\nGenerated 2026-11-15,\n\nEmployee ID,Name\n1,a\n",
+    "unnamed column": b"Employee ID,,Name\n1,x,a\n2,,b\n",
+    "no final line end": b"Employee ID,Name\n1,a\n2,b",
+    "quotes inside an unquoted cell": b'Employee ID,Name\n1,ab"c"d\n2,"x"y\n',
+    "semicolons": "Employee ID;Name;Title\n7;José;Ing, Sr\n".encode(),
+    "only delimiters in a row": b"Employee ID,Name\n1,a\n,\n2,b\n",
+}
+
+
+@pytest.mark.parametrize("raw", FAST.values(), ids=FAST.keys())
+def test_the_fast_path_reads_odd_files_as_the_general_path(tmp_path: Path, raw: bytes) -> None:
+    source = write(tmp_path, "x.csv", raw)
+    fast = hr._read_csv_fast(raw, "x.csv", source)
+    assert fast is not None, "the fast path should take this file"
+    frame, header_row = general_path(raw, source)
+    assert_same_frame(fast[0], frame)
+    assert fast[1] == header_row
+    extract = read_hr(source)
+    assert_same_frame(extract.frame, frame)
+    assert extract.encoding == "utf-8-sig"
+
+
+DECLINED = {
+    "duplicated header": b"Employee ID,Name,Name\n1,a,b\n",
+    "cp1252": "Employee ID,Name\n1,Müller\n".encode("cp1252"),
+    "invalid UTF-8 below the header": b"Employee ID,Name\n1,a\n2,\xff\n",
+    "mixed encodings": "Employee ID,Name\n1,Zoë\n".encode() + "2,Müller\n".encode("cp1252"),
+    "a row too long": b"Employee ID,Name\n1,a\n2,b,c\n",
+    "trailing delimiters": b"Employee ID,Name\n1,a,\n2,b,\n",
+    "a row too short": b"Employee ID,Name,Title\n1,a,x\n2,b\n",
+    "a quote left open (odd count)": b'Employee ID,Name\n1,"a\n2,b\n',
+    "a quote left open (even count)": b'Employee ID,Name\n1,a"b\n2,"c\n',
+    "a whitespace-only line": b"Employee ID,Name\n1,a\n   \n2,b\n",
+    "a line separator in a cell": "Employee ID,Name\n1,a\u2028b\n2,c\x0cd\n".encode(),
+    "a NUL byte late in the file": b"Employee ID,Name\n" + b"1,a\n" * 2000 + b"2,b\x00\n",
+    "header only": b"Employee ID,Name\n",
+    "whitespace below the header": b"Employee ID,Name\n \t\n",
+    "one column": b"Employee ID\n1\n  \n2\n",
+    "UTF-16": "Employee ID,Name\n1,a\n".encode("utf-16"),
+}
+
+
+@pytest.mark.parametrize("raw", DECLINED.values(), ids=DECLINED.keys())
+def test_the_fast_path_leaves_unusual_files_to_the_general_path(tmp_path: Path,
+                                                                raw: bytes) -> None:
+    source = write(tmp_path, "x.csv", raw)
+    assert hr._read_csv_fast(raw, "x.csv", source) is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            frame, _ = general_path(raw, source)
+        except InputError as error:
+            with pytest.raises(InputError) as caught:
+                read_hr(source)
+            got = caught.value
+            assert (got.row, got.column) == (error.row, error.column)
+            assert str(got) == str(error).replace("x.csv", str(tmp_path / "x.csv"), 1)
+            assert "\n" not in str(got)
+            return
+        assert_same_frame(read_hr(source).frame, frame)
+
+
+def test_a_ragged_row_names_its_row_on_either_path(tmp_path: Path) -> None:
+    raw = b"Employee ID,Name\n" + b"1,a\n" * 5000 + b"2,b,c\n"
+    with pytest.raises(InputError, match=r"row 5001: a data row has 3 fields but the header"):
+        read_hr(write(tmp_path, "x.csv", raw))
+
+
+def test_the_fast_path_is_taken_for_a_configured_utf8_encoding(tmp_path: Path) -> None:
+    raw = "Employee ID,Name\n1,Zoë\n".encode()
+    source = write(tmp_path, "x.csv", raw).model_copy(update={"encoding": "UTF-8"})
+    fast = hr._read_csv_fast(raw, "x.csv", source)
+    assert fast is not None
+    assert fast[2] == "UTF-8" == read_hr(source).encoding
+    assert_same_frame(fast[0], general_path(raw, source)[0])
+
+
+DATES = ["11/20/2026", "02/30/2026", "12/31/2261", "01/01/1678", "1/5/2026", "13/01/2026",
+         "00/10/2026", "2026-11-20", "20261120", "46346", " 11/20/2026 ", "11-20-2026",
+         "11/20/26", "٠١/٠٥/٢٠٢٠", "11/20/2026x", "", None, "20.11.2026", "2026/11/20"]
+
+
+@pytest.mark.parametrize("date_format", ["%m/%d/%Y", "%d/%m/%Y", "%d.%m.%Y", "%Y%m%d", None,
+                                         "%Y/%m/%d", "%m/%d/%y", "%d %b %Y"])
+def test_fixed_width_dates_parse_as_pandas_parses_them(date_format: str | None) -> None:
+    values = pd.Series(DATES * 3, index=pd.RangeIndex(1, 3 * len(DATES) + 1, name="hr_row"),
+                       dtype="string")
+    formats = ([date_format] if date_format else []) + list(mapping.ISO_FORMATS)
+    expected = mapping._parse_dates_general(values.str.strip(), formats)
+    pd.testing.assert_series_equal(parse_dates(values, date_format), expected, check_exact=True)
