@@ -50,6 +50,10 @@ def _parse_dates_general(text: pd.Series, formats: list[str]) -> pd.Series:
         if not pending.any():
             break
         parsed = pd.to_datetime(text.where(pending), format=fmt, errors="coerce")
+        # A date pandas cannot hold in nanoseconds (years before 1678 or after 2261) is no
+        # usable date either: NaT, so the quality gate quarantines the row with its reason.
+        parsed = parsed.where(parsed.between(pd.Timestamp.min, pd.Timestamp.max))
+        parsed = parsed.astype("datetime64[ns]")
         hit = parsed.notna() & pending
         result = result.mask(hit, parsed)
         pending &= ~hit
