@@ -5,7 +5,9 @@ here talks to a target. An op's id is the sha256 of its canonical JSON, so an ap
 exactly what a person saw; the plan digest covers the ops and the snapshot they came from.
 
 Payloads follow RFC 7643/7644 shapes (a User for POST, a PatchOp for PATCH); the tests check
-every payload against scim2-models. Building one JSON document per op is inherently per op.
+every payload against scim2-models. build_plan writes each payload shape once and assembles the
+ops' JSON column-wise (see "the same ops, column-wise" below); the general path, one dict per op,
+defines the result and handles every input the column-wise build does not expect.
 """
 
 from __future__ import annotations
