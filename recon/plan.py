@@ -755,7 +755,22 @@ def _write_lines(out: Any, keys: list[str], arrays: list[pa.Array], count: int) 
 
 
 def read_plan(path: str | Path) -> Plan:
+    """plan.json as a Plan, every op id and the digest checked against the content.
+
+    A file laid out as ``write_plan`` writes it is read column-wise (``_read_lines``); anything
+    else, and any file that fails a check there, is read by ``_read_general``, which defines
+    the result and words every error.
+    """
     file = Path(path)
+    try:
+        raw = file.read_bytes()
+    except OSError as error:
+        raise InputError(f"cannot read plan ({error.strerror})", file=str(file)) from error
+    plan = _read_lines(raw)
+    return plan if plan is not None else _read_general(file)
+
+
+def _read_general(file: Path) -> Plan:
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
     except OSError as error:
@@ -783,6 +798,150 @@ def read_plan(path: str | Path) -> Plan:
         raise InputError(f"op {bad[0][:12]} does not match its content (the file was edited)",
                          file=str(file))
     return plan
+
+
+# ---- plan.json as write_plan lays it out, read column-wise -------------------------------------
+#
+# write_plan writes a header line, one line per op (``{"op_id": …, "action": …, …}`` with the
+# columns in OP_COLUMNS order, ", " between them, a comma before every op but the first) and
+# "]}". Canonical JSON never holds ``, "`` (no whitespace outside strings; inside one a quote is
+# escaped), and neither does a JSON string, so such a line splits at ``, "`` into exactly its 13
+# fields. Each string field must be a JSON string escaped as canonical JSON escapes it (only \"
+# and \\ taken here) or null, hr_row an integer or null, and each JSON field must be canonical
+# JSON already (orjson's round trip of it gives the same bytes): then the file parses to exactly
+# these values, and the op ids are checked over the same canonical bodies build_plan hashes.
+# Anything else returns None, and so does any failed check: the general reader decides.
+
+_LINE_STRING = r'^(?:"(?:[^"\\\x00-\x1f]|\\["\\])*"|null)$'
+_LINE_INTEGER = r"^(?:-?(?:0|[1-9][0-9]{0,17})|null)$"
+_HEAD_KEYS = ["format", "digest", "snapshot_digest", "as_of", "count", "ops"]
+
+
+def _read_lines(raw: bytes) -> Plan | None:
+    lines = _lines_of(raw)
+    if lines is None or len(lines) < 3 or lines[-1].as_py() != "]}":
+        return None
+    head = _head(lines[0].as_py())
+    if head is None:
+        return None
+    try:
+        as_of = date.fromisoformat(str(head["as_of"]))
+    except ValueError:
+        return None
+    columns = _line_fields(lines.slice(1, len(lines) - 2))
+    if columns is None:
+        return None
+    ops = pd.DataFrame({
+        name: pd.Series(columns[name], dtype="Int64" if name == "hr_row"
+                        else "str" if name in JSON_COLUMNS else "string")
+        for name in OP_COLUMNS})
+    plan = Plan(ops, str(head["digest"]), str(head["snapshot_digest"]), as_of)
+    if plan_digest(plan.snapshot_digest, ops["op_id"]) != plan.digest:
+        return None
+    hashed = pa.table({name: columns[name] for name in _ID_FIELDS})
+    hashed = hashed.set_column(hashed.schema.get_field_index("target_id"), "target_id",
+                               pc.fill_null(columns["target_id"], ""))
+    ids = pa.array(_op_ids(hashed), pa.string())
+    if not pc.all(pc.equal(ids, columns["op_id"])).as_py():
+        return None
+    return plan
+
+
+def _lines_of(raw: bytes) -> pa.Array | None:
+    """The file's lines (without their "\\n") as a string array; None: not UTF-8, or the file
+    does not end with a line break."""
+    if not raw.endswith(b"\n"):
+        return None
+    breaks = np.flatnonzero(np.frombuffer(raw, dtype=np.uint8) == ord("\n"))
+    if len(raw) >= 1 << 31:
+        return None
+    starts = np.concatenate([[0], breaks[:-1] + 1]).astype(np.int32)
+    # Each line as [start, break): the offsets of a string array whose separators are skipped
+    # by taking every other element of [start0, break0, start1, break1, ...].
+    bounds = np.empty(2 * len(breaks), dtype=np.int32)
+    bounds[0::2], bounds[1::2] = starts, breaks
+    spans = pa.StringArray.from_buffers(len(bounds) - 1, pa.py_buffer(bounds.tobytes()),
+                                        pa.py_buffer(raw))
+    try:
+        spans.validate(full=True)  # UTF-8
+    except pa.ArrowInvalid:
+        return None
+    return spans.take(pa.array(np.arange(0, len(bounds) - 1, 2)))
+
+
+def _head(line: str) -> dict[str, Any] | None:
+    """The header line's values, when it is exactly the line write_plan writes for them."""
+    try:
+        head = json.loads(line + "]}")
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(head, dict) or list(head) != _HEAD_KEYS or head["ops"] != [] or (
+            head["format"] != PLAN_FORMAT):
+        return None
+    values = {key: head[key] for key in _HEAD_KEYS[:-1]}
+    if json.dumps(values, ensure_ascii=False)[:-1] + ', "ops": [' != line:
+        return None
+    return values
+
+
+def _line_fields(lines: pa.Array) -> dict[str, pa.Array] | None:
+    """The op columns of the op lines, typed as the Plan frame holds them (JSON columns: "" for
+    null), or None when a line is not as write_plan writes it."""
+    fields = pc.split_pattern(lines, ', "')
+    if not pc.all(pc.equal(pc.list_value_length(fields), len(OP_COLUMNS))).as_py():
+        return None
+    columns: dict[str, pa.Array] = {}
+    for number, name in enumerate(OP_COLUMNS):
+        piece = pc.list_element(fields, number)
+        if number == 0:  # '{"op_id": …' on the first line, ',{"op_id": …' on the others
+            prefixes = [f'{{"{name}": ', f',{{"{name}": ']
+            if not (pc.all(pc.starts_with(piece.slice(0, 1), prefixes[0])).as_py()
+                    and pc.all(pc.starts_with(piece.slice(1), prefixes[1])).as_py() is not False):
+                return None
+            value = pa.concat_arrays([
+                pc.utf8_slice_codeunits(piece.slice(0, 1), len(prefixes[0])),
+                pc.utf8_slice_codeunits(piece.slice(1), len(prefixes[1]))])
+        else:
+            prefix = f'{name}": '
+            if not pc.all(pc.starts_with(piece, prefix)).as_py():
+                return None
+            value = pc.utf8_slice_codeunits(piece, len(prefix))
+        if number == len(OP_COLUMNS) - 1:
+            if not pc.all(pc.ends_with(value, "}")).as_py():
+                return None
+            value = pc.utf8_slice_codeunits(value, 0, -1)
+        typed = _line_value(name, value)
+        if typed is None:
+            return None
+        columns[name] = typed
+    for name in ("op_id", "action", "method", "path"):
+        if columns[name].null_count:
+            return None
+    return columns
+
+
+def _line_value(name: str, text: pa.Array) -> pa.Array | None:
+    """One field's JSON text on every line as the Plan frame's value (None: not taken here)."""
+    null = pc.equal(text, "null")
+    if name in JSON_COLUMNS:
+        chosen = pc.unique(text).cast(pa.binary()).to_pylist()
+        loads, dumps = orjson.loads, orjson.dumps
+        try:
+            if not all(dumps(loads(one), option=orjson.OPT_SORT_KEYS) == one for one in chosen):
+                return None
+        except (orjson.JSONDecodeError, TypeError):
+            return None
+        return pc.if_else(null, "", text)
+    if name == "hr_row":
+        if not pc.all(pc.match_substring_regex(text, _LINE_INTEGER)).as_py():
+            return None
+        return pc.cast(pc.if_else(null, None, text), pa.int64())
+    if not pc.all(pc.match_substring_regex(text, _LINE_STRING)).as_py():
+        return None
+    inner = pc.utf8_slice_codeunits(text, 1, -1)
+    if pc.any(pc.match_substring(inner, "\\")).as_py():
+        inner = pc.replace_substring_regex(inner, r'\\(["\\])', r"\1")
+    return pc.if_else(null, pa.scalar(None, pa.string()), inner)
 
 
 def bulk_request(plan: Plan, op_ids: set[str] | None = None) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from recon.plan import (
     Plan,
     _columnar_ops,
     _general_plan,
+    _read_general,
     build_plan,
     plan_digest,
     read_plan,
@@ -47,6 +48,16 @@ def assert_same(fast: Plan, slow: Plan, tmp_path: Path) -> None:
     write_plan(slow, tmp_path / "slow.json")
     assert (tmp_path / "fast.json").read_bytes() == (tmp_path / "slow.json").read_bytes()
     assert read_plan(tmp_path / "fast.json").digest == fast.digest
+    assert_read_same(tmp_path / "fast.json")
+
+
+def assert_read_same(file: Path) -> None:
+    """read_plan gives what the general reader gives, frame and types included."""
+    read, general_read = read_plan(file), _read_general(file)
+    pd.testing.assert_frame_equal(read.ops, general_read.ops, check_exact=True)
+    assert list(read.ops.dtypes) == list(general_read.ops.dtypes)
+    assert (read.digest, read.snapshot_digest, read.as_of) == (
+        general_read.digest, general_read.snapshot_digest, general_read.as_of)
 
 
 def both(identities: pd.DataFrame, diffs: pd.DataFrame, wanted: pd.DataFrame,
