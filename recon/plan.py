@@ -819,9 +819,9 @@ _HEAD_KEYS = ["format", "digest", "snapshot_digest", "as_of", "count", "ops"]
 
 def _read_lines(raw: bytes) -> Plan | None:
     lines = _lines_of(raw)
-    if lines is None or len(lines) < 3 or lines[-1].as_py() != "]}":
+    if lines is None or len(lines) < 3 or lines[-1].as_py() != "]}\n":
         return None
-    head = _head(lines[0].as_py())
+    head = _head(lines[0].as_py()[:-1])
     if head is None:
         return None
     try:
@@ -848,25 +848,18 @@ def _read_lines(raw: bytes) -> Plan | None:
 
 
 def _lines_of(raw: bytes) -> pa.Array | None:
-    """The file's lines (without their "\\n") as a string array; None: not UTF-8, or the file
-    does not end with a line break."""
-    if not raw.endswith(b"\n"):
+    """The file's lines, each with its "\\n", as a string array (None: not UTF-8, too large for
+    one array, or the file does not end with a line break)."""
+    if not raw.endswith(b"\n") or len(raw) >= 1 << 31:
         return None
     breaks = np.flatnonzero(np.frombuffer(raw, dtype=np.uint8) == ord("\n"))
-    if len(raw) >= 1 << 31:
-        return None
-    starts = np.concatenate([[0], breaks[:-1] + 1]).astype(np.int32)
-    # Each line as [start, break): the offsets of a string array whose separators are skipped
-    # by taking every other element of [start0, break0, start1, break1, ...].
-    bounds = np.empty(2 * len(breaks), dtype=np.int32)
-    bounds[0::2], bounds[1::2] = starts, breaks
-    spans = pa.StringArray.from_buffers(len(bounds) - 1, pa.py_buffer(bounds.tobytes()),
-                                        pa.py_buffer(raw))
+    offsets = np.concatenate([[0], breaks + 1]).astype(np.int32)
+    lines = pa.StringArray.from_buffers(len(breaks), pa.py_buffer(offsets), pa.py_buffer(raw))
     try:
-        spans.validate(full=True)  # UTF-8
+        lines.validate(full=True)  # UTF-8
     except pa.ArrowInvalid:
         return None
-    return spans.take(pa.array(np.arange(0, len(bounds) - 1, 2)))
+    return lines
 
 
 def _head(line: str) -> dict[str, Any] | None:
@@ -887,30 +880,45 @@ def _head(line: str) -> dict[str, Any] | None:
 def _line_fields(lines: pa.Array) -> dict[str, pa.Array] | None:
     """The op columns of the op lines, typed as the Plan frame holds them (JSON columns: "" for
     null), or None when a line is not as write_plan writes it."""
+    count, width = len(lines), len(OP_COLUMNS)
     fields = pc.split_pattern(lines, ', "')
-    if not pc.all(pc.equal(pc.list_value_length(fields), len(OP_COLUMNS))).as_py():
+    if not pc.all(pc.equal(pc.list_value_length(fields), width)).as_py():
         return None
+    # The pieces, one after the other: '{"op_id": V', 'action": V', …, 'match": V}\n', then
+    # ',{"op_id": V', … Between two values (and before the first, after the last) is a "gap":
+    # '{"op_id": ' first, '}\n,{"op_id": ' between lines, 'action": ' … within one, '}\n' last.
+    pieces = fields.flatten()
+    size = count * width
+    offsets = np.frombuffer(pieces.buffers()[1], dtype=np.int32, count=size + 1,
+                            offset=pieces.offset * 4).astype(np.int64)
+    gaps = ["}\n,{" + f'"{OP_COLUMNS[0]}": '] + [f'{name}": ' for name in OP_COLUMNS[1:]]
+    first, last = gaps[0][3:], "}\n"
+    prefix = np.array([len(gaps[0]) - 2] + [len(gap) for gap in gaps[1:]], dtype=np.int64)
+    starts = offsets[:-1] + np.tile(prefix, count)
+    starts[0] -= 1
+    ends = offsets[1:].copy()
+    ends[width - 1::width] -= len(last)
+    bounds = np.empty(2 * size + 2, dtype=np.int64)
+    bounds[0], bounds[-1] = offsets[0], offsets[-1]
+    bounds[1:-1:2], bounds[2:-1:2] = starts, ends
+    if np.any(np.diff(bounds) < 0) or bounds[-1] >= 1 << 31:
+        return None
+    spans = pa.StringArray.from_buffers(len(bounds) - 1, pa.py_buffer(bounds.astype(np.int32)),
+                                        pieces.buffers()[2])
+    between = spans.take(pa.array(np.arange(0, len(bounds) - 1, 2)))
+    expected = first + "".join(gaps[1:]) + "".join(gaps) * (count - 1) + last
+    lengths = np.concatenate([[len(first)], prefix[1:],
+                              np.tile([len(gap) for gap in gaps], count - 1), [len(last)]])
+    if not (np.array_equal(np.diff(np.frombuffer(between.buffers()[1], dtype=np.int32,
+                                                 count=len(between) + 1)), lengths)
+            and _utf8_bytes(between).tobytes() == expected.encode()):
+        return None
+    # The values, column after column.
+    order = 2 * (np.arange(count)[None, :] * width + np.arange(width)[:, None]) + 1
+    values = spans.take(pa.array(order.ravel()))
     columns: dict[str, pa.Array] = {}
     for number, name in enumerate(OP_COLUMNS):
-        piece = pc.list_element(fields, number)
-        if number == 0:  # '{"op_id": …' on the first line, ',{"op_id": …' on the others
-            prefixes = [f'{{"{name}": ', f',{{"{name}": ']
-            if not (pc.all(pc.starts_with(piece.slice(0, 1), prefixes[0])).as_py()
-                    and pc.all(pc.starts_with(piece.slice(1), prefixes[1])).as_py() is not False):
-                return None
-            value = pa.concat_arrays([
-                pc.utf8_slice_codeunits(piece.slice(0, 1), len(prefixes[0])),
-                pc.utf8_slice_codeunits(piece.slice(1), len(prefixes[1]))])
-        else:
-            prefix = f'{name}": '
-            if not pc.all(pc.starts_with(piece, prefix)).as_py():
-                return None
-            value = pc.utf8_slice_codeunits(piece, len(prefix))
-        if number == len(OP_COLUMNS) - 1:
-            if not pc.all(pc.ends_with(value, "}")).as_py():
-                return None
-            value = pc.utf8_slice_codeunits(value, 0, -1)
-        typed = _line_value(name, value)
+        typed = _line_value(name, values.slice(number * count, count))
         if typed is None:
             return None
         columns[name] = typed
