@@ -22,7 +22,13 @@ import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
 from recon.config import Config
 from recon.mapping import as_of_timestamp, future_hires
-from recon.normalize import arrow_text, case_insensitive, normalize_array, parse_path
+from recon.normalize import (
+    arrow_text,
+    case_insensitive,
+    left_as_is,
+    normalize_array,
+    parse_path,
+)
 
 HR_CATEGORIES = (
     "in_sync", "drift", "link", "joiner", "future_hire", "leaver", "rehire", "departed",
@@ -209,19 +215,19 @@ def classify(
     # ---- attribute diffs on matched rows --------------------------------------------------
     resolved, notes = resolve_references(desired, config, target_id, invalid)
     wanted: dict[str, Any] = {}
-    before: dict[str, Any] = {}
+    before: dict[str, Any] = {}  # the account's value, over the matched rows
     diff_masks: dict[str, np.ndarray] = {}
-    at_account = pa.array(account, mask=~matched)
+    matched_rows = np.flatnonzero(matched)
+    is_matched = pa.array(matched)
+    at_account = pa.array(account[matched_rows])
     for path in config.attributes:
         fold = case_insensitive(path)
         source = resolved[path] if path in resolved else _strings(desired[path])
         after = normalize_array(source, fold_case=fold)
-        raw = _strings(current[path]).take(at_account)
-        equal = pc.fill_null(pc.equal(after, normalize_array(raw, fold_case=fold)), False)
-        differs = pc.and_(after.is_valid(), pc.invert(equal))
         wanted[path] = after
-        before[path] = raw
-        diff_masks[path] = np.asarray(differs.to_numpy(zero_copy_only=False), dtype=bool) & matched
+        before[path] = raw = _strings(current[path]).take(at_account)
+        diff_masks[path] = mask = np.zeros(size, dtype=bool)
+        mask[matched_rows] = _differs(after.filter(is_matched), raw, fold)
     changes = (np.column_stack(list(diff_masks.values())) if diff_masks
                else np.zeros((size, 0), dtype=bool))
     any_diff = changes.any(axis=1)
@@ -247,17 +253,18 @@ def classify(
     code = np.select(conditions, [names.index(c) for c in choices], default=names.index("joiner"))
     category = pa.array(names, _STRING).take(pa.array(code))
 
-    def rows_of(*wanted_names: str) -> np.ndarray:
-        return np.flatnonzero(np.isin(code, [names.index(name) for name in wanted_names]))
+    def rows_of(name: str) -> np.ndarray:
+        return np.flatnonzero(code == names.index(name))
 
     # ---- reasons --------------------------------------------------------------------------
     reason = _Text(size)
     candidates: Any = None
     candidate_of = np.full(size, -1, dtype=np.int64)
     if len(messy):
-        groups = np.searchsorted(np.sort(messy_rows), hr_index.get_indexer(pd.Index(messy["hr_row"])))
+        in_order = np.sort(messy_rows)
+        groups = np.searchsorted(in_order, hr_index.get_indexer(pd.Index(messy["hr_row"])))
         candidates = _join_unique(groups, _strings(messy["target_id"]), len(messy_rows))
-        candidate_of[np.sort(messy_rows)] = np.arange(len(messy_rows))
+        candidate_of[in_order] = np.arange(len(messy_rows))
     rows = rows_of("invalid")
     if len(rows):
         texts = _strings(invalid_reasons.reindex(hr_index[rows]))
@@ -327,7 +334,9 @@ def classify(
         "user_name": desired["userName"].astype("string") if "userName" in desired else pd.NA,
     }, index=hr_index)
 
-    diffs = _diffs(identities, before, wanted, diff_masks, writes, code,
+    in_matched = np.full(size, -1, dtype=np.int64)
+    in_matched[matched_rows] = np.arange(len(matched_rows))
+    diffs = _diffs(identities, before, in_matched, wanted, diff_masks, writes, code,
                    (names.index("leaver"), names.index("rehire")))
     accounts_rows = _account_rows(current, excluded, pairs, desired)
     identities = pd.concat([identities.reset_index(drop=True), accounts_rows], ignore_index=True)
@@ -335,6 +344,26 @@ def classify(
     for path, values in wanted.items():
         wanted_frame[path] = _column(values, hr_index)
     return Classified(identities[IDENTITY_COLUMNS], diffs, wanted_frame)
+
+
+def _differs(after: Any, raw: Any, fold: bool) -> np.ndarray:
+    """Where a wanted value is present and the account's value, normalized, is not the same.
+
+    An account value equal to a wanted value that normalization leaves as it is needs no
+    normalizing itself: only the others are normalized and compared.
+    """
+    same = np.asarray(pc.fill_null(pc.equal(after, raw), False).to_numpy(zero_copy_only=False),
+                      dtype=bool)
+    unsettled = np.flatnonzero(~(same & left_as_is(after, fold_case=fold)))
+    differs = np.zeros(len(after), dtype=bool)
+    if len(unsettled):
+        at = pa.array(unsettled)
+        wanted, present = after.take(at), raw.take(at)
+        equal = pc.fill_null(pc.equal(wanted, normalize_array(present, fold_case=fold)), False)
+        differs[unsettled] = np.asarray(
+            pc.and_(wanted.is_valid(), pc.invert(equal)).to_numpy(zero_copy_only=False),
+            dtype=bool)
+    return differs
 
 
 def _changed(
@@ -346,22 +375,24 @@ def _changed(
     Rows share few distinct sets of differing paths: each set's text is made once (exactly
     as a row-by-row ``"a;" + "b;"`` then ``rstrip(";")`` would make it) and rows point at it.
     """
-    size = len(writes)
-    text = _Text(size)
-    text.put(np.flatnonzero(leaver), "active")
+    pool = ["", "active"]
+    at = np.zeros(len(writes), dtype=np.int64)
+    at[leaver] = 1
     rows = np.flatnonzero((writes & changes.any(axis=1)) | rehire)
-    if not len(rows):
-        return text.array()
-    sets, at = np.unique(changes[rows], axis=0, return_inverse=True)
-    at = at.reshape(-1)
-    for number, chosen in enumerate(sets):
-        base = "".join(path + ";" for path, hit in zip(paths, chosen, strict=True) if hit)
-        base = base.rstrip(";")
-        members = rows[at == number]
-        with_active = rehire[members]
-        text.put(members[~with_active], base)
-        text.put(members[with_active], ("active;" + base).rstrip(";"))
-    return text.array()
+    if len(rows):
+        chosen = changes[rows]
+        if len(paths) < 63:  # each row's set of paths as the bits of one integer
+            bits = chosen.astype(np.int64) @ (np.int64(1) << np.arange(len(paths), dtype=np.int64))
+            keys, of_set = np.unique(bits, return_inverse=True)
+            sets = (keys[:, None] >> np.arange(len(paths), dtype=np.int64)) & 1 == 1
+        else:
+            sets, of_set = np.unique(chosen, axis=0, return_inverse=True)
+        for hits in sets:
+            base = "".join(path + ";" for path, hit in zip(paths, hits, strict=True) if hit)
+            base = base.rstrip(";")
+            pool += [base, ("active;" + base).rstrip(";")]
+        at[rows] = 2 + 2 * of_set.reshape(-1) + rehire[rows]
+    return pa.array(pool, _STRING).take(pa.array(at))
 
 
 def _display_names(desired: pd.DataFrame) -> pd.Series:
@@ -375,8 +406,8 @@ def _display_names(desired: pd.DataFrame) -> pd.Series:
 
 
 def _diffs(
-    identities: pd.DataFrame, before: dict[str, Any], wanted: dict[str, Any],
-    masks: dict[str, np.ndarray], writes: np.ndarray, code: np.ndarray,
+    identities: pd.DataFrame, before: dict[str, Any], in_matched: np.ndarray,
+    wanted: dict[str, Any], masks: dict[str, np.ndarray], writes: np.ndarray, code: np.ndarray,
     leaver_rehire: tuple[int, int],
 ) -> pd.DataFrame:
     who = {column: _strings(identities[column]) for column in ("hr_key", "target_id", "category")}
@@ -386,7 +417,8 @@ def _diffs(
         rows = np.flatnonzero(mask & writes)
         if len(rows):
             at = pa.array(rows)
-            parts.append((rows, path, before[path].take(at), wanted[path].take(at)))
+            parts.append((rows, path, before[path].take(pa.array(in_matched[rows])),
+                          wanted[path].take(at)))
     for number, (old, new) in zip(leaver_rehire, (("True", "False"), ("False", "True")),
                                   strict=True):
         rows = np.flatnonzero(code == number)

@@ -196,6 +196,19 @@ def normalize_array(array: Any, *, fold_case: bool) -> Any:
     return array
 
 
+def left_as_is(array: Any, *, fold_case: bool) -> np.ndarray:
+    """Which values of a normalize_array result it would give back unchanged, for certain.
+
+    Present values without a code point from U+0300 up (from U+0080 when folding case): NFC,
+    trimming and lower-casing leave those as they are. A bool array over the rows.
+    """
+    if not pa.types.is_large_string(array.type):
+        array = array.cast(pa.large_string())
+    offsets, data = _bytes(array)
+    unusual = _rows_with_byte(array, offsets, data, 0x80 if fold_case else 0xCC)
+    return _present(array, ~unusual)
+
+
 def _bytes(array: Any) -> tuple[np.ndarray, np.ndarray]:
     """The offsets and UTF-8 bytes of a large_string array (offsets as positions in bytes)."""
     buffers = array.buffers()
