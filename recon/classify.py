@@ -22,6 +22,7 @@ import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
 from recon.config import Config
 from recon.mapping import as_of_timestamp, future_hires
+from recon.match import encode
 from recon.normalize import (
     arrow_text,
     case_insensitive,
@@ -145,11 +146,7 @@ def resolve_references(
     hr_keys = _strings(desired["hr_key"])
     for path in paths:
         keys = pc.utf8_trim_whitespace(_strings(desired[path]))
-        encoded = pc.dictionary_encode(pa.concat_arrays([hr_keys, keys]))
-        codes = np.asarray(pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False),
-                           dtype=np.int64)
-        hr_codes, key_codes = codes[:size], codes[size:]
-        distinct = len(encoded.dictionary)
+        (hr_codes, key_codes), distinct = encode(hr_keys, keys)
         known = np.zeros(distinct + 1, dtype=bool)  # the last slot: a missing key
         known[hr_codes[hr_codes >= 0]] = True
         valid = ~invalid & (hr_codes >= 0)

@@ -77,10 +77,19 @@ def _inner_join(left: Any, right: Any) -> tuple[np.ndarray, np.ndarray]:
 
     Ordered by left position, then right position: the order of ``DataFrame.merge``.
     """
-    encoded = pc.dictionary_encode(pa.concat_arrays([left, right]))
-    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-    size = len(encoded.dictionary)
-    left_codes, right_codes = codes[: len(left)], codes[len(left):]
+    right_rows: np.ndarray | None = None
+    if 4 * len(left) < len(right):  # a few open workers: only the accounts that can match
+        right_rows = np.flatnonzero(np.asarray(
+            pc.is_in(right, value_set=left).to_numpy(zero_copy_only=False), dtype=bool))
+        right = right.take(pa.array(right_rows))
+    (left_codes, right_codes), size = encode(left, right)
+    left_at, right_at = _pairs_of(left_codes, right_codes, size)
+    return left_at, (right_at if right_rows is None else right_rows[right_at])
+
+
+def _pairs_of(
+    left_codes: np.ndarray, right_codes: np.ndarray, size: int,
+) -> tuple[np.ndarray, np.ndarray]:
     right_rows = np.flatnonzero(right_codes >= 0)
     counts = np.bincount(right_codes[right_rows], minlength=size)
     left_rows = np.flatnonzero(left_codes >= 0)
@@ -97,3 +106,57 @@ def _inner_join(left: Any, right: Any) -> tuple[np.ndarray, np.ndarray]:
     offsets = np.arange(len(left_at)) - np.repeat(np.cumsum(per_left) - per_left, per_left)
     right_at = by_key[np.repeat(starts[left_codes[left_rows]], per_left) + offsets]
     return left_at, right_at
+
+
+def encode(*arrays: Any) -> tuple[list[np.ndarray], int]:
+    """Codes 0 … size-1 that are equal where the strings are equal, across all the arrays
+    (-1 where a value is missing), and size.
+
+    Short strings (up to 7 bytes, such as most employee ids) are packed into one integer each
+    and hashed as integers; others are dictionary-encoded by pyarrow.
+    """
+    packed = [_packed(array) for array in arrays]
+    lengths = [len(array) for array in arrays]
+    if all(values is not None for values in packed):
+        keys = np.concatenate([values for values in packed if values is not None])
+        present = keys != _MISSING
+        codes = np.full(len(keys), -1, dtype=np.int64)
+        found, uniques = pd.factorize(keys[present])
+        codes[present] = found
+        size = len(uniques)
+    else:
+        encoded = pc.dictionary_encode(pa.chunked_array(
+            [array.cast(pa.large_string()) for array in arrays], pa.large_string()))
+        codes = np.concatenate([
+            np.asarray(pc.fill_null(chunk.indices, -1).to_numpy(zero_copy_only=False),
+                       dtype=np.int64) for chunk in encoded.chunks]
+            or [np.zeros(0, dtype=np.int64)])
+        size = len(encoded.chunks[0].dictionary) if encoded.num_chunks else 0
+    return list(np.split(codes, np.cumsum(lengths)[:-1])), size
+
+
+_MISSING = np.uint64(2**64 - 1)  # no packed string has all bits set: its length byte is <= 7
+
+
+def _packed(array: Any) -> np.ndarray | None:
+    """Each string as one uint64 (its bytes, then its length in the top byte), missing as
+    _MISSING; None when some string is longer than 7 bytes."""
+    array = array.cast(pa.large_string())
+    buffers = array.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=np.int64)[array.offset:array.offset + len(array) + 1]
+    lengths = np.diff(offsets)
+    valid = (np.asarray(array.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+             if array.null_count else np.ones(len(array), dtype=bool))
+    lengths = np.where(valid, lengths, 0)
+    if lengths.max(initial=0) > 7:
+        return None
+    keys = lengths.astype(np.uint64) << np.uint64(56)
+    if buffers[2] is not None and len(array):
+        data = np.frombuffer(buffers[2], dtype=np.uint8)
+        starts = offsets[:-1]
+        for byte in range(int(lengths.max(initial=0))):
+            has = lengths > byte
+            at = np.minimum(starts + byte, len(data) - 1)
+            keys |= np.where(has, data[at], 0).astype(np.uint64) << np.uint64(8 * byte)
+    keys[~valid] = _MISSING
+    return keys
