@@ -346,12 +346,16 @@ def classify(
 def _differs(after: Any, raw: Any, fold: bool) -> np.ndarray:
     """Where a wanted value is present and the account's value, normalized, is not the same.
 
-    An account value equal to a wanted value that normalization leaves as it is needs no
-    normalizing itself: only the others are normalized and compared.
+    An account value equal to its wanted value needs no normalizing: without case folding,
+    normalize_values gives its own results back (NFC is idempotent; white space characters
+    never compose, so trimming an NFC value leaves it in NFC; trimming is idempotent). With case
+    folding that is certain for ASCII values only. Only the other values are normalized.
     """
     same = np.asarray(pc.fill_null(pc.equal(after, raw), False).to_numpy(zero_copy_only=False),
                       dtype=bool)
-    unsettled = np.flatnonzero(~(same & left_as_is(after, fold_case=fold)))
+    if fold:
+        same &= left_as_is(after, fold_case=True)
+    unsettled = np.flatnonzero(~same)
     differs = np.zeros(len(after), dtype=bool)
     if len(unsettled):
         at = pa.array(unsettled)
