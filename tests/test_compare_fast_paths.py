@@ -98,8 +98,8 @@ def test_match_is_the_merge_of_each_rule_in_turn(
                          & (expected.groupby("target_id")["hr_row"].transform("size") == 1))
 
     def rows(frame: pd.DataFrame) -> list[tuple[int, str, int, bool]]:
-        return sorted((int(r.hr_row), str(r.target_id), int(r.rule), bool(r.clean))
-                      for r in frame.itertuples())
+        return sorted(zip(frame["hr_row"].astype(int), frame["target_id"].astype(str),
+                          frame["rule"].astype(int), frame["clean"].astype(bool), strict=True))
 
     assert rows(got) == rows(expected)
     assert list(current["target_id"].iloc[got["account"].to_numpy(dtype=int)]) == list(
