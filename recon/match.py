@@ -121,7 +121,7 @@ def encode(*arrays: Any) -> tuple[list[np.ndarray], int]:
         keys = np.concatenate([values for values in packed if values is not None])
         present = keys != _MISSING
         codes = np.full(len(keys), -1, dtype=np.int64)
-        found, uniques = pd.factorize(keys[present])
+        found, uniques = pd.factorize(_mixed(keys[present]))
         codes[present] = found
         size = len(uniques)
     else:
@@ -133,6 +133,18 @@ def encode(*arrays: Any) -> tuple[list[np.ndarray], int]:
             or [np.zeros(0, dtype=np.int64)])
         size = len(encoded.chunks[0].dictionary) if encoded.num_chunks else 0
     return list(np.split(codes, np.cumsum(lengths)[:-1])), size
+
+
+def _mixed(keys: np.ndarray) -> np.ndarray:
+    """The keys through splitmix64's finalizer: a bijection (equal stays equal, different stays
+    different) that spreads similar keys, such as ids that differ in one digit, over all bits,
+    which pandas' hash table needs to stay fast."""
+    with np.errstate(over="ignore"):
+        keys = keys ^ (keys >> np.uint64(30))
+        keys = keys * np.uint64(0xBF58476D1CE4E5B9)
+        keys = keys ^ (keys >> np.uint64(27))
+        keys = keys * np.uint64(0x94D049BB133111EB)
+        return keys ^ (keys >> np.uint64(31))
 
 
 _MISSING = np.uint64(2**64 - 1)  # no packed string has all bits set: its length byte is <= 7
