@@ -195,7 +195,11 @@ def classify(
     account[workers] = _account_positions(current, clean)
     rule_used[workers] = clean["rule"].to_numpy(dtype=np.int64)
     matched = account >= 0
-    target_id = _take(_strings(current["target_id"]), account)
+    # The clean pairs' ids, in HR order already (match pairs follow the HR rows): a near
+    # sequential gather rather than a random one from current.
+    pair_of = np.full(size, -1, dtype=np.int64)
+    pair_of[workers] = np.arange(len(clean))
+    target_id = _take(_strings(clean["target_id"]), pair_of)
     account_active = np.zeros(size, dtype=bool)
     account_active[matched] = current["active"].fillna(False).astype(bool).to_numpy()[
         account[matched]]
@@ -337,9 +341,9 @@ def classify(
                    (names.index("leaver"), names.index("rehire")))
     accounts_rows = _account_rows(current, excluded, pairs, desired)
     identities = pd.concat([identities.reset_index(drop=True), accounts_rows], ignore_index=True)
-    wanted_frame = pd.DataFrame(index=hr_index)
-    for path, values in wanted.items():
-        wanted_frame[path] = _column(values, hr_index)
+    wanted_frame = pd.DataFrame(
+        {path: _column(values, hr_index) for path, values in wanted.items()},
+        index=hr_index, columns=pd.Index(list(wanted), dtype="str"))
     return Classified(identities[IDENTITY_COLUMNS], diffs, wanted_frame)
 
 
@@ -488,7 +492,8 @@ def _account_rows(
             "matched by several HR rows or one of several accounts: HR rows ", claim_rows,
             " (keys ", claim_keys, ")"))
     reason.put(np.flatnonzero(is_excluded[keep]), "matches the exclusion rule")
-    rows = current.iloc[kept]
+    names = ["target_id", "userName", *(["displayName"] if "displayName" in current else [])]
+    rows = current[names].iloc[kept]
     display = rows["displayName"] if "displayName" in rows else rows["userName"]
     return pd.DataFrame({
         "category": pd.Series(category, dtype="string"),
