@@ -144,7 +144,8 @@ def _mixed(keys: np.ndarray) -> np.ndarray:
         keys = keys * np.uint64(0xBF58476D1CE4E5B9)
         keys = keys ^ (keys >> np.uint64(27))
         keys = keys * np.uint64(0x94D049BB133111EB)
-        return keys ^ (keys >> np.uint64(31))
+        mixed: np.ndarray = keys ^ (keys >> np.uint64(31))
+    return mixed
 
 
 _MISSING = np.uint64(2**64 - 1)  # no packed string has all bits set: its length byte is <= 7
