@@ -19,16 +19,25 @@ validation result.
 from __future__ import annotations
 
 import html
+import importlib.abc
+import importlib.machinery
+import importlib.util
 import json
 import logging
 import os
+import sys
+import types
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from importlib.machinery import ModuleSpec
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
 from recon.config import Config, Reference
 from recon.errors import ConfigError, InputError, PlanError
@@ -84,6 +93,43 @@ class _Gx:
 _GX: _Gx | None = None
 
 
+# Modules GX imports at start-up but only calls inside expectations recon's suite does not use
+# (KL divergence and KS tests, their charts, JSON-schema and Markdown rendering): loaded on first
+# use instead, which saves about a second of CPU per run. A user expectation that needs one of
+# them still gets it, loaded when it first runs.
+_DEFERRED_MODULES = frozenset({"scipy.stats", "altair", "jsonschema", "mistune"})
+# GX's Azure Blob Storage / Key Vault support: a data source recon never configures. When recon
+# has not imported azure-identity itself (for Entra), GX sees it as absent instead of paying a
+# fifth of its import time; recon's own later import of it is not affected.
+_HIDDEN_FROM_GX = frozenset({"azure.identity"})
+
+
+class _GxImportFinder(importlib.abc.MetaPathFinder):
+    """Installed only while GX is imported: defers or hides the modules named above."""
+
+    def find_spec(self, fullname: str, path: Sequence[str] | None,
+                  target: types.ModuleType | None = None) -> ModuleSpec | None:
+        if fullname in _HIDDEN_FROM_GX:
+            raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
+        if fullname not in _DEFERRED_MODULES:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.loader is None:
+            return None
+        spec.loader = importlib.util.LazyLoader(spec.loader)
+        return spec
+
+
+def _import_gx() -> Any:
+    finder = _GxImportFinder()
+    sys.meta_path.insert(0, finder)
+    try:
+        import great_expectations as gx
+    finally:
+        sys.meta_path.remove(finder)
+    return gx
+
+
 def _gx() -> _Gx:
     """Import GX and build the ephemeral context once; later calls reuse it."""
     global _GX
@@ -91,7 +137,7 @@ def _gx() -> _Gx:
         os.environ["GX_ANALYTICS_ENABLED"] = "false"  # before the import: no usage statistics
         with warnings.catch_warnings():  # GX's own deprecation noise is not the user's concern
             warnings.simplefilter("ignore")
-            import great_expectations as gx
+            gx = _import_gx()
             from great_expectations.data_context.types.base import ProgressBarsConfig
             from great_expectations.expectations.registry import get_expectation_impl
 
@@ -143,6 +189,53 @@ def _constant(message: str) -> Callable[[pd.Index], pd.Series]:
 
 def _valued(values: pd.Series, before: str, after: str) -> Callable[[pd.Index], pd.Series]:
     return lambda rows: before + _shown(values.loc[rows]) + after
+
+
+def _per_value(values: pd.Series, transform: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """An element-wise ``transform`` computed once per distinct value (missing included), then
+    spread over the rows: HR columns such as dates and statuses repeat a few values."""
+    codes, distinct = pd.factorize(values, use_na_sentinel=False)
+    once = transform(pd.Series(distinct, dtype=values.dtype))
+    return pd.Series(once.array.take(codes), index=values.index, name=values.name)
+
+
+def _is_in(values: pd.Series, candidates: pd.Series) -> np.ndarray:
+    """``values.isin(candidates)`` for the non-missing values (pyarrow's hash set for
+    pyarrow-backed strings; pandas' own isin builds a Python object per value there)."""
+    if all(isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow"
+           for s in (values, candidates)):
+        found = pc.is_in(pa.array(values.array), value_set=pa.array(candidates.array))
+        return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+    return np.asarray(values.astype(object).isin(candidates.astype(object)), dtype=bool)
+
+
+def _sharing(keys: pd.Series, rows: pd.Index) -> pd.Series:
+    """How many rows share the key of each of ``rows`` — which are *all* the rows whose key is
+    not unique (GX's unexpected rows), so counting among them is counting in the column."""
+    if isinstance(keys.dtype, pd.StringDtype) and keys.dtype.na_value is pd.NA:
+        shared = keys.loc[rows]
+        return shared.map(shared.value_counts(dropna=True))
+    # a NaN-missing dtype maps the counts to floats when the column has gaps: keep that
+    return keys.map(keys.value_counts(dropna=True)).loc[rows]
+
+
+def _over_long(frame: pd.DataFrame, columns: list[str]) -> tuple[pd.Series, pd.Series]:
+    """Per row: the first of ``columns`` holding more than MAX_CELL_LENGTH characters (missing
+    when none does), and the longest cell's length as text (read for those rows only)."""
+    lengths = {c: frame[c].str.len() for c in columns}
+    bad = pd.Series(False, index=frame.index)
+    for length in lengths.values():
+        over = (length > MAX_CELL_LENGTH).fillna(False).to_numpy(dtype=bool)
+        if over.any():
+            bad |= over
+    first = pd.Series(pd.NA, index=frame.index, dtype="string")
+    longest = pd.Series(pd.NA, index=frame.index, dtype="string")
+    if bad.any():
+        table = pd.DataFrame({c: length[bad] for c, length in lengths.items()}).fillna(0)
+        too_long = table > MAX_CELL_LENGTH
+        first[bad] = too_long.idxmax(axis=1).astype("string")
+        longest[bad] = table.max(axis=1).astype("int64").astype("string")
+    return first, longest
 
 
 def _expression_columns(text: str) -> frozenset[str]:
@@ -217,11 +310,10 @@ class _Suite:
             key = source.key
             self.add("key_not_null", key, "expect_column_values_to_not_be_null",
                      _constant(f"key_not_null: column {key!r} is empty"), column=key)
-            sharing = frame[key].map(frame[key].value_counts(dropna=True))
             self.add("key_unique", key, "expect_column_values_to_be_unique",
                      lambda rows: f"key_unique: column {key!r} value "
                      + _shown(frame[key].loc[rows]) + " is shared by "
-                     + sharing.loc[rows].astype("string") + " rows", column=key)
+                     + _sharing(frame[key], rows).astype("string") + " rows", column=key)
         for column in source.email:
             if column in present:
                 self.add("email_syntax", column, "expect_column_values_to_match_regex",
@@ -244,8 +336,7 @@ class _Suite:
                      or_equal=True, ignore_row_if="either_value_is_missing")
         if source.manager_key and {source.manager_key, source.key} <= present:
             manager = frame[source.manager_key]
-            # object isin hashes once; pandas' arrow-string isin builds a Python scalar per key
-            known = manager.astype(object).isin(frame[source.key].astype(object))
+            known = _is_in(manager, frame[source.key])
             unknown = self.derive("unknown manager", manager.where(~known))
             self.add("manager_exists", source.manager_key, "expect_column_values_to_be_null",
                      _valued(manager, f"manager_exists: column {source.manager_key!r} value ",
@@ -258,10 +349,7 @@ class _Suite:
         """One rule for every column the config reads: the first over-long cell of each row."""
         if not columns:
             return
-        lengths = pd.DataFrame({c: self.frame[c].str.len() for c in columns}).fillna(0)
-        too_long = lengths > MAX_CELL_LENGTH
-        first = too_long.idxmax(axis=1).where(too_long.any(axis=1)).astype("string")
-        longest = lengths.max(axis=1).astype("int64").astype("string")
+        first, longest = _over_long(self.frame, columns)
         offending = self.derive("over-long column", first)
         self.rules.append(_Rule(
             "value_length", ", ".join(columns), "error", "expect_column_values_to_be_null",
@@ -294,8 +382,8 @@ class _Suite:
         if status.inactive is not None:
             # Compared as the mapping compares them: trimmed and case-insensitive.
             allowed = [*status.active, *status.inactive]
-            folded = self.derive(f"{column} casefolded",
-                                 self.frame[column].astype("string").str.strip().str.casefold())
+            folded = self.derive(f"{column} casefolded", _per_value(
+                self.frame[column], lambda v: v.astype("string").str.strip().str.casefold()))
             self.add("status_in_set", column, "expect_column_values_to_be_in_set",
                      _valued(self.frame[column], f"status_in_set: column {column!r} value ",
                              f" is not one of {', '.join(allowed)}"),
@@ -303,7 +391,7 @@ class _Suite:
 
     def _dates(self, name: str, column: str) -> str:
         fmt = self.config.source.date_format
-        parsed = parse_dates(self.frame[column], fmt)
+        parsed = _per_value(self.frame[column], lambda values: parse_dates(values, fmt))
         raw = self.frame[column]
         unparseable = self.derive(f"unparseable {column}", raw.where(parsed.isna()))
         expected = f"{fmt}, " if fmt else ""
