@@ -219,22 +219,29 @@ def _sharing(keys: pd.Series, rows: pd.Index) -> pd.Series:
     return keys.map(keys.value_counts(dropna=True)).loc[rows]
 
 
+def _fits(values: pd.Series) -> bool:
+    """True when no cell can exceed MAX_CELL_LENGTH characters: UTF-8 text has no more
+    characters than bytes, and pyarrow reads every cell's byte length off its offsets."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        most = pc.max(pc.binary_length(pa.array(values.array))).as_py()
+        return most is None or most <= MAX_CELL_LENGTH
+    return False
+
+
 def _over_long(frame: pd.DataFrame, columns: list[str]) -> tuple[pd.Series, pd.Series]:
     """Per row: the first of ``columns`` holding more than MAX_CELL_LENGTH characters (missing
-    when none does), and the longest cell's length as text (read for those rows only)."""
-    lengths = {c: frame[c].str.len() for c in columns}
-    bad = pd.Series(False, index=frame.index)
-    for length in lengths.values():
-        over = (length > MAX_CELL_LENGTH).fillna(False).to_numpy(dtype=bool)
-        if over.any():
-            bad |= over
+    when none does), and the longest cell's length as text (computed for those rows only)."""
+    bad = np.zeros(len(frame), dtype=bool)
+    for column in columns:
+        if not _fits(frame[column]):
+            bad |= (frame[column].str.len() > MAX_CELL_LENGTH).fillna(False).to_numpy(bool)
     first = pd.Series(pd.NA, index=frame.index, dtype="string")
     longest = pd.Series(pd.NA, index=frame.index, dtype="string")
     if bad.any():
-        table = pd.DataFrame({c: length[bad] for c, length in lengths.items()}).fillna(0)
-        too_long = table > MAX_CELL_LENGTH
+        lengths = pd.DataFrame({c: frame[c][bad].str.len() for c in columns}).fillna(0)
+        too_long = lengths > MAX_CELL_LENGTH
         first[bad] = too_long.idxmax(axis=1).astype("string")
-        longest[bad] = table.max(axis=1).astype("int64").astype("string")
+        longest[bad] = lengths.max(axis=1).astype("int64").astype("string")
     return first, longest
 
 
@@ -458,6 +465,26 @@ def check(frame: pd.DataFrame, config: Config, *, file: str = "") -> QualityResu
     return _result(frame, suite, validation, missing, file)
 
 
+def _batch_frame(frame: pd.DataFrame, suite: _Suite) -> pd.DataFrame:
+    """The frame GX validates: the HR columns and derived columns the rules name.
+
+    GX's pandas engine filters the *whole* batch frame (every column) once or twice per
+    expectation, so unused columns cost time in proportion to their number while changing no
+    result. A user expectation may look at the whole table (its columns, a row condition on any
+    column), so with user expectations the batch keeps every HR column.
+    """
+    if any(rule.user for rule in suite.rules):
+        return frame.assign(**suite.derived)
+    named: dict[str, None] = {}
+    for rule in suite.rules:
+        for key in ("column", "column_A", "column_B"):
+            if isinstance(rule.kwargs.get(key), str):
+                named[rule.kwargs[key]] = None
+    columns = {name: suite.derived[name] if name in suite.derived else frame[name]
+               for name in named}
+    return pd.DataFrame(columns, index=frame.index) if columns else frame.assign()
+
+
 def _validate(frame: pd.DataFrame, suite: _Suite, missing: list[str]) -> Any:
     gx = _gx()
     expectations = gx.module.ExpectationSuite(name="recon_quality")
@@ -468,7 +495,7 @@ def _validate(frame: pd.DataFrame, suite: _Suite, missing: list[str]) -> Any:
         expectations.add_expectation(_expectation(gx, rule, number))
     # An unnamed index makes GX list the failing row labels directly (and fast); the labels are
     # the hr_row numbers.
-    data = frame.assign(**suite.derived)
+    data = _batch_frame(frame, suite)
     data.index = frame.index.rename(None)
     batch = gx.batch_definition.get_batch(batch_parameters={"dataframe": data})
     with warnings.catch_warnings():
