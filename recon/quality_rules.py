@@ -76,12 +76,23 @@ def _per_value(values: pd.Series, transform: Callable[[pd.Series], pd.Series]) -
 
 
 def _is_in(values: pd.Series, candidates: pd.Series) -> np.ndarray:
-    """``values.isin(candidates)`` for the non-missing values (pyarrow's hash set for
-    pyarrow-backed strings; pandas' own isin builds a Python object per value there)."""
+    """``values.isin(candidates)`` for the non-missing values (missing ones: unspecified).
+
+    For pyarrow-backed strings (where pandas' own isin builds a Python object per value), the
+    few distinct values (manager keys) are hashed rather than all candidates (every key): the
+    candidates found among them are the distinct values that are known.
+    """
     if all(isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow"
            for s in (values, candidates)):
-        found = pc.is_in(pa.array(values.array), value_set=pa.array(candidates.array))
-        return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+        codes, distinct = pd.factorize(values)
+        if len(distinct) == 0:
+            return np.zeros(len(values), dtype=bool)
+        each = pa.array(distinct.array)
+        every = pa.array(candidates.array)
+        present = pc.filter(every, pc.is_in(every, value_set=each))
+        found = np.asarray(pc.is_in(each, value_set=present).to_numpy(zero_copy_only=False),
+                           dtype=bool)
+        return np.where(codes >= 0, found[codes], False)
     return np.asarray(values.astype(object).isin(candidates.astype(object)), dtype=bool)
 
 

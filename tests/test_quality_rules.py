@@ -17,7 +17,7 @@ from recon import quality
 from recon.config import Config, parse_config
 from recon.mapping import parse_dates
 from recon.quality import check
-from recon.quality_rules import MAX_CELL_LENGTH, _over_long, _per_value, _sharing
+from recon.quality_rules import MAX_CELL_LENGTH, _is_in, _over_long, _per_value, _sharing
 
 COLUMNS = ["Employee ID", "Worker Status", "Work Email", "Hire Date", "Termination Date",
            "Manager ID", "Title"]
@@ -76,6 +76,16 @@ def test_key_sharing_counted_among_the_failing_rows_equals_counting_the_column()
     failing = pd.Index([0, 1, 2, 5, 6])  # every row whose key is shared
     expected = keys.map(keys.value_counts(dropna=True)).loc[failing]
     pd.testing.assert_series_equal(_sharing(keys, failing), expected)
+
+
+@pytest.mark.parametrize("dtype", ["string", "str", object])
+def test_manager_lookup_agrees_with_isin_on_every_present_value(dtype: Any) -> None:
+    managers = pd.Series(["E1", None, "E2", "E9", "E1", "", "e1", None], dtype=dtype)
+    keys = pd.Series(["E1", None, "E2", "E3", ""], dtype=dtype)
+    present = managers.notna().to_numpy()
+    expected = managers.astype(object).isin(keys.astype(object)).to_numpy()
+    assert (_is_in(managers, keys)[present] == expected[present]).all()
+    assert not _is_in(managers, keys.iloc[:0]).any()
 
 
 def _details_without_batch_narrowing(monkeypatch: pytest.MonkeyPatch, data: pd.DataFrame,
