@@ -9,45 +9,40 @@ JSON-able data. ``gate`` then refuses the whole extract when it looks broken (a 
 missing, or more than ``quality.max_invalid_share`` of the rows fail): planning from a broken file
 would make mass changes, e.g. an empty status column would turn everyone into a leaver.
 
-Great Expectations takes seconds to import, so it is imported lazily, once per process; code that
-never checks quality (most unit tests) never pays for it. Checks GX cannot express on the raw
-strings (dates in several formats, manager references, expression results) are computed
-vectorized into derived columns that GX then validates, so that every rule shows up in the one
-validation result.
+Great Expectations takes seconds to import, so it is imported lazily, once per process (and
+without the modules it loads only for expectations recon does not run); code that never checks
+quality (most unit tests) never pays for it. The rules live in ``recon.quality_rules``: checks GX
+cannot express on the raw strings (dates in several formats, manager references, expression
+results) are computed vectorized into derived columns that GX then validates, so that every rule
+shows up in the one validation result. GX is handed only the columns the rules name.
 """
 
 from __future__ import annotations
 
 import html
+import importlib.abc
+import importlib.machinery
+import importlib.util
 import json
 import logging
 import os
+import sys
+import types
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from importlib.machinery import ModuleSpec
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 
-from recon.config import Config, Reference
+from recon.config import Config
 from recon.errors import ConfigError, InputError, PlanError
-from recon.expressions import compile_expression, evaluate
-from recon.mapping import parse_dates
+from recon.quality_rules import SHOWN, Rule, Suite, required_columns
 
 QUALITY_FORMAT = "recon.quality/1"
-Severity = Literal["error", "warning"]
 
-# Pragmatic address syntax (RFC 5322 dot-atom local part, DNS domain with at least one dot);
-# [^...] classes exclude whitespace, so a value with an embedded newline fails.
-EMAIL_REGEX = (
-    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9-]{2,63}$"
-)
-_SHOWN = 60  # characters of a cell value quoted in a reason
-# No Entra or SCIM string attribute recon writes is longer (streetAddress: 1024); a longer cell
-# is a broken export, not a value to push.
-MAX_CELL_LENGTH = 1024
 _SAMPLE = 20  # rows and values kept per rule in ``details``
 HTML_ROWS = 5000  # rows listed in quality.html (a page a browser still opens quickly)
 _INVALID_COLUMNS = ["rule", "column", "reason"]
@@ -84,6 +79,43 @@ class _Gx:
 _GX: _Gx | None = None
 
 
+# Modules GX imports at start-up but only calls inside expectations recon's suite does not use
+# (KL divergence and KS tests, their charts, JSON-schema and Markdown rendering): loaded on first
+# use instead, which saves about a second of CPU per run. A user expectation that needs one of
+# them still gets it, loaded when it first runs.
+_DEFERRED_MODULES = frozenset({"scipy.stats", "altair", "jsonschema", "mistune"})
+# GX's Azure Blob Storage / Key Vault support: a data source recon never configures. When recon
+# has not imported azure-identity itself (for Entra), GX sees it as absent instead of paying a
+# fifth of its import time; recon's own later import of it is not affected.
+_HIDDEN_FROM_GX = frozenset({"azure.identity"})
+
+
+class _GxImportFinder(importlib.abc.MetaPathFinder):
+    """Installed only while GX is imported: defers or hides the modules named above."""
+
+    def find_spec(self, fullname: str, path: Sequence[str] | None,
+                  target: types.ModuleType | None = None) -> ModuleSpec | None:
+        if fullname in _HIDDEN_FROM_GX:
+            raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
+        if fullname not in _DEFERRED_MODULES:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.loader is None:
+            return None
+        spec.loader = importlib.util.LazyLoader(spec.loader)
+        return spec
+
+
+def _import_gx() -> Any:
+    finder = _GxImportFinder()
+    sys.meta_path.insert(0, finder)
+    try:
+        import great_expectations as gx
+    finally:
+        sys.meta_path.remove(finder)
+    return gx
+
+
 def _gx() -> _Gx:
     """Import GX and build the ephemeral context once; later calls reuse it."""
     global _GX
@@ -91,7 +123,7 @@ def _gx() -> _Gx:
         os.environ["GX_ANALYTICS_ENABLED"] = "false"  # before the import: no usage statistics
         with warnings.catch_warnings():  # GX's own deprecation noise is not the user's concern
             warnings.simplefilter("ignore")
-            import great_expectations as gx
+            gx = _import_gx()
             from great_expectations.data_context.types.base import ProgressBarsConfig
             from great_expectations.expectations.registry import get_expectation_impl
 
@@ -111,227 +143,7 @@ def _gx() -> _Gx:
     return _GX
 
 
-# --- rules -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Rule:
-    """One expectation of the suite and how its failing rows are described to a person."""
-
-    rule: str
-    column: str  # the HR column(s) the reason names
-    severity: Severity
-    expectation: str  # GX snake-case name, e.g. expect_column_values_to_be_unique
-    kwargs: dict[str, Any]
-    describe: Callable[[pd.Index], pd.Series]  # failing row labels -> one message per row
-    user: bool = False
-    columns: Callable[[pd.Index], pd.Series] | None = None  # when the column differs per row
-    option: str = ""  # the config option that defined it (user expectations)
-
-
-def _shown(values: pd.Series) -> pd.Series:
-    """Cell values as they appear in a reason: quoted, one line, long values cut."""
-    text = values.astype("string").fillna("").str.replace(r"[\x00-\x1f\x7f]", "?", regex=True)
-    cut = text.str.len() > _SHOWN
-    text = text.where(~cut, text.str.slice(0, _SHOWN) + "…")
-    return "'" + text + "'"
-
-
-def _constant(message: str) -> Callable[[pd.Index], pd.Series]:
-    return lambda rows: pd.Series(message, index=rows, dtype="string")
-
-
-def _valued(values: pd.Series, before: str, after: str) -> Callable[[pd.Index], pd.Series]:
-    return lambda rows: before + _shown(values.loc[rows]) + after
-
-
-def _expression_columns(text: str) -> frozenset[str]:
-    return frozenset(compile_expression(text).columns)
-
-
-def required_columns(config: Config) -> dict[str, str]:
-    """Every HR column the config reads, with the first config option that names it."""
-    source = config.source
-    needed: dict[str, str] = {}
-
-    def need(column: str | None, option: str) -> None:
-        if column is not None:
-            needed.setdefault(column, option)
-
-    need(source.key, "source.key")
-    if source.status is not None:
-        need(source.status.column, "source.status.column")
-    need(source.hire_date, "source.hire_date")
-    need(source.termination_date, "source.termination_date")
-    need(source.manager_key, "source.manager_key")
-    for column in source.email:
-        need(column, "source.email")
-    expressions: list[tuple[str, str]] = []
-    if source.scope:
-        expressions.append((source.scope, "source.scope"))
-    for path, spec in config.attributes.items():
-        text = spec.reference if isinstance(spec, Reference) else spec
-        expressions.append((text, f"attributes.{path}"))
-    expressions += [(rule.source, f"match[{i}].source") for i, rule in enumerate(config.match)]
-    if config.groups is not None:
-        for i, group in enumerate(config.groups.rules):
-            expressions.append((group.name, f"groups.rules[{i}].name"))
-            if group.when:
-                expressions.append((group.when, f"groups.rules[{i}].when"))
-    for text, option in expressions:
-        for column in sorted(_expression_columns(text)):
-            need(column, option)
-    for i, user in enumerate(config.quality.expectations):
-        for key in ("column", "column_A", "column_B"):
-            if isinstance(user.get(key), str):
-                need(user[key], f"quality.expectations[{i}]")
-        for column in user.get("column_list") or []:
-            if isinstance(column, str):
-                need(column, f"quality.expectations[{i}]")
-    return needed
-
-
-class _Suite:
-    """Builds the rules and the derived columns they need over one HR frame."""
-
-    def __init__(self, frame: pd.DataFrame, config: Config) -> None:
-        self.frame = frame
-        self.config = config
-        self.derived: dict[str, pd.Series] = {}
-        self.rules: list[_Rule] = []
-
-    def add(self, rule: str, hr_column: str, expectation: str,
-            describe: Callable[[pd.Index], pd.Series], severity: Severity = "error",
-            **kwargs: Any) -> None:
-        self.rules.append(_Rule(rule, hr_column, severity, expectation, kwargs, describe))
-
-    def derive(self, name: str, values: pd.Series) -> str:
-        column = f"recon:{name}"
-        self.derived[column] = values
-        return column
-
-    def build(self, present: set[str]) -> None:
-        source = self.config.source
-        frame = self.frame
-        if source.key in present:
-            key = source.key
-            self.add("key_not_null", key, "expect_column_values_to_not_be_null",
-                     _constant(f"key_not_null: column {key!r} is empty"), column=key)
-            sharing = frame[key].map(frame[key].value_counts(dropna=True))
-            self.add("key_unique", key, "expect_column_values_to_be_unique",
-                     lambda rows: f"key_unique: column {key!r} value "
-                     + _shown(frame[key].loc[rows]) + " is shared by "
-                     + sharing.loc[rows].astype("string") + " rows", column=key)
-        for column in source.email:
-            if column in present:
-                self.add("email_syntax", column, "expect_column_values_to_match_regex",
-                         _valued(frame[column], f"email_syntax: column {column!r} value ",
-                                 " is not an e-mail address"), column=column, regex=EMAIL_REGEX)
-        self._expression_emails(present)
-        if source.status is not None and source.status.column in present:
-            self._status(source.status.column)
-        parsed = {name: self._dates(name, column) for name, column in
-                  (("hire_date", source.hire_date), ("termination_date", source.termination_date))
-                  if column is not None and column in present}
-        if len(parsed) == 2:
-            hire, end = source.hire_date, source.termination_date
-            self.add("hire_before_termination", f"{hire}; {end}",
-                     "expect_column_pair_values_a_to_be_greater_than_b",
-                     lambda rows: f"hire_before_termination: column {hire!r} "
-                     + _shown(frame[hire].loc[rows]) + f" is after column {end!r} "
-                     + _shown(frame[end].loc[rows]),
-                     column_A=parsed["termination_date"], column_B=parsed["hire_date"],
-                     or_equal=True, ignore_row_if="either_value_is_missing")
-        if source.manager_key and {source.manager_key, source.key} <= present:
-            manager = frame[source.manager_key]
-            # object isin hashes once; pandas' arrow-string isin builds a Python scalar per key
-            known = manager.astype(object).isin(frame[source.key].astype(object))
-            unknown = self.derive("unknown manager", manager.where(~known))
-            self.add("manager_exists", source.manager_key, "expect_column_values_to_be_null",
-                     _valued(manager, f"manager_exists: column {source.manager_key!r} value ",
-                             " is not the key of any worker"), severity="warning", column=unknown)
-        self._lengths(sorted(present))
-        for index, spec in enumerate(self.config.quality.expectations):
-            self._user(index, spec)
-
-    def _lengths(self, columns: list[str]) -> None:
-        """One rule for every column the config reads: the first over-long cell of each row."""
-        if not columns:
-            return
-        lengths = pd.DataFrame({c: self.frame[c].str.len() for c in columns}).fillna(0)
-        too_long = lengths > MAX_CELL_LENGTH
-        first = too_long.idxmax(axis=1).where(too_long.any(axis=1)).astype("string")
-        longest = lengths.max(axis=1).astype("int64").astype("string")
-        offending = self.derive("over-long column", first)
-        self.rules.append(_Rule(
-            "value_length", ", ".join(columns), "error", "expect_column_values_to_be_null",
-            {"column": offending},
-            lambda rows: "value_length: column '" + first.loc[rows] + "' holds "
-            + longest.loc[rows] + f" characters (more than {MAX_CELL_LENGTH})",
-            columns=lambda rows: first.loc[rows]))
-
-    def _expression_emails(self, present: set[str]) -> None:
-        """userName and emails values must be addresses: check what the expression yields."""
-        for path, spec in self.config.expression_attributes().items():
-            if not (path.lower() == "username" or path.lower().startswith("emails")):
-                continue
-            columns = _expression_columns(spec)
-            checked = set(self.config.source.email)
-            if not columns or not columns <= present or columns <= checked:
-                continue  # nothing to evaluate, or its columns already get email_syntax
-            column = ", ".join(sorted(columns))
-            values = evaluate(spec, self.frame)
-            derived = self.derive(path, values)
-            self.add("email_syntax", column, "expect_column_values_to_match_regex",
-                     _valued(values, f"email_syntax: {path} from column {column!r} would be ",
-                             ", not an e-mail address"), column=derived, regex=EMAIL_REGEX)
-
-    def _status(self, column: str) -> None:
-        status = self.config.source.status
-        assert status is not None
-        self.add("status_not_null", column, "expect_column_values_to_not_be_null",
-                 _constant(f"status_not_null: column {column!r} is empty"), column=column)
-        if status.inactive is not None:
-            # Compared as the mapping compares them: trimmed and case-insensitive.
-            allowed = [*status.active, *status.inactive]
-            folded = self.derive(f"{column} casefolded",
-                                 self.frame[column].astype("string").str.strip().str.casefold())
-            self.add("status_in_set", column, "expect_column_values_to_be_in_set",
-                     _valued(self.frame[column], f"status_in_set: column {column!r} value ",
-                             f" is not one of {', '.join(allowed)}"),
-                     column=folded, value_set=sorted({v.strip().casefold() for v in allowed}))
-
-    def _dates(self, name: str, column: str) -> str:
-        fmt = self.config.source.date_format
-        parsed = parse_dates(self.frame[column], fmt)
-        raw = self.frame[column]
-        unparseable = self.derive(f"unparseable {column}", raw.where(parsed.isna()))
-        expected = f"{fmt}, " if fmt else ""
-        self.add("date_parseable", column, "expect_column_values_to_be_null",
-                 _valued(raw, f"date_parseable: column {column!r} value ",
-                         f" is not a date ({expected}ISO 8601 or an Excel serial number)"),
-                 column=unparseable)
-        return self.derive(f"{name} as date", parsed)
-
-    def _user(self, index: int, spec: dict[str, Any]) -> None:
-        where = f"quality.expectations[{index}]"
-        options = dict(spec)
-        name = options.pop("expectation", None)
-        severity = options.pop("severity", "error")
-        rule = str(options.pop("rule", name))
-        if not isinstance(name, str) or not name:
-            raise ConfigError(f"{where}: 'expectation' (a Great Expectations name) is required")
-        if severity not in ("error", "warning"):
-            raise ConfigError(f"{where}: severity must be 'error' or 'warning', not {severity!r}")
-        column = str(options.get("column") or options.get("column_A") or "")
-        values = self.frame[column] if column in self.frame.columns else None
-        describe = (_valued(values, f"{rule}: column {column!r} value ", f" fails {name}")
-                    if values is not None else _constant(f"{rule}: fails {name}"))
-        self.rules.append(_Rule(rule, column, severity, name, options, describe, user=True,
-                                option=where))
-
-
-def _expectation(gx: _Gx, rule: _Rule, number: int) -> Any:
+def _expectation(gx: _Gx, rule: Rule, number: int) -> Any:
     """Instantiate one GX expectation; a bad user definition is a config error, not a crash."""
     where = rule.option or f"quality rule {rule.rule}"
     try:
@@ -364,13 +176,33 @@ def check(frame: pd.DataFrame, config: Config, *, file: str = "") -> QualityResu
     needed = required_columns(config)
     present = {column for column in needed if column in frame.columns}
     missing = [{"column": c, "needed_by": o} for c, o in needed.items() if c not in present]
-    suite = _Suite(frame, config)
+    suite = Suite(frame, config)
     suite.build(present)
     validation = _validate(frame, suite, [m["column"] for m in missing])
     return _result(frame, suite, validation, missing, file)
 
 
-def _validate(frame: pd.DataFrame, suite: _Suite, missing: list[str]) -> Any:
+def _batch_frame(frame: pd.DataFrame, suite: Suite) -> pd.DataFrame:
+    """The frame GX validates: the HR columns and derived columns the rules name.
+
+    GX's pandas engine filters the *whole* batch frame (every column) once or twice per
+    expectation, so unused columns cost time in proportion to their number while changing no
+    result. A user expectation may look at the whole table (its columns, a row condition on any
+    column), so with user expectations the batch keeps every HR column.
+    """
+    if any(rule.user for rule in suite.rules):
+        return frame.assign(**suite.derived)
+    named: dict[str, None] = {}
+    for rule in suite.rules:
+        for key in ("column", "column_A", "column_B"):
+            if isinstance(rule.kwargs.get(key), str):
+                named[rule.kwargs[key]] = None
+    columns = {name: suite.derived[name] if name in suite.derived else frame[name]
+               for name in named}
+    return pd.DataFrame(columns, index=frame.index) if columns else frame.assign()
+
+
+def _validate(frame: pd.DataFrame, suite: Suite, missing: list[str]) -> Any:
     gx = _gx()
     expectations = gx.module.ExpectationSuite(name="recon_quality")
     for column in missing:
@@ -380,7 +212,7 @@ def _validate(frame: pd.DataFrame, suite: _Suite, missing: list[str]) -> Any:
         expectations.add_expectation(_expectation(gx, rule, number))
     # An unnamed index makes GX list the failing row labels directly (and fast); the labels are
     # the hr_row numbers.
-    data = frame.assign(**suite.derived)
+    data = _batch_frame(frame, suite)
     data.index = frame.index.rename(None)
     batch = gx.batch_definition.get_batch(batch_parameters={"dataframe": data})
     with warnings.catch_warnings():
@@ -397,10 +229,10 @@ def _json_safe(value: Any) -> Any:
 
 def _cut(value: Any) -> Any:
     text = value if isinstance(value, str) else None
-    return text[:_SHOWN] + "…" if text is not None and len(text) > _SHOWN else value
+    return text[:SHOWN] + "…" if text is not None and len(text) > SHOWN else value
 
 
-def _result(frame: pd.DataFrame, suite: _Suite, validation: Any,
+def _result(frame: pd.DataFrame, suite: Suite, validation: Any,
             missing: list[dict[str, str]], file: str) -> QualityResult:
     invalid_parts: list[pd.DataFrame] = []
     warning_parts: list[pd.DataFrame] = []
