@@ -11,6 +11,8 @@ the distinct sets of changed attributes.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -214,21 +216,36 @@ def classify(
     future = future_hires(desired, as_of, config.policy.prehire_days).to_numpy()
 
     # ---- attribute diffs on matched rows --------------------------------------------------
-    resolved, notes = resolve_references(desired, config, target_id, invalid)
     wanted: dict[str, Any] = {}
     before: dict[str, Any] = {}  # the account's value, over the matched rows
     diff_masks: dict[str, np.ndarray] = {}
     matched_rows = np.flatnonzero(matched)
     is_matched = pa.array(matched)
     at_account = pa.array(account[matched_rows])
-    for path in config.attributes:
+
+    def compare(path: str, resolved: dict[str, Any]) -> tuple[Any, Any, np.ndarray]:
         fold = case_insensitive(path)
         source = resolved[path] if path in resolved else _strings(desired[path])
         after = normalize_array(source, fold_case=fold)
-        wanted[path] = after
-        before[path] = raw = _strings(current[path]).take(at_account)
-        diff_masks[path] = mask = np.zeros(size, dtype=bool)
+        raw = _strings(current[path]).take(at_account)
+        mask = np.zeros(size, dtype=bool)
         mask[matched_rows] = _differs(after.filter(is_matched), raw, fold)
+        return after, raw, mask
+
+    # One attribute per task: pyarrow's kernels release the GIL, so the attributes are compared
+    # on every core (the results are the same as one after the other).
+    # References are resolved while the plain attributes are compared, then compared too.
+    references = config.reference_attributes()
+    with ThreadPoolExecutor(max_workers=_workers(len(config.attributes) + 1)) as pool:
+        resolving = pool.submit(resolve_references, desired, config, target_id, invalid)
+        plain = {path: pool.submit(compare, path, {})
+                 for path in config.attributes if path not in references}
+        resolved, notes = resolving.result()
+        tasks = {path: plain[path] if path in plain else pool.submit(compare, path, resolved)
+                 for path in config.attributes}
+        compared = [tasks[path].result() for path in config.attributes]
+    for path, (after, raw, mask) in zip(config.attributes, compared, strict=True):
+        wanted[path], before[path], diff_masks[path] = after, raw, mask
     changes = (np.column_stack(list(diff_masks.values())) if diff_masks
                else np.zeros((size, 0), dtype=bool))
     any_diff = changes.any(axis=1)
@@ -345,6 +362,10 @@ def classify(
         {path: _column(values, hr_index) for path, values in wanted.items()},
         index=hr_index, columns=pd.Index(list(wanted), dtype="str"))
     return Classified(identities[IDENTITY_COLUMNS], diffs, wanted_frame)
+
+
+def _workers(tasks: int) -> int:
+    return max(1, min(tasks, os.cpu_count() or 1, 8))
 
 
 def _differs(after: Any, raw: Any, fold: bool) -> np.ndarray:
