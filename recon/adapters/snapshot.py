@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import FrozenInstanceError
 from datetime import UTC, datetime
 from pathlib import Path
@@ -217,8 +218,11 @@ def read_snapshot(path: str | Path) -> Snapshot:
     file = Path(path)
     name = str(file)
     raw = _read_bytes(file)
-    digest = hashlib.sha256(raw).hexdigest()
-    users = _columnar_users(raw)
+    # hashlib releases the GIL: the file is hashed on another core while pyarrow parses it.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        hashing = pool.submit(lambda: hashlib.sha256(raw).hexdigest())
+        users = _columnar_users(raw)
+        digest = hashing.result()
     if users is not None:
         return Snapshot(source=name, digest=digest, users=users, file=file)
     data, listed, groups = _parse(raw, name)
