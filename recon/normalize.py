@@ -357,10 +357,10 @@ def _get(users: Any, keys: list[str]) -> Any:
         names = [field.name for field in node.type]
         if names.count(key) != 1:
             return None if names.count(key) else pa.nulls(len(users), pa.large_string())
-        node = _combined(pc.struct_field(node, [names.index(key)]))
+        node = pc.struct_field(node, [names.index(key)])
     if pa.types.is_null(node.type):
         return pa.nulls(len(users), pa.large_string())
-    return node if _is_text(node) else None
+    return _combined(node) if _is_text(node) else None
 
 
 def _arrow_active(users: Any) -> Any:
@@ -403,7 +403,9 @@ def _field(node: Any, name: str) -> Any:
         return pa.nulls(len(node))
     if spellings != [name]:
         return None  # another spelling somewhere: get_path's case-insensitive rules decide
-    return _combined(pc.struct_field(node, [node.type.get_field_index(name)]))
+    # Chunks stay chunks down the path; only the leaf (or a list to search) is combined, so
+    # a container's other fields are never copied.
+    return pc.struct_field(node, [node.type.get_field_index(name)])
 
 
 def _first_match(items: Any, attribute: str, value: str) -> Any:
@@ -412,6 +414,7 @@ def _first_match(items: Any, attribute: str, value: str) -> Any:
         return items
     if not pa.types.is_list(items.type) or not value.isascii() or value.lower() == "none":
         return None
+    items = _combined(items)
     flat = pc.list_flatten(items)
     key = _field(flat, attribute)
     if key is None or not (_is_text(key) or pa.types.is_null(key.type)):
@@ -443,4 +446,4 @@ def _arrow_values(users: Any, path: Path) -> Any:
         return None
     if pa.types.is_null(node.type):
         return pa.nulls(len(users), pa.large_string())
-    return node if _is_text(node) else None
+    return _combined(node) if _is_text(node) else None
