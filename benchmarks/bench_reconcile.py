@@ -286,10 +286,31 @@ rules in precedence order, conflicts, categories, normalization, reasons).
 Categories at N = {_people(biggest['n'])}: {counts}.
 
 Goals at N = 1,000,000 (issue 9): total under 30 s, peak RSS under 6 GiB, recon's match +
-classify + diff at least 3× faster than datacompy. The µs-per-person row staying flat across N
-shows that the cost grows linearly.
+classify + diff at least 3× faster than datacompy. The µs-per-person row staying flat (or
+falling, as fixed costs such as importing Great Expectations weigh less) across N shows that
+the cost grows linearly.
 
+{verdict(results)}
 {(HERE / "notes.md").read_text(encoding="utf-8")}"""
+
+
+def verdict(results: list[dict[str, Any]]) -> str:
+    """The goals of issue 9, met or not, in this run's figures at N = 1,000,000."""
+    million = [r for r in results if r["n"] == 1_000_000]
+    if not million:
+        return "(No N = 1,000,000 in this run: the goals are not judged.)\n"
+    r = million[0]
+
+    def met(ok: bool) -> str:
+        return "**met**" if ok else "**not met**"
+
+    ratio, ratio_cpu = r["datacompy"] / r["recon_compare"], r["datacompy_cpu"] / r[
+        "recon_compare_cpu"]
+    return (
+        f"In this run at N = 1M: total reconcile {r['total']:.1f} s wall "
+        f"({r['total_cpu']:.1f} s CPU), {met(r['total'] < 30)}; peak RSS "
+        f"{r['peak_rss_mb'] / 1024:.2f} GiB, {met(r['peak_rss_mb'] < 6 * 1024)}; datacompy / "
+        f"recon {ratio:.1f}× wall ({ratio_cpu:.1f}× CPU), {met(ratio >= 3)}.\n")
 
 
 
