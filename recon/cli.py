@@ -92,7 +92,9 @@ def quality_cli(
 @app.command("snapshot")
 def snapshot_command(
     config: ConfigOption,
-    out: Annotated[Path, typer.Option(help="Where to write the snapshot JSON.")],
+    out: Annotated[Path, typer.Option(
+        help="Where to write the snapshot: .json (with source, time and groups) or .jsonl "
+             "(users only, one per line; read fastest).")],
     insecure: Annotated[bool, typer.Option(help="Allow plain http to a non-loopback target.")]
     = False,
 ) -> None:

@@ -365,3 +365,23 @@ def test_snapshot_facts_need_no_resource_dicts(tmp_path: Path) -> None:
     assert {k: v for k, v in facts.items() if k != "taken at"} == {
         k: v for k, v in general.items() if k != "taken at"}
     assert facts["accounts"] == len(sample_users())
+
+
+def test_a_snapshot_saved_as_json_lines_reads_back_columnar(tmp_path: Path) -> None:
+    live = Snapshot.of(sample_users(), source="live")
+    lines, document = tmp_path / "target.jsonl", tmp_path / "target.json"
+    write_snapshot(live, lines)
+    write_snapshot(live, document)
+    again = read_snapshot(lines)
+    assert again.users is not None  # the columnar reader took it: no dicts were made
+    assert again.digest == hashlib.sha256(lines.read_bytes()).hexdigest()
+    assert again.resources == live.resources
+    paths = ["userName", "displayName", "emails[type eq \"work\"].value"]
+    pd.testing.assert_frame_equal(current_frame(again, paths),
+                                  current_frame(read_snapshot(document), paths))
+
+
+def test_groups_are_never_dropped_silently_from_json_lines(tmp_path: Path) -> None:
+    with_groups = Snapshot.of(sample_users(), groups=[{"id": "g1", "displayName": "Staff"}])
+    with pytest.raises(InputError, match="users only"):
+        write_snapshot(with_groups, tmp_path / "target.jsonl")

@@ -158,9 +158,24 @@ class Snapshot:
         return body
 
 
+JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
+
+
 def write_snapshot(snapshot: Snapshot, path: Path) -> None:
+    """A ``recon.snapshot/1`` document, or JSON lines (one user per line) when the file name
+    ends in .jsonl or .ndjson: the form read columnar, for large targets. JSON lines hold users
+    only, so a snapshot with groups is refused there rather than saved without them."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(snapshot.to_json(), indent=1, ensure_ascii=False), encoding="utf-8")
+    if path.suffix.lower() not in JSON_LINES_SUFFIXES:
+        path.write_text(json.dumps(snapshot.to_json(), indent=1, ensure_ascii=False),
+                        encoding="utf-8")
+        return
+    if snapshot.groups is not None:
+        raise InputError("JSON lines hold users only: write a snapshot with groups to a .json "
+                         "file", file=str(path))
+    with path.open("wb") as out:
+        for user in snapshot.resources:
+            out.write(orjson.dumps(user, option=orjson.OPT_APPEND_NEWLINE))
 
 
 def _users_of(data: Any, name: str) -> tuple[list[Any], list[dict[str, Any]] | None]:
