@@ -19,6 +19,7 @@ import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
 from recon.adapters.snapshot import Snapshot
+from recon.errors import InputError
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -331,7 +332,20 @@ def current_frame(snapshot: Snapshot, paths: list[str]) -> pd.DataFrame:
         frame[column] = frame[column].astype("string")
     if frame["active"].dtype != bool:
         frame["active"] = parse_active(frame["active"])
+    _check_ids(frame["target_id"], snapshot.source)
     return frame
+
+
+def _check_ids(ids: pd.Series, source: str) -> None:
+    """Every account has an id, and no id twice (match and classify rely on it). The file
+    readers check this already; a live target that breaks it is named here, not mis-counted."""
+    values = arrow_text(ids)
+    if values.null_count:
+        raise InputError("a SCIM user without an 'id'", file=source)
+    if len(pc.unique(values)) != len(values):
+        twice = pd.Series(values.to_pandas()).duplicated()
+        duplicate = str(ids.to_numpy()[np.flatnonzero(twice.to_numpy())[0]])
+        raise InputError(f"duplicate SCIM id {duplicate!r}", file=source)
 
 
 # ---- columnar reading of SCIM resources -------------------------------------------------------

@@ -385,3 +385,14 @@ def test_groups_are_never_dropped_silently_from_json_lines(tmp_path: Path) -> No
     with_groups = Snapshot.of(sample_users(), groups=[{"id": "g1", "displayName": "Staff"}])
     with pytest.raises(InputError, match="users only"):
         write_snapshot(with_groups, tmp_path / "target.jsonl")
+
+
+@pytest.mark.parametrize(("users", "message"), [
+    ([{"id": "a", "userName": "x"}, {"id": "b", "userName": "y"}, {"id": "a", "userName": "z"}],
+     "duplicate SCIM id 'a'"),
+    ([{"userName": "x"}, {"id": "b", "userName": "y"}], "without an 'id'"),
+])
+def test_a_live_target_with_broken_ids_is_named_not_miscounted(
+        users: list[dict[str, Any]], message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        current_frame(Snapshot.of(users, source="https://scim.example/v2"), ["userName"])
