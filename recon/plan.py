@@ -283,11 +283,11 @@ def _etags(current: pd.DataFrame) -> dict[Any, str]:
     }
 
 
-def _policy_ops(
+def _policy_rows(
     identities: pd.DataFrame, current: pd.DataFrame, config: Config,
-) -> Iterator[dict[str, Any]]:
-    """Leavers and orphans, as the policy says: disable, delete, or leave alone."""
-    etags = _etags(current)
+) -> list[tuple[pd.DataFrame, str]]:
+    """(the leaver or orphan rows to act on, the action) for each category the policy acts on;
+    orphans to disable only where the account is still active."""
     active = current.set_index("target_id")["active"]
     chosen: list[tuple[pd.DataFrame, str]] = []
     if config.policy.leavers != "none":
@@ -297,6 +297,15 @@ def _policy_ops(
         if config.policy.orphans == "disable":
             orphans = orphans[orphans["target_id"].map(active).fillna(False).astype(bool)]
         chosen.append((orphans, config.policy.orphans))
+    return chosen
+
+
+def _policy_ops(
+    identities: pd.DataFrame, current: pd.DataFrame, config: Config,
+) -> Iterator[dict[str, Any]]:
+    """Leavers and orphans, as the policy says: disable, delete, or leave alone."""
+    etags = _etags(current)
+    chosen = _policy_rows(identities, current, config)
     for frame, action in chosen:
         for target_id, hr_key, hr_row, category in zip(
             frame["target_id"], frame["hr_key"], frame["hr_row"], frame["category"], strict=True
@@ -614,15 +623,7 @@ def _columnar_patches(identities: pd.DataFrame, diffs: pd.DataFrame) -> pa.Table
 
 def _columnar_policy(identities: pd.DataFrame, current: pd.DataFrame, config: Config,
                      ) -> pa.Table | None:
-    active = current.set_index("target_id")["active"]
-    chosen: list[tuple[pd.DataFrame, str]] = []
-    if config.policy.leavers != "none":
-        chosen.append((identities[identities["category"] == "leaver"], config.policy.leavers))
-    if config.policy.orphans != "report":
-        orphans = identities[identities["category"] == "orphan"]
-        if config.policy.orphans == "disable":
-            orphans = orphans[orphans["target_id"].map(active).fillna(False).astype(bool)]
-        chosen.append((orphans, config.policy.orphans))
+    chosen = _policy_rows(identities, current, config)
     tables = []
     for frame, action in chosen:
         targets = _strings(frame["target_id"])
