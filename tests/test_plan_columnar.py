@@ -17,7 +17,6 @@ import pytest
 from recon.config import ENTERPRISE, Config
 from recon.plan import (
     Plan,
-    _columnar_ops,
     _general_plan,
     _read_general,
     build_plan,
@@ -25,6 +24,7 @@ from recon.plan import (
     read_plan,
     write_plan,
 )
+from recon.plan_columnar import _columnar_ops
 from recon.reconcile import reconcile
 from tests.tables import config
 from tests.test_classify import TARGET, WORKERS

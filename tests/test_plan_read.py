@@ -15,12 +15,12 @@ from recon.plan import (
     PLAN_FORMAT,
     Plan,
     _read_general,
-    _read_lines,
     build_plan,
     plan_digest,
     read_plan,
     write_plan,
 )
+from recon.plan_lines import _read_lines
 from tests.tables import config
 from tests.test_plan_columnar import DAY, assert_read_same, frames
 
