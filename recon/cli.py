@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from recon.errors import ReconError
+from recon.errors import OutputError, ReconError
 
 app = typer.Typer(
     name="recon", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -67,7 +67,11 @@ def reconcile_command(
     result = reconcile(cfg, target=target, as_of=_as_of(as_of))
     the_plan = plan(result, cfg)
     files = write_outputs(result, the_plan, out)
-    files["report"] = write_workbook(out / "report.xlsx", result, the_plan)
+    try:
+        files["report"] = write_workbook(out / "report.xlsx", result, the_plan)
+    except OutputError as too_large:  # the run folder is complete without it
+        console.print(f"[yellow]not written: {too_large}. identities.csv, diffs.csv and "
+                      "plan.json hold every row; approve with `recon approve --category`.[/yellow]")
     print_counts({str(k): int(v) for k, v in result.counts().items()})
     if result.groups is not None:
         print_counts({str(k): int(v) for k, v in result.groups.member_counts().items()},

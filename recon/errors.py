@@ -7,7 +7,8 @@ exception means the run cannot go on, and the CLI turns it into one line and an 
     ├── ConfigError   the config file is missing, not YAML, or not valid
     ├── InputError    an input file cannot be read (names file, row and column)
     ├── PlanError     a stale or tampered approval, a safety limit, a broken extract
-    └── PushError     the target cannot be reached or refuses the batch as a whole
+    ├── PushError     the target cannot be reached or refuses the batch as a whole
+    └── OutputError   an output cannot hold the run (a sheet past Excel's row limit)
 """
 
 from __future__ import annotations
@@ -53,3 +54,7 @@ class PushError(ReconError):
     """The push cannot start or cannot go on (the target is unreachable or refuses the batch)."""
 
     exit_code = 1
+
+
+class OutputError(ReconError):
+    """An output cannot be written as asked, e.g. a workbook sheet past Excel's row limit."""

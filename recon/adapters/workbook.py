@@ -22,6 +22,7 @@ workbook of a 100,000-person run stays well inside a minute.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 from dataclasses import dataclass
@@ -56,7 +57,7 @@ from recon.adapters.workbook_changes import (
     write_changes,
 )
 from recon.approve import Approval, check_approval, read_approval, write_approval
-from recon.errors import InputError
+from recon.errors import InputError, OutputError
 from recon.plan import Plan, read_plan
 from recon.reconcile import RunMeta
 
@@ -423,16 +424,32 @@ def write_workbook(
     file.parent.mkdir(parents=True, exist_ok=True)
     wb = Workbook(write_only=True)
     approved = set(approval.op_ids) if approval is not None else set()
-    _write_summary(wb, reconciliation, plan, approval, push_results, verification)
-    write_changes(wb, plan, reconciliation.identities, approved)
-    _identity_sheets(wb, reconciliation)
-    if push_results is not None or verification is not None or approval is not None:
-        _evidence_sheets(wb, plan, reconciliation.identities, approval, push_results,
-                         verification)
+    try:
+        _write_summary(wb, reconciliation, plan, approval, push_results, verification)
+        write_changes(wb, plan, reconciliation.identities, approved)
+        _identity_sheets(wb, reconciliation)
+        if push_results is not None or verification is not None or approval is not None:
+            _evidence_sheets(wb, plan, reconciliation.identities, approval, push_results,
+                             verification)
+    except OutputError as error:  # nothing is saved: no half workbook is left behind
+        _discard(wb)
+        raise OutputError(f"{file}: {error}") from error
     wb.save(file)
     return file
 
 
+
+
+def _discard(wb: Workbook) -> None:
+    """Finish and delete the sheets a write-only workbook has streamed to temporary files (left
+    to the garbage collector, their XML writers close out of order and complain)."""
+    for sheet in wb.worksheets:
+        with contextlib.suppress(Exception):
+            sheet.close()
+        writer = getattr(sheet, "_writer", None)
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                writer.cleanup()
 
 
 # ---- the run folder (CLI: recon report, recon approve --workbook) -----------------------------

@@ -24,6 +24,10 @@ from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
 from openpyxl.utils import get_column_letter
 
+from recon.errors import OutputError
+
+EXCEL_MAX_ROWS = 1_048_576  # rows per worksheet (Excel specifications and limits)
+
 RISKY_START = re.compile(r"^[=+\-@\t\r]")
 
 THIN = Side(style="thin", color="A6A6A6")
@@ -154,7 +158,13 @@ def header_cells(ws: Any, headers: Iterable[str]) -> list[Any]:
 
 def finish_table(ws: Any, columns: Sequence[Column], widths: Sequence[float],
                   header_row: int, rows: int) -> None:
-    """Frozen header, filter over the whole table, widths, landscape print with repeated header."""
+    """Frozen header, filter over the whole table, widths, landscape print with repeated header.
+
+    Refuses (``OutputError``) a table Excel could not open: a sheet holds 1,048,576 rows.
+    """
+    if header_row + rows > EXCEL_MAX_ROWS:
+        raise OutputError(f"the {ws.title} sheet would need {header_row + rows:,} rows; Excel "
+                          f"holds {EXCEL_MAX_ROWS:,} per sheet")
     last = get_column_letter(len(columns))
     ws.freeze_panes = f"A{header_row + 1}"
     ws.auto_filter.ref = f"A{header_row}:{last}{header_row + max(rows, 1)}"
