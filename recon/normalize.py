@@ -394,6 +394,7 @@ def _combined(array: Any) -> Any:
     """One contiguous array from a ChunkedArray (the later kernels index it as a whole)."""
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
+
 def _as_arrow(resources: list[dict[str, Any]]) -> Any:
     try:
         users = pa.array(resources)
