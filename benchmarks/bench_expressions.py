@@ -21,7 +21,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recon.expressions import compile_expression, evaluate
+from recon.core.expressions import compile_expression, evaluate
 
 FIRST = [
     "John", "Mary", "Zoë", "Björn", "Åsa", "Øystein", "Łukasz", "José", "François", "Søren",

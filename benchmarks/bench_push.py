@@ -3,8 +3,8 @@
 For each mode (single requests with concurrency 1, 4, 16, and Bulk) it starts a fresh
 ``scim2-server``, sends N creates with a bare httpx loop (the server's capacity: the same
 requests, nothing else), then starts another fresh server and pushes the same N creates with
-``recon.push`` (journal, preconditions, retries, results). It prints ops/s for both and recon's
-overhead in percent of the bare time.
+``recon.push`` (journal, preconditions, retries, results). It prints ops/s for both and
+recon's overhead in percent of the bare time.
 
     .venv/bin/python benchmarks/bench_push.py            # 10,000 ops
     .venv/bin/python benchmarks/bench_push.py --ops 2000 --modes 1 bulk
@@ -24,10 +24,10 @@ from typing import Any
 
 import httpx
 
-from recon.plan import Plan
-from recon.push import push
+from recon.core.plan import Plan
 from recon.testing import start_server, user
-from recon.testing.plans import approve_all, op_row, plan_of
+from recon.workflows.push import push
+from tests.plans import approve_all, op_row, plan_of
 
 BULK_CHUNK = 1000
 
@@ -82,7 +82,7 @@ def timed(action: Callable[[], object]) -> Timing:
 
 
 def run_mode(mode: str, resources: list[dict[str, Any]], plan: Plan) -> tuple[Timing, Timing]:
-    """Seconds for the bare loop and for recon.push, each on a fresh server."""
+    """Seconds for the bare loop and for recon.workflows.push_scim, each on a fresh server."""
     concurrency = 1 if mode == "bulk" else int(mode)
     with start_server() as server:
         if mode == "bulk":

@@ -3,11 +3,12 @@
     python benchmarks/bench_reconcile.py 100000 300000 1000000 --write docs/benchmarks.md
 
 For each N: generate the files once (``out/bench/N``, see generate.py), then in a fresh process
-(so that peak memory is per N) run the pipeline of ``recon.reconcile`` stage by stage — read HR,
-read snapshot, quality, map expressions, flatten the snapshot, match, classify + diff, plan,
-write outputs — and then time ``datacompy.PandasCompare`` of the HR-derived desired values
-against the current frame joined on the key. Prints one table; ``--write`` also writes it as
-Markdown with the machine it ran on. Nothing here asserts a time: figures are for reading.
+(so that peak memory is per N) run the pipeline of ``recon.workflows.reconcile`` stage by
+stage — read HR, read snapshot, quality, map expressions, flatten the snapshot, match,
+classify + diff, plan, write outputs — and then time ``datacompy.PandasCompare`` of the
+HR-derived desired values against the current frame joined on the key. Prints one table;
+``--write`` also writes it as Markdown with the machine it ran on. Nothing here asserts a
+time: figures are for reading.
 """
 
 from __future__ import annotations
@@ -33,24 +34,19 @@ sys.path[:0] = [str(ROOT), str(HERE)]
 
 import pandas as pd  # noqa: E402
 
-from recon.adapters.hr import read_hr  # noqa: E402
-from recon.adapters.snapshot import read_snapshot  # noqa: E402
-from recon.classify import classify  # noqa: E402
-from recon.config import load_config  # noqa: E402
-from recon.expressions import EvalContext, evaluate_predicate  # noqa: E402
-from recon.mapping import desired_frame  # noqa: E402
-from recon.match import match  # noqa: E402
-from recon.normalize import current_frame  # noqa: E402
-from recon.plan import Plan  # noqa: E402
-from recon.quality import check, gate  # noqa: E402
-from recon.reconcile import (  # noqa: E402
-    Reconciliation,
-    RunMeta,
-    effective_as_of,
-    plan,
-    target_paths,
-    write_outputs,
-)
+from recon.core.classify import classify  # noqa: E402
+from recon.core.expressions import EvalContext, evaluate_predicate  # noqa: E402
+from recon.core.mapping import desired_frame  # noqa: E402
+from recon.core.match import match  # noqa: E402
+from recon.core.normalize import current_frame  # noqa: E402
+from recon.core.plan import Plan  # noqa: E402
+from recon.core.quality import check, gate  # noqa: E402
+from recon.core.results import Reconciliation, RunMeta  # noqa: E402
+from recon.io.config_file import load_config  # noqa: E402
+from recon.io.hr import read_hr  # noqa: E402
+from recon.io.run import write_outputs  # noqa: E402
+from recon.io.snapshots import read_snapshot  # noqa: E402
+from recon.workflows.reconcile import effective_as_of, plan, target_paths  # noqa: E402
 
 STAGES = [
     "read HR", "read snapshot", "quality", "map expressions", "flatten snapshot", "match",
@@ -78,7 +74,7 @@ class Stopwatch:
 
 
 def run_pipeline(folder: Path, out: Path) -> tuple[Reconciliation, Plan, Stopwatch]:
-    """recon.reconcile + plan + write_outputs, one timed block per stage (same calls, order)."""
+    """reconcile + plan + write_outputs, one timed block per stage (same calls, same order)."""
     config = load_config(folder / "recon.yaml")
     day = effective_as_of(config)
     assert config.target.file is not None
@@ -268,8 +264,8 @@ run on {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}.
 non-ASCII names and `%m/%d/%Y` dates, a SCIM snapshot (JSON lines) and a config mapping 13 SCIM
 attributes (one a manager reference), with about 10% drift, 5% joiners, 4% leavers, 3% orphan
 accounts, links, rehires, future hires, conflicts and invalid rows. Each N runs in a fresh
-process; every stage is the same call that `recon.reconcile`, `recon.reconcile.plan` and
-`write_outputs` make, timed one by one. "Total" is files in → identities.csv, diffs.csv,
+process; every stage is the same call that `recon.reconcile`, `recon.plan` and
+`recon.write_outputs` make, timed one by one. "Total" is files in → identities.csv, diffs.csv,
 invalid.csv, plan.json (streamed) and meta.json out.
 
 Each cell is wall-clock seconds, with the process's CPU seconds (all threads) in parentheses.

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recon.adapters.workbook import write_workbook
-from recon.approve import Approval
+from recon.core.approve import Approval
+from recon.io.workbook import write_workbook
 
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"

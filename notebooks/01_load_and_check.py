@@ -31,7 +31,7 @@ from pathlib import Path
 
 import recon
 from recon import notebook as nb
-from recon.quality import check
+from recon.core.quality import check
 
 nb.setup()
 

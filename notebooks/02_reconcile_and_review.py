@@ -30,7 +30,7 @@ from pathlib import Path
 
 import recon
 from recon import notebook as nb
-from recon.reconcile import write_outputs
+from recon.io.run import write_outputs
 
 nb.setup()
 

@@ -36,9 +36,8 @@ from pathlib import Path
 
 import recon
 from recon import notebook as nb
-from recon.adapters.scim import connect
-from recon.approve import write_approval
-from recon.reconcile import write_outputs
+from recon.io.plan_files import write_approval
+from recon.io.run import write_outputs
 
 nb.setup()
 run = Path(run_dir)
@@ -105,7 +104,6 @@ nb.show_table(nb.approved_table(changes, approval), caption="Planned and approve
 # %%
 limits = nb.limits_table(changes, approval, config.policy, len(before.resources))
 nb.show_table(limits, caption="Safety limits")
-push_limits = nb.push_limits(config.policy)
 
 # %% [markdown]
 # ## Dry run
@@ -115,9 +113,7 @@ push_limits = nb.push_limits(config.policy)
 
 # %%
 journal = nb.journal_for(run, local)
-client = connect(config.target.scim)
-rehearsal = recon.push(changes, approval, client, journal, dry_run=True, progress=False,
-                       **push_limits)
+rehearsal = recon.push(changes, approval, config, journal, dry_run=True, progress=False)
 nb.show_table(nb.results_table(rehearsal.results, result), caption="Dry run: what would be sent")
 
 # %% [markdown]
@@ -131,7 +127,7 @@ nb.show_table(nb.results_table(rehearsal.results, result), caption="Dry run: wha
 
 # %%
 pushed = nb.run_with_progress(
-    lambda: recon.push(changes, approval, client, journal, progress=False, **push_limits),
+    lambda: recon.push(changes, approval, config, journal, progress=False),
     nb.journal_counter(journal, approval.op_ids), len(approval.op_ids), "pushing")
 nb.show_message(nb.counts_line(pushed.counts(), "push"), ok=pushed.ok)
 nb.show_table(nb.results_table(pushed.results, result), caption="Push results")
@@ -166,6 +162,5 @@ evidence = recon.write_workbook(run / "evidence.xlsx", result, changes, approval
 nb.show_files([evidence, run / "approval.json", journal], "Evidence of this run")
 
 # %%
-client.close()
 if local is not None:
     local.stop()

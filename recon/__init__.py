@@ -1,20 +1,26 @@
 """recon: keep an HR system of record and its identity targets in agreement.
 
-The public surface is what a notebook needs; the CLI calls the same functions.
+The package root is the whole public API: what a notebook or a script needs, the same calls the
+CLI makes. ``recon.notebook`` and ``recon.hygiene`` add notebook helpers on top.
 """
 
-from recon.adapters.hr import read_hr
-from recon.adapters.workbook import read_approvals, write_workbook
-from recon.approve import approve
-from recon.config import load_config
-from recon.push import push
-from recon.reconcile import plan, reconcile, snapshot
-from recon.verify import verify
+from recon.core.approve import approve
+from recon.io.config_file import load_config
+from recon.io.hr import read_hr
+from recon.io.plan_files import write_approval
+from recon.io.run import write_outputs
+from recon.io.workbook import read_approvals, write_workbook
+from recon.targets.scim import connect
+from recon.workflows.push import push
+from recon.workflows.reconcile import check_quality, plan, reconcile, snapshot
+from recon.workflows.verify import verify
 
 __version__ = "0.1.0"
 
 __all__ = [
     "approve",
+    "check_quality",
+    "connect",
     "load_config",
     "plan",
     "push",
@@ -23,5 +29,7 @@ __all__ = [
     "reconcile",
     "snapshot",
     "verify",
+    "write_approval",
+    "write_outputs",
     "write_workbook",
 ]

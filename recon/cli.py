@@ -15,17 +15,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from recon.console import console, err, print_counts
 from recon.errors import OutputError, ReconError
 
 app = typer.Typer(
     name="recon", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
     help="Reconcile an HR extract with a SCIM or Entra target: check, plan, approve, push, verify.",
 )
-console = Console()
-err = Console(stderr=True)
 
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The YAML config file.")]
 
@@ -39,16 +36,6 @@ def _as_of(value: str | None) -> date | None:
         raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from error
 
 
-def print_counts(counts: dict[str, int], title: str = "Categories") -> None:
-    table = Table(title=title)
-    table.add_column("category")
-    table.add_column("count", justify="right")
-    for name, count in counts.items():
-        table.add_row(name, str(count))
-    table.add_row("[bold]total[/bold]", f"[bold]{sum(counts.values())}[/bold]")
-    console.print(table)
-
-
 @app.command("reconcile")
 def reconcile_command(
     config: ConfigOption,
@@ -58,9 +45,10 @@ def reconcile_command(
     = False,
 ) -> None:
     """Classify every HR row and account, write the run folder, print counts per category."""
-    from recon.adapters.workbook import write_workbook
-    from recon.config import load_config
-    from recon.reconcile import plan, reconcile, snapshot, write_outputs
+    from recon.io.config_file import load_config
+    from recon.io.run import write_outputs
+    from recon.io.workbook import write_workbook
+    from recon.workflows.reconcile import plan, reconcile, snapshot
 
     cfg = load_config(config)
     target = snapshot(cfg, insecure=insecure, progress=True)
@@ -86,7 +74,7 @@ def quality_cli(
     out: Annotated[Path, typer.Option(help="Folder for quality.json and quality.html.")],
 ) -> None:
     """Check the HR extract's data quality; exit non-zero when recon would refuse to plan."""
-    from recon.quality import quality_command
+    from recon.workflows.report import quality_command
 
     result, files = quality_command(config, out)
     console.print(f"{result.details.get('rows', 0)} rows: {len(result.invalid)} quarantined, "
@@ -103,9 +91,9 @@ def snapshot_command(
     = False,
 ) -> None:
     """Read the target and write its users (with a timestamp and digest) to a file."""
-    from recon.adapters.snapshot import write_snapshot
-    from recon.config import load_config
-    from recon.reconcile import snapshot
+    from recon.io.config_file import load_config
+    from recon.io.snapshots import write_snapshot
+    from recon.workflows.reconcile import snapshot
 
     cfg = load_config(config)
     taken = snapshot(cfg, insecure=insecure, progress=True)
@@ -128,11 +116,11 @@ def approve_command(
         help="Approve the ops marked Approve in this reviewed report.xlsx.")] = None,
 ) -> None:
     """Write an approval bound to the plan's digest."""
-    from recon.approve import approve, write_approval
-    from recon.plan import read_plan
+    from recon.core.approve import approve
+    from recon.io.plan_files import read_plan, write_approval
 
     if workbook is not None:
-        from recon.adapters.workbook import approve_from_workbook
+        from recon.workflows.report import approve_from_workbook
 
         marked = approve_from_workbook(plan_file, workbook, approver=approver, out=out, note=note)
         console.print(f"approved {len(marked.op_ids)} operations marked in {workbook.name} → {out}")
@@ -155,7 +143,8 @@ def push_command(
     journal: Annotated[Path, typer.Option(help="SQLite journal; reuse it to resume.")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check everything, send nothing.")]
     = False,
-    concurrency: Annotated[int, typer.Option(min=1, max=64)] = 4,
+    concurrency: Annotated[int | None, typer.Option(
+        min=1, max=64, help="Parallel requests to a SCIM target (default 4).")] = None,
     max_disables: Annotated[int | None, typer.Option(help="Override the policy's limit.")]
     = None,
     max_deletes: Annotated[int | None, typer.Option(help="Override the policy's limit.")] = None,
@@ -167,33 +156,16 @@ def push_command(
     = False,
 ) -> None:
     """Push the approved operations safely; exit 1 if any approved op did not succeed."""
-    from recon.approve import read_approval
-    from recon.config import load_config
-    from recon.plan import read_plan
+    from recon.io.config_file import load_config
+    from recon.io.plan_files import read_approval, read_plan
+    from recon.workflows.push import push
 
     cfg = load_config(config)
     the_plan, approval = read_plan(plan_file), read_approval(approval_file)
-    policy = cfg.policy
-    if cfg.target.entra is not None:  # API-driven inbound provisioning (docs/entra.md)
-        from recon.adapters.entra import push_configured
-
-        result = push_configured(cfg, the_plan, approval, journal, dry_run=dry_run,
-                                 max_disables=max_disables)
-    elif cfg.target.scim is None:
-        raise typer.BadParameter("push needs target.scim (or target.entra.inbound)")
-    else:
-        from recon.adapters.scim import connect
-        from recon.push import push
-
-        with connect(cfg.target.scim, insecure=insecure) as client:
-            result = push(the_plan, approval, client, journal, concurrency=concurrency,
-                          dry_run=dry_run, use_bulk=bulk,
-                          max_disables=policy.max_disables if max_disables is None
-                          else max_disables,
-                          max_deletes=policy.max_deletes if max_deletes is None else max_deletes,
-                          max_disable_percent=policy.max_disable_percent,
-                          max_member_removals=policy.max_member_removals
-                          if max_member_removals is None else max_member_removals)
+    policy = cfg.policy.with_limits(max_disables=max_disables, max_deletes=max_deletes,
+                                    max_member_removals=max_member_removals)
+    result = push(the_plan, approval, cfg, journal, policy=policy, dry_run=dry_run,
+                  concurrency=concurrency, use_bulk=bulk, insecure=insecure)
     counts = {str(k): int(v) for k, v in result.counts().items() if v}
     print_counts(counts, title="Push results" + (" (dry run)" if dry_run else ""))
     failed = result.results[~result.results["status"].isin(
@@ -216,16 +188,15 @@ def verify_command(
     = False,
 ) -> None:
     """Re-read the target and report every approved op as converged or not; exit 0 only if all."""
-    from recon.approve import read_approval
-    from recon.config import load_config
-    from recon.plan import read_plan
-    from recon.reconcile import snapshot
-    from recon.verify import verify
+    from recon.io.config_file import load_config
+    from recon.io.plan_files import read_approval, read_plan
+    from recon.workflows.reconcile import snapshot
+    from recon.workflows.verify import verify
 
     cfg = load_config(config)
     the_plan, approval = read_plan(plan_file), read_approval(approval_file)
     if cfg.target.entra is not None:  # bulkUpload is asynchronous: provisioning logs tell
-        from recon.adapters.entra import verify_configured
+        from recon.workflows.verify_entra import verify_configured
 
         if journal is None:
             raise typer.BadParameter("verify for Entra needs --journal (the push's journal)")
@@ -242,7 +213,7 @@ def verify_command(
     result = verify(cfg, the_plan, approval, snapshot(cfg, insecure=insecure))
     table = result.results
     if journal is not None and journal.exists():
-        from recon.adapters.journal import Journal
+        from recon.io.journal import Journal
 
         with Journal(journal) as opened:
             states = opened.ops_frame().set_index("op_id")["status"]
@@ -266,7 +237,7 @@ def report_command(
     = None,
 ) -> None:
     """Write the auditor workbook of a run (and, after a push, its evidence)."""
-    from recon.adapters.workbook import report_command as write_report
+    from recon.workflows.report import report_command as write_report
 
     console.print(f"wrote {write_report(run, journal, out=out)}")
 

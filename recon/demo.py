@@ -15,7 +15,19 @@ from pathlib import Path
 
 from rich.console import Console
 
-from recon.adapters.snapshot import read_snapshot
+from recon.console import print_counts
+from recon.core.approve import approve
+from recon.core.config import ScimTarget, Target
+from recon.io.config_file import load_config
+from recon.io.plan_files import write_approval
+from recon.io.run import write_outputs
+from recon.io.snapshots import read_snapshot
+from recon.io.workbook import write_workbook
+from recon.targets.scim import connect
+from recon.testing.scimserver import seed, seed_groups, start_server
+from recon.workflows.push import push
+from recon.workflows.reconcile import plan, reconcile, snapshot
+from recon.workflows.verify import verify
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 DEMO_CATEGORIES = ("joiner", "drift", "link", "rehire", "leaver",
@@ -23,16 +35,6 @@ DEMO_CATEGORIES = ("joiner", "drift", "link", "rehire", "leaver",
 
 
 def run_demo(out: Path, console: Console) -> int:
-    from recon.adapters.scim import connect
-    from recon.adapters.workbook import write_workbook
-    from recon.approve import approve, write_approval
-    from recon.cli import print_counts
-    from recon.config import ScimTarget, Target, load_config
-    from recon.push import push
-    from recon.reconcile import plan, reconcile, snapshot, write_outputs
-    from recon.testing.scimserver import seed, seed_groups, start_server
-    from recon.verify import verify
-
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
@@ -83,10 +85,7 @@ def run_demo(out: Path, console: Console) -> int:
                 break
 
             console.rule("[bold]4. push")
-            with connect(config.target.scim) as client:  # type: ignore[arg-type]
-                pushed = push(the_plan, approval, client, folder / "journal.sqlite",
-                              max_disables=config.policy.max_disables,
-                              max_deletes=config.policy.max_deletes, progress=True)
+            pushed = push(the_plan, approval, config, folder / "journal.sqlite", progress=True)
             print_counts({str(k): int(v) for k, v in pushed.counts().items() if v},
                          title="Push results")
 

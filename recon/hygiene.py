@@ -8,16 +8,15 @@ writes them as CSV files and one workbook, with spreadsheet formulas made inert.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
-from recon.config import Config
-from recon.notebook import _names_by_id, diff_table
-from recon.reconcile import Reconciliation
+from recon.core.config import Config
+from recon.core.results import Reconciliation
+from recon.core.views import diff_table, names_by_id
+from recon.io.access_review import write_access_review
 
 
 def findings(reconciliation: Reconciliation, config: Config) -> dict[str, pd.DataFrame]:
@@ -29,7 +28,7 @@ def findings(reconciliation: Reconciliation, config: Config) -> dict[str, pd.Dat
     by_account = identities.dropna(subset=["target_id"]).drop_duplicates("target_id")
     category = pd.Series(by_account["category"].to_numpy(),
                          index=by_account["target_id"].astype(str).to_numpy())
-    names = _names_by_id(current)
+    names = names_by_id(current)
 
     leavers = identities[identities["category"] == "leaver"]
     left = reconciliation.desired["termination_date"].reindex(leavers["hr_row"])
@@ -69,32 +68,7 @@ def counts(findings: Mapping[str, pd.DataFrame]) -> pd.Series:
     return pd.Series({title: len(frame) for title, frame in findings.items()}, dtype="int64")
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _inert(frame: pd.DataFrame) -> pd.DataFrame:
-    """Text a spreadsheet would run as a formula gets a quote prefix (CSV/formula injection)."""
-    def cell(value: Any) -> Any:
-        if isinstance(value, str) and value.startswith(_FORMULA_START):
-            return "'" + value
-        return value
-    return frame.map(cell)
-
-
 def export(findings: Mapping[str, pd.DataFrame], folder: str | Path,
-                    stem: str = "access_review") -> list[Path]:
+           stem: str = "access_review") -> list[Path]:
     """One CSV per finding and one workbook with a sheet per finding, for an access review."""
-    out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    workbook = out / f"{stem}.xlsx"
-    with pd.ExcelWriter(workbook, engine="openpyxl") as excel:
-        for title, frame in findings.items():
-            safe = _inert(frame)
-            slug = re.sub(r"[^a-z0-9]+", "_", title.lower()).strip("_")
-            csv = out / f"{stem}_{slug}.csv"
-            safe.to_csv(csv, index=False, encoding="utf-8-sig")
-            written.append(csv)
-            safe.to_excel(excel, sheet_name=title[:31], index=False)
-    written.append(workbook)
-    return written
+    return write_access_review(findings, folder, stem)

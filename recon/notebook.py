@@ -4,7 +4,7 @@ The notebooks in ``notebooks/`` call the library for every decision; this module
 results for a person to read (``*_table`` functions return plain DataFrames, ``show_*``
 functions display them). Interactive tables come from itables when it is installed, plain HTML
 otherwise. The hygiene findings of notebook 4 are in ``recon.hygiene``; the local stand-in
-targets in ``recon.local_targets`` (re-exported here).
+targets in ``recon.testing.local`` (re-exported here).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import html
 import importlib
 import io
-import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -20,41 +19,56 @@ from typing import Any
 
 import pandas as pd
 
-from recon.adapters.snapshot import Snapshot
-from recon.approve import Approval
-from recon.config import Config, Policy
-from recon.local_targets import LocalTarget as LocalTarget  # re-exported for the notebooks
-from recon.local_targets import journal_for as journal_for
-from recon.local_targets import start_local_graph as start_local_graph
-from recon.local_targets import start_local_scim as start_local_scim
-from recon.local_targets import with_entra as with_entra
-from recon.local_targets import with_scim as with_scim
-from recon.normalize import ENTERPRISE, current_frame, parse_active, parse_path
-from recon.plan import Plan
-from recon.reconcile import Reconciliation
+from recon.core.approve import Approval
+from recon.core.categories import BY_NAME, CATEGORIES, ORDER
+from recon.core.categories import CHANGES as CHANGES  # re-exported for the notebooks
+from recon.core.config import Config, Policy
+from recon.core.limits import limit_checks
+from recon.core.normalize import current_frame
+from recon.core.plan import Plan
+from recon.core.results import Reconciliation
+from recon.core.snapshot import Snapshot
+from recon.core.views import (  # re-exported: the notebooks call them as nb.*
+    ORPHAN_DETAILS as ORPHAN_DETAILS,
+)
+from recon.core.views import (
+    category_table as category_table,
+)
+from recon.core.views import (
+    conflict_views as conflict_views,
+)
+from recon.core.views import (
+    diff_table as diff_table,
+)
+from recon.core.views import (
+    is_manager as is_manager,
+)
+from recon.core.views import (
+    label as label,
+)
+from recon.core.views import (
+    names_by_id as names_by_id,
+)
+from recon.core.views import (
+    orphan_table as orphan_table,
+)
+from recon.core.views import (
+    quarantine_table as quarantine_table,
+)
+from recon.core.views import (
+    readable as readable,
+)
+from recon.testing.local import LocalTarget as LocalTarget  # re-exported for the notebooks
+from recon.testing.local import journal_for as journal_for
+from recon.testing.local import start_local_graph as start_local_graph
+from recon.testing.local import start_local_scim as start_local_scim
+from recon.testing.local import with_entra as with_entra
+from recon.testing.local import with_scim as with_scim
 
-# What happens to each category, for the colours of the charts (DESIGN.md's table).
-CHANGES = ("drift", "link", "joiner", "leaver", "rehire")
-NEEDS_A_PERSON = ("conflict", "invalid", "orphan")
-NOTHING = ("in_sync", "future_hire", "departed", "out_of_scope", "excluded")
-CATEGORY_ORDER = (*CHANGES, *NEEDS_A_PERSON, *NOTHING)
-MEANING = {
-    "in_sync": "matched, nothing differs",
-    "drift": "matched by the employee key, attributes differ: update",
-    "link": "matched only by a fallback key (e-mail): write the key, plus any drift",
-    "joiner": "active in HR, no account: create",
-    "future_hire": "hire date beyond the pre-hire window: later",
-    "leaver": "inactive in HR, account still enabled: disable",
-    "rehire": "active in HR, account disabled: enable",
-    "departed": "inactive in HR, no account: nothing to do",
-    "out_of_scope": "outside the scoping rule: left alone",
-    "conflict": "ambiguous match: a person decides",
-    "invalid": "failed the data-quality checks: fix in HR",
-    "orphan": "account with no HR row: reported",
-    "excluded": "account matching the exclusion rule: left alone",
-}
+# The vocabulary lives in recon.core.categories; the colours of the charts follow its kinds.
+CATEGORY_ORDER = ORDER
+MEANING = {category.name: category.meaning for category in CATEGORIES}
 COLOURS = {"change": "#2f6db5", "person": "#d9822b", "nothing": "#a7adb4"}
-_URN = re.compile(r"^urn:[^ ]*:")
 
 
 # ---- display ---------------------------------------------------------------------------------
@@ -84,28 +98,7 @@ def setup() -> None:
     itables.init_notebook_mode(all_interactive=False, connected=False)
 
 
-def label(path: str) -> str:
-    """A SCIM path as an analyst reads it: ``urn:…:User:department`` → ``department``."""
-    parsed = parse_path(path)
-    if parsed.filter_attr:
-        return f"{parsed.attribute} ({parsed.filter_value})"
-    text = _URN.sub("", path) if parsed.schema else path
-    return text.rsplit(":", 1)[-1]
-
-
 TABLE_CSS = ".dt-container td, .dt-container th {text-align: left !important}"
-
-
-def readable(frame: pd.DataFrame) -> pd.DataFrame:
-    """Missing values as empty cells and booleans as yes/no, for people rather than code."""
-    shown = frame.copy()
-    for column in shown.columns:
-        values = shown[column]
-        if pd.api.types.is_bool_dtype(values):
-            shown[column] = values.map({True: "yes", False: "no"}).astype("string")
-        elif not pd.api.types.is_numeric_dtype(values) or values.isna().any():
-            shown[column] = values.astype("string").fillna("")
-    return shown
 
 
 def show_table(frame: pd.DataFrame, caption: str | None = None, *, rows: int = 10) -> None:
@@ -191,9 +184,7 @@ def _whole_numbers(axes: Any) -> None:
 
 
 def _kind(category: str) -> str:
-    if category in CHANGES:
-        return "change"
-    return "person" if category in NEEDS_A_PERSON else "nothing"
+    return BY_NAME[category].kind if category in BY_NAME else "nothing"
 
 
 def category_figure(counts: pd.Series, title: str = "Rows per category") -> Any:
@@ -322,105 +313,6 @@ def quality_message(invalid: pd.DataFrame, rows: int) -> None:
                      ok=False)
 
 
-def quarantine_table(hr: pd.DataFrame, invalid: pd.DataFrame) -> pd.DataFrame:
-    """The HR rows that failed the quality checks: why first, then the row as it is in the file."""
-    reasons = invalid[["reason", "rule", "column"]].rename(columns={"column": "failed column"})
-    rows = reasons.join(hr, how="left")
-    rows.index.name = "hr_row"
-    return rows.reset_index()
-
-
-def _names_by_id(current: pd.DataFrame) -> pd.Series:
-    name = current["displayName"] if "displayName" in current else current["userName"]
-    return pd.Series(name.fillna(current["userName"]).astype("string").to_numpy(),
-                     index=current["target_id"].astype("string").to_numpy())
-
-
-def _is_manager(path: str) -> bool:
-    parsed = parse_path(path)
-    return parsed.schema == ENTERPRISE and parsed.attribute.lower() == "manager"
-
-
-def category_table(reconciliation: Reconciliation, category: str) -> pd.DataFrame:
-    """One category's rows with the columns that say who and why (empty columns left out)."""
-    rows = reconciliation.category(category)
-    columns = ["hr_row", "hr_key", "display_name", "user_name", "reason", "changed_attributes",
-               "matched_by", "target_id"]
-    table = rows[[c for c in columns if c in rows]].copy()
-    if "changed_attributes" in table:
-        table["changed_attributes"] = table["changed_attributes"].fillna("").map(
-            lambda text: ", ".join(label(p) for p in str(text).split(";") if p))
-    empty = [c for c in table.columns
-             if table[c].astype("string").fillna("").str.strip().eq("").all()]
-    return table.drop(columns=empty).reset_index(drop=True)
-
-
-def diff_table(reconciliation: Reconciliation,
-               categories: Iterable[str] = ("drift", "link", "rehire")) -> pd.DataFrame:
-    """Attribute-level differences, before → after; managers by name, not by account id."""
-    diffs = reconciliation.diffs
-    diffs = diffs[diffs["category"].isin(list(categories))]
-    names = _names_by_id(reconciliation.current)
-    people = reconciliation.identities.dropna(subset=["hr_row"]).set_index("hr_row")
-    manager = diffs["attribute"].map(_is_manager).astype(bool)
-    active = diffs["attribute"].map(lambda p: parse_path(p).attribute.lower() == "active")
-
-    def shown(values: pd.Series) -> pd.Series:
-        text = values.astype("string")
-        by_name = text.map(names).fillna(text)
-        state = parse_active(text).map({True: "enabled", False: "disabled"})
-        return text.mask(manager, by_name).mask(active.astype(bool), state).fillna("(empty)")
-
-    return pd.DataFrame({
-        "hr_row": diffs["hr_row"].to_numpy(),
-        "who": people["display_name"].reindex(diffs["hr_row"]).to_numpy(),
-        "category": diffs["category"].to_numpy(),
-        "attribute": diffs["attribute"].map(label).to_numpy(),
-        "before (target)": shown(diffs["before"]).to_numpy(),
-        "after (HR)": shown(diffs["after"]).to_numpy(),
-    })
-
-
-def _row_values(frame: pd.Series, paths: list[str], names: pd.Series) -> list[str]:
-    values = []
-    for path in paths:
-        value = frame.get(path)
-        text = "" if value is None or pd.isna(value) else str(value)
-        if _is_manager(path) and text:
-            text = str(names.get(text, text))
-        values.append(text)
-    return values
-
-
-def conflict_views(reconciliation: Reconciliation, config: Config
-                   ) -> list[tuple[str, pd.DataFrame]]:
-    """For each HR row in conflict: the wanted values beside every candidate account's values."""
-    identities = reconciliation.identities
-    conflicts = identities[identities["category"] == "conflict"]
-    people = conflicts.dropna(subset=["hr_row"])
-    accounts = conflicts[conflicts["hr_row"].isna()]
-    current = reconciliation.current.set_index("target_id", drop=False)
-    names = _names_by_id(reconciliation.current)
-    paths = list(config.attributes)
-    views = []
-    for person in people.itertuples(index=False):
-        reason = str(person.reason)
-        candidates = [str(t) for t in accounts["target_id"] if str(t) in reason]
-        wanted: pd.Series = reconciliation.wanted.reindex([person.hr_row]).iloc[0]
-        active = bool(reconciliation.desired["worker_active"].get(person.hr_row, True))
-        columns = {"HR wants": [*_row_values(wanted, paths, names),
-                                "(active in HR)" if active else "(inactive in HR)", ""]}
-        for number, target_id in enumerate(candidates, start=1):
-            account = current.loc[current.index == target_id].iloc[0]
-            state = "enabled" if bool(account["active"]) else "disabled"
-            columns[f"account {number}"] = [*_row_values(account, paths, names), state,
-                                             target_id]
-        view = pd.DataFrame(columns, index=[*(label(p) for p in paths), "account", "target id"])
-        title = f"HR row {person.hr_row} — {person.display_name} ({person.hr_key})"
-        views.append((title, view))
-    return views
-
-
 def show_conflicts(reconciliation: Reconciliation, config: Config) -> None:
     """Side-by-side views; cells that differ from what HR wants are highlighted."""
     views = conflict_views(reconciliation, config)
@@ -439,34 +331,6 @@ def show_conflicts(reconciliation: Reconciliation, config: Config) -> None:
               "text-align:left;font-size:1.05em"},
              {"selector": "td, th", "props": "text-align:left;padding:2px 10px"}])
         _display(styled)
-
-
-ORPHAN_DETAILS = ("userName", "title", f"{ENTERPRISE}:department", f"{ENTERPRISE}:manager",
-                  f"{ENTERPRISE}:employeeNumber", "externalId")
-
-
-def orphan_table(reconciliation: Reconciliation, categories: Iterable[str] = ("orphan",)
-                 ) -> pd.DataFrame:
-    """Accounts with no HR row, with their last known attributes from the target."""
-    identities = reconciliation.identities
-    rows = identities[identities["category"].isin(list(categories))
-                      & identities["hr_row"].isna()]
-    current = reconciliation.current.set_index("target_id")
-    names = _names_by_id(reconciliation.current)
-    known = current.reindex(rows["target_id"].astype(str))
-    table = pd.DataFrame({"category": rows["category"].to_numpy(),
-                          "account": rows["display_name"].to_numpy(),
-                          "enabled": known["active"].to_numpy()})
-    for path in ORPHAN_DETAILS:
-        if path not in current.columns:
-            continue
-        values = known[path].astype("string")
-        if _is_manager(path):
-            values = values.map(names).fillna(values)
-        table[label(path)] = values.to_numpy()
-    table["reason"] = rows["reason"].to_numpy()
-    table["target_id"] = rows["target_id"].to_numpy()
-    return table.dropna(axis=1, how="all")
 
 
 # ---- approve, limits, push -------------------------------------------------------------------
@@ -490,27 +354,17 @@ def approved_table(plan: Plan, approval: Approval) -> pd.DataFrame:
 
 
 def limits_table(plan: Plan, approval: Approval, policy: Policy, accounts: int) -> pd.DataFrame:
-    """The push's safety limits next to what the approval would do."""
+    """The push's safety limits next to what the approval would do (recon.core.limits)."""
     approved = plan.ops[plan.ops["op_id"].isin(list(approval.op_ids))]
-    actions = approved["action"].value_counts()
-    disables, deletes = int(actions.get("disable", 0)), int(actions.get("delete", 0))
-    rows = [("disables per push", disables, policy.max_disables),
-            ("deletes per push", deletes, policy.max_deletes)]
-    table = pd.DataFrame(rows, columns=["limit", "approved", "allowed"])
-    if policy.max_disable_percent is not None:
-        share = round(100.0 * disables / max(accounts, 1), 1)
-        percent = pd.DataFrame([("disables, % of accounts", share, policy.max_disable_percent)],
-                               columns=table.columns)
-        table = pd.concat([table, percent], ignore_index=True)
-    table["within the limit"] = (table["approved"] <= table["allowed"]).map(
-        {True: "yes", False: "NO — the push will refuse"})
+    checks = limit_checks(approved, policy, lambda: accounts)
+    table = pd.DataFrame({
+        "limit": [f"{check.what} per push" if "%" not in check.what else check.what
+                  for check in checks],
+        "approved": [check.count for check in checks],
+        "allowed": [check.allowed for check in checks]})
+    table["within the limit"] = [
+        "yes" if check.ok else "NO — the push will refuse" for check in checks]
     return table
-
-
-def push_limits(policy: Policy) -> dict[str, Any]:
-    """The config's safety limits as the push's keyword arguments."""
-    return {"max_disables": policy.max_disables, "max_deletes": policy.max_deletes,
-            "max_disable_percent": policy.max_disable_percent}
 
 
 def counts_line(counts: pd.Series, what: str = "") -> str:

@@ -8,9 +8,10 @@ from typing import Any
 
 import pandas as pd
 
-from recon.adapters.hr import HrExtract
-from recon.adapters.snapshot import Snapshot
-from recon.config import ENTERPRISE, Config, parse_config
+from recon.core.config import Config, parse_config
+from recon.core.scim import ENTERPRISE
+from recon.core.snapshot import Snapshot
+from recon.io.hr import HrExtract
 
 BASE_CONFIG: dict[str, Any] = {
     "as_of": "2026-11-15",

@@ -2,7 +2,7 @@
 
 No timing is asserted (speed is for benchmarks/, see docs/benchmarks.md). What is checked: every
 HR row and every account lands exactly once, recon finds the categories the generator meant,
-and the benchmark's stage-by-stage pipeline gives what ``recon.reconcile`` gives.
+and the benchmark's stage-by-stage pipeline gives what ``recon.workflows.reconcile`` gives.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from types import ModuleType
 import pandas as pd
 import pytest
 
-from recon.config import load_config
-from recon.reconcile import reconcile
+from recon.io.config_file import load_config
+from recon.workflows.reconcile import reconcile
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 N = 10_000

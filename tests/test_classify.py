@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from recon.reconcile import reconcile
+from recon.workflows.reconcile import reconcile
 from tests.tables import accounts, config, hr
 
 WORKERS = hr("""

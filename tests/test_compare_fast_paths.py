@@ -7,9 +7,9 @@ import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recon.config import MatchRule
-from recon.match import encode, match
-from recon.normalize import normalize_values
+from recon.core.config import MatchRule
+from recon.core.match import encode, match
+from recon.core.normalize import normalize_values
 
 # Code points where the shortcuts draw their lines: ASCII, Latin-1, U+0300 (combining marks),
 # every white space character pyarrow trims, singletons (Kelvin, Ångström, EN QUAD), Hangul

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recon.csv_out import _render_columns, write_csv
+from recon.io.csv_out import _render_columns, write_csv
 
 ODD = ["plain", "a,b", 'say "hi"', "line\nbreak", "carriage\rreturn", "crlf\r\nend", " lead",
        "trail ", "tab\there", "", None, '"', "Zoë", "a;b", "\u2028", "nul\x00"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from recon.mapping import parse_dates
-from recon.quality import check
+from recon.core.mapping import parse_dates
+from recon.core.quality import check
 from tests.test_quality import config, hr
 
 

@@ -17,25 +17,22 @@ import pandas as pd
 import pytest
 import yaml
 
-from recon.adapters.entra import (
-    GRAPH_ATTRIBUTES,
-    graph_property,
-    graph_select,
-    push_inbound,
-    snapshot_entra,
-    verify_inbound,
-)
-from recon.adapters.entra.bulk import MAX_OPERATIONS, InboundOp, bulk_requests, inbound_ops
-from recon.adapters.entra.credentials import graph_credential, graph_endpoint
-from recon.adapters.journal import Journal
-from recon.approve import Approval, approve
-from recon.config import Config, EntraTarget, Policy, parse_config
+from recon.core.approve import Approval, approve
+from recon.core.config import Config, EntraTarget, Policy, parse_config
+from recon.core.normalize import current_frame
+from recon.core.plan import Plan, plan_digest
+from recon.core.results import PushResult
+from recon.core.scim import ENTERPRISE
 from recon.errors import ConfigError, PlanError, PushError
-from recon.normalize import ENTERPRISE, current_frame
-from recon.plan import Plan, plan_digest
-from recon.push import PushResult
-from recon.reconcile import plan, reconcile
+from recon.io.journal import Journal
+from recon.targets.entra.credentials import graph_credential, graph_endpoint
+from recon.targets.entra.graph import snapshot_entra
+from recon.targets.entra.mapping import GRAPH_ATTRIBUTES, graph_property, graph_select
+from recon.targets.entra.records import MAX_OPERATIONS, InboundOp, bulk_requests, inbound_ops
 from recon.testing.graph_server import RunningGraph, running_graph
+from recon.workflows.push_entra import push_inbound
+from recon.workflows.reconcile import plan, reconcile
+from recon.workflows.verify_entra import verify_inbound
 
 TOKEN_ENV = "RECON_TEST_GRAPH_TOKEN"
 TOKEN = "loopback-test-token"
@@ -402,8 +399,12 @@ def test_links_and_deletes_are_reported_not_sent(graph: RunningGraph, tmp_path: 
     desired = workers(3)
     plan = plan_of(desired, ["create", "link", "delete"])
 
+    with pytest.raises(PlanError, match="1 deletes approved, over the limit of 0"):
+        push_inbound(plan, approve_all(plan), entra(graph), tmp_path / "j.db",
+                     desired=desired, progress=False, calls_per_second=50)
     result = push_inbound(plan, approve_all(plan), entra(graph), tmp_path / "j.db",
-                          desired=desired, progress=False, calls_per_second=50)
+                          desired=desired, progress=False, calls_per_second=50,
+                          policy=Policy(max_deletes=1))
 
     states = result.results.set_index("action")["status"].to_dict()
     assert states == {"create": "succeeded", "link": "skipped", "delete": "skipped"}
@@ -420,7 +421,7 @@ def test_push_refuses_a_stale_approval_or_too_many_disables(graph: RunningGraph,
     with pytest.raises(PlanError, match="not in the plan"):
         push_inbound(plan, Approval(plan.digest, ("f" * 64,), "x"), entra(graph), tmp_path / "j.db",
                      desired=desired, progress=False)
-    with pytest.raises(PlanError, match="max_disables"):
+    with pytest.raises(PlanError, match="3 disables approved, over the limit of 2"):
         push_inbound(plan, approve_all(plan), entra(graph), tmp_path / "j.db", desired=desired,
                      policy=Policy(max_disables=2), progress=False)
     assert graph.state.bulk_payloads == []

@@ -15,9 +15,8 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
-from recon.errors import ConfigError
-from recon.expression_functions.text import title_case_dotnet, title_case_separators
-from recon.expressions import (
+from recon.core.expression_functions.text import title_case_dotnet, title_case_separators
+from recon.core.expressions import (
     EvalContext,
     Expression,
     ExpressionError,
@@ -26,6 +25,7 @@ from recon.expressions import (
     evaluate,
     evaluate_predicate,
 )
+from recon.errors import ConfigError
 
 NA = None
 
@@ -634,7 +634,7 @@ def _random_names(count: int, seed: int) -> list[str | None]:
 
 
 def test_normalize_diacritics_byte_path_matches_the_table():
-    from recon.expression_functions.text import normalize_diacritics_one
+    from recon.core.expression_functions.text import normalize_diacritics_one
 
     samples = _random_names(2000, seed=11)
     result = evaluate("NormalizeDiacritics([v])", frame(v=samples)).tolist()
@@ -654,7 +654,7 @@ def test_normalize_diacritics_on_a_sliced_frame():
 def test_character_class_deletion_matches_python_regex(pattern: str):
     import re
 
-    from recon.expression_functions.regex import translate_pattern
+    from recon.core.expression_functions.regex import translate_pattern
 
     samples = ["+1 (999) 888-7777", "Tel:\u00a012 34", "٣٤ 5-6", None, "ab.c[d]", "Zoë-ä",
                *_random_names(300, seed=5)]

@@ -13,16 +13,18 @@ from typing import Any
 
 import pytest
 
-from recon.adapters.snapshot import Snapshot
-from recon.approve import approve
-from recon.config import Config
-from recon.groupplan import reference
-from recon.plan import plan_digest, read_plan, write_plan
-from recon.push import push
-from recon.pushops import before_holds, desired_holds, desired_of_patch, op_from_row
-from recon.reconcile import Reconciliation, plan, reconcile
+from recon.core.approve import approve
+from recon.core.config import Config
+from recon.core.groupplan import reference
+from recon.core.ops import before_holds, desired_holds, desired_of_patch, op_from_row
+from recon.core.plan import plan_digest
+from recon.core.results import Reconciliation
+from recon.core.snapshot import Snapshot
+from recon.io.plan_files import read_plan, write_plan
 from recon.testing.scimserver import inprocess_client, seed
-from recon.verify import verify
+from recon.workflows.push import push
+from recon.workflows.reconcile import plan, reconcile
+from recon.workflows.verify import verify
 from tests.tables import accounts, config, csv_text, hr, table
 
 GROUPS = {
@@ -346,7 +348,7 @@ def readme_groups() -> dict[str, tuple[str, int, int]]:
 
 
 def test_the_sample_groups_match_the_readme() -> None:
-    from recon.config import load_config
+    from recon.io.config_file import load_config
 
     result = reconcile(load_config(SAMPLES / "recon.yaml"))
     assert result.groups is not None

@@ -10,12 +10,12 @@ import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pytest
 from openpyxl import Workbook
 
-from recon import mapping
-from recon.adapters import hr
-from recon.adapters.hr import read_hr
-from recon.config import Source
+from recon.core import mapping
+from recon.core.config import Source
+from recon.core.mapping import parse_dates
 from recon.errors import InputError
-from recon.mapping import parse_dates
+from recon.io import hr
+from recon.io.hr import read_hr
 
 SOURCE = Source(path=Path("x.csv"), key="Employee ID")
 

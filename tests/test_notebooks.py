@@ -199,8 +199,8 @@ def test_conflicts_put_every_candidate_beside_hr(sample: Any) -> None:
 
 
 def test_safety_limits_say_when_the_push_would_refuse(sample: Any) -> None:
-    from recon.approve import approve
-    from recon.config import Policy
+    from recon.core.approve import approve
+    from recon.core.config import Policy
     from recon.notebook import limits_table
 
     _, result, changes = sample
@@ -231,7 +231,7 @@ def test_hygiene_findings_and_their_export(sample: Any, tmp_path: Path) -> None:
 
 
 def test_graph_users_carry_the_directory_properties() -> None:
-    from recon.local_targets import graph_user
+    from recon.testing.local import graph_user
 
     user = graph_user({
         "id": "1", "userName": "a@example.com", "active": "False", "title": "Boss",

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from scim2_models import EnterpriseUser, PatchOp, User
 
-from recon.approve import approve, check_approval, read_approval, write_approval
+from recon.core.approve import approve, check_approval
+from recon.core.plan import bulk_request
 from recon.errors import InputError, PlanError
-from recon.plan import bulk_request, read_plan, write_plan
-from recon.reconcile import plan, reconcile
+from recon.io.plan_files import read_approval, read_plan, write_approval, write_plan
+from recon.workflows.reconcile import plan, reconcile
 from tests.tables import accounts, config
 from tests.test_classify import TARGET, WORKERS
 
@@ -34,7 +35,7 @@ def test_the_plan_is_deterministic_and_changes_with_its_inputs() -> None:
     assert list(first.ops["op_id"]) == list(second.ops["op_id"])
     changed_hr = WORKERS.frame.copy()
     changed_hr.loc[2, "title"] = "Vice President"
-    from recon.adapters.hr import HrExtract
+    from recon.io.hr import HrExtract
 
     other = plan(reconcile(config(), HrExtract(changed_hr, WORKERS.path, "1" * 64, 1), TARGET),
                  config())

@@ -14,18 +14,13 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from recon.config import ENTERPRISE, Config
-from recon.plan import (
-    Plan,
-    _general_plan,
-    _read_general,
-    build_plan,
-    plan_digest,
-    read_plan,
-    write_plan,
-)
-from recon.plan_columnar import _columnar_ops
-from recon.reconcile import reconcile
+from recon.core.config import Config
+from recon.core.plan import Plan, plan_digest
+from recon.core.plan_build import _general_plan, build_plan
+from recon.core.plan_columnar import columnar_ops as _columnar_ops
+from recon.core.scim import ENTERPRISE
+from recon.io.plan_files import _read_general, read_plan, write_plan
+from recon.workflows.reconcile import reconcile
 from tests.tables import config
 from tests.test_classify import TARGET, WORKERS
 

@@ -10,17 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from recon.core.plan import PLAN_FORMAT, Plan, plan_digest
+from recon.core.plan_build import build_plan
 from recon.errors import InputError
-from recon.plan import (
-    PLAN_FORMAT,
-    Plan,
-    _read_general,
-    build_plan,
-    plan_digest,
-    read_plan,
-    write_plan,
-)
-from recon.plan_lines import _read_lines
+from recon.io.plan_files import _read_general, read_plan, write_plan
+from recon.io.plan_lines import read_lines as _read_lines
 from tests.tables import config
 from tests.test_plan_columnar import DAY, assert_read_same, frames
 

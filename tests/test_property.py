@@ -9,10 +9,10 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recon.adapters.hr import HrExtract
-from recon.adapters.snapshot import Snapshot
-from recon.config import ENTERPRISE
-from recon.reconcile import reconcile
+from recon.core.scim import ENTERPRISE
+from recon.core.snapshot import Snapshot
+from recon.io.hr import HrExtract
+from recon.workflows.reconcile import reconcile
 from tests.tables import HR_COLUMNS, config
 
 KEYS = st.sampled_from(["1", "2", "3", "4", "5", "6", None])

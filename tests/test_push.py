@@ -18,16 +18,20 @@ import httpx
 import pandas as pd
 import pytest
 
-from recon.adapters.journal import Journal
-from recon.adapters.scim import ScimClient, snapshot_groups
-from recon.approve import Approval
+from recon.core.approve import Approval
+from recon.core.config import Policy
+from recon.core.normalize import normalize_values
+from recon.core.ops import normalized
+from recon.core.plan import Plan
+from recon.core.results import PushResult
+from recon.core.scim import ENTERPRISE, case_insensitive
 from recon.errors import PlanError, PushError
-from recon.normalize import ENTERPRISE, case_insensitive, normalize_values
-from recon.plan import Plan
-from recon.push import PushResult, RetryPolicy, push
-from recon.pushops import normalized
+from recon.io.journal import Journal
+from recon.targets.scim import ScimClient, snapshot_groups
 from recon.testing import inprocess_app, inprocess_client, seed, start_server, user
-from recon.testing.plans import approve_all, approve_some, op_row, patch_op, plan_of
+from recon.workflows.push import push
+from recon.workflows.push_scim import RetryPolicy
+from tests.plans import approve_all, approve_some, op_row, patch_op, plan_of
 
 WORK_EMAIL = 'emails[type eq "work"].value'
 FAST = RetryPolicy(max_tries=4, base_delay=0.01, max_delay=0.05)
@@ -203,10 +207,10 @@ def test_delete_within_an_explicit_limit(tmp_path: Path) -> None:
     with pytest.raises(PlanError, match="1 deletes approved, over the limit of 0"):
         push(plan, approve_all(plan), client, tmp_path / "j.db", progress=False)
     result = push(plan, approve_all(plan), client, tmp_path / "j.db", progress=False,
-                  max_deletes=1)
+                  policy=Policy(max_deletes=1))
     assert statuses(result) == {"delete": "succeeded"} and client.get_user(dan["id"]) is None
     again = push(plan, approve_all(plan), client, tmp_path / "k.db", progress=False,
-                 max_deletes=1)
+                 policy=Policy(max_deletes=1))
     assert statuses(again) == {"delete": "already_applied"}
 
 
@@ -225,10 +229,12 @@ def test_safety_limits_refuse_the_whole_batch(tmp_path: Path) -> None:
     plan = leavers(client, 6)
     approval = approve_all(plan)
     with pytest.raises(PlanError, match="6 disables approved, over the limit of 5"):
-        push(plan, approval, client, tmp_path / "j.db", max_disables=5, progress=False)
+        push(plan, approval, client, tmp_path / "j.db", policy=Policy(max_disables=5),
+             progress=False)
     with pytest.raises(PlanError, match=r"6 disables are 60.0% of the target's 10 accounts"):
         seed(client, [user(f"stay{n}@example.com") for n in range(4)])
-        push(plan, approval, client, tmp_path / "j.db", max_disable_percent=50, progress=False)
+        push(plan, approval, client, tmp_path / "j.db", progress=False,
+             policy=Policy(max_disable_percent=50))
     assert not (tmp_path / "j.db").exists()  # refused before anything was written
     assert all(r.get("active", True) for r in client.users())
 
@@ -404,24 +410,22 @@ def test_group_member_removals_past_the_limit_are_refused() -> None:
 
     import pandas as _pd
 
+    from recon.core.limits import check_limits
     from recon.errors import PlanError as _PlanError
-    from recon.push import check_limits
 
     payload = _json.dumps({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
                            "Operations": [{"op": "remove", "path": f'members[value eq "{n}"]'}
                                           for n in range(3)]})
     ops = _pd.DataFrame({"action": ["group_remove", "group_remove"], "payload": [payload] * 2})
-    check_limits(ops, max_disables=0, max_deletes=0, max_disable_percent=None,
-                 account_count=lambda: 10, max_member_removals=6)
+    check_limits(ops, Policy(max_disables=0, max_member_removals=6), lambda: 10)
     with pytest.raises(_PlanError, match="6 group member removals approved, over the limit of 5"):
-        check_limits(ops, max_disables=0, max_deletes=0, max_disable_percent=None,
-                     account_count=lambda: 10, max_member_removals=5)
+        check_limits(ops, Policy(max_disables=0, max_member_removals=5), lambda: 10)
 
 
 def test_a_journal_belongs_to_one_target(tmp_path: Path) -> None:
     """Resume skips what succeeded: only true on the target where it succeeded."""
-    from recon.adapters.journal import Journal as _Journal
     from recon.errors import PushError as _PushError
+    from recon.io.journal import Journal as _Journal
 
     with _Journal(tmp_path / "push.db") as journal:
         journal.start_run("d" * 64, target="http://127.0.0.1:8001/v2")

@@ -20,12 +20,13 @@ from typing import Any
 import httpx
 import pytest
 
-from recon.adapters.journal import Journal
-from recon.adapters.scim import ScimClient
-from recon.normalize import ENTERPRISE
-from recon.push import RetryPolicy, push
+from recon.core.scim import ENTERPRISE
+from recon.io.journal import Journal
+from recon.targets.scim import ScimClient
 from recon.testing import FaultProxy, Faults, RunningServer, seed, start_server, user
-from recon.testing.plans import approve_all, op_row, patch_op, plan_of
+from recon.workflows.push import push
+from recon.workflows.push_scim import RetryPolicy
+from tests.plans import approve_all, op_row, patch_op, plan_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -107,9 +108,10 @@ def test_push_survives_a_misbehaving_network(server: RunningServer, tmp_path: Pa
 CHILD = """
 import json, sys
 import httpx
-from recon.adapters.scim import ScimClient
-from recon.push import RetryPolicy, push
-from recon.testing.plans import approve_all, plan_of
+from recon.targets.scim import ScimClient
+from recon.workflows.push import push
+from recon.workflows.push_scim import RetryPolicy
+from tests.plans import approve_all, plan_of
 rows, url, journal = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
 plan = plan_of(rows)
 client = ScimClient(httpx.Client(base_url=url, timeout=30))

@@ -16,12 +16,13 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recon.adapters.hr import HrExtract
-from recon.adapters.snapshot import read_snapshot
-from recon.config import Config, parse_config
+from recon.core.config import Config, parse_config
+from recon.core.quality import QualityResult, check, gate, required_columns
 from recon.errors import ConfigError, PlanError
-from recon.quality import QualityResult, check, gate, required_columns, write_quality
-from recon.reconcile import reconcile
+from recon.io.hr import HrExtract
+from recon.io.quality_report import write_quality
+from recon.io.snapshots import read_snapshot
+from recon.workflows.reconcile import reconcile
 
 HEADER = "Employee ID | Worker Status | Work Email | Hire Date | Termination Date | Manager ID"
 
@@ -306,7 +307,7 @@ def test_quality_outputs_are_json_and_escaped_html(tmp_path: Path) -> None:
 
 
 def test_importing_quality_does_not_import_great_expectations() -> None:
-    code = "import sys, recon.quality; print('great_expectations' in sys.modules)"
+    code = "import sys, recon.core.quality; print('great_expectations' in sys.modules)"
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True).stdout
     assert output.strip() == "False"

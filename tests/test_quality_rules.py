@@ -13,11 +13,11 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from recon import quality
-from recon.config import Config, parse_config
-from recon.mapping import parse_dates
-from recon.quality import check
-from recon.quality_rules import MAX_CELL_LENGTH, _is_in, _over_long, _per_value, _sharing
+from recon.core import quality
+from recon.core.config import Config, parse_config
+from recon.core.mapping import parse_dates
+from recon.core.quality import check
+from recon.core.quality_rules import MAX_CELL_LENGTH, _is_in, _over_long, _per_value, _sharing
 
 COLUMNS = ["Employee ID", "Worker Status", "Work Email", "Hire Date", "Termination Date",
            "Manager ID", "Title"]
@@ -123,8 +123,8 @@ def test_modules_deferred_or_hidden_while_gx_imports_still_work_afterwards() -> 
         import sys
         from pathlib import Path
         import pandas as pd
-        from recon.config import parse_config
-        from recon.quality import check
+        from recon.core.config import parse_config
+        from recon.core.quality import check
         frame = pd.DataFrame({"Employee ID": ["E1", "E2"], "Tags": ['{"a": 1}', '{"b": 2}']},
                              dtype="string", index=pd.RangeIndex(1, 3, name="hr_row"))
         settings = parse_config({

@@ -8,8 +8,8 @@ from types import ModuleType
 
 import pytest
 
-from recon.config import load_config
-from recon.reconcile import plan, reconcile
+from recon.io.config_file import load_config
+from recon.workflows.reconcile import plan, reconcile
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 

@@ -13,7 +13,9 @@ from urllib.parse import parse_qsl, urlencode
 import httpx
 import pytest
 
-from recon.adapters.scim import (
+from recon.core.config import ScimTarget
+from recon.errors import ConfigError
+from recon.targets.scim import (
     BearerToken,
     ScimClient,
     ScimHttpError,
@@ -24,10 +26,8 @@ from recon.adapters.scim import (
     reply_of,
     snapshot_scim,
 )
-from recon.config import ScimTarget
-from recon.errors import ConfigError
 from recon.testing import inprocess_app, inprocess_client, seed, user
-from recon.testing.plans import patch_op
+from tests.plans import patch_op
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 

@@ -21,12 +21,13 @@ import orjson
 import pandas as pd
 import pytest
 
-from recon.adapters import snapshot as snapshot_module
-from recon.adapters.snapshot import Snapshot, read_snapshot, write_snapshot
-from recon.config import load_config
+from recon.core.normalize import current_frame
+from recon.core.snapshot import Snapshot, resources_digest
 from recon.errors import InputError
-from recon.normalize import current_frame
-from recon.reconcile import reconcile, target_paths
+from recon.io import snapshots as snapshot_module
+from recon.io.config_file import load_config
+from recon.io.snapshots import read_snapshot, snapshot_document, write_snapshot
+from recon.workflows.reconcile import reconcile, target_paths
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -197,7 +198,7 @@ def test_the_digest_is_the_sha256_of_the_file(tmp_path: Path) -> None:
 def test_live_snapshots_keep_the_canonical_digest() -> None:
     users = sample_users()
     live = Snapshot.of(users)
-    assert live.digest == snapshot_module.resources_digest(users)
+    assert live.digest == resources_digest(users)
     assert Snapshot.of(list(reversed(users))).digest == live.digest
 
 
@@ -207,7 +208,7 @@ def test_resources_are_made_once_and_equal_the_dict_path(tmp_path: Path) -> None
     first = taken.resources
     assert first == dict_snapshot(path).resources == sample_users()
     assert taken.resources is first
-    assert taken.to_json()["Resources"] == sample_users()
+    assert snapshot_document(taken)["Resources"] == sample_users()
 
 
 def test_a_file_changed_after_reading_is_refused(tmp_path: Path) -> None:

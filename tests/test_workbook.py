@@ -21,9 +21,9 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from recon.adapters.workbook import read_approvals, write_workbook
-from recon.approve import Approval
+from recon.core.approve import Approval
 from recon.errors import PlanError
+from recon.io.workbook import read_approvals, write_workbook
 
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"

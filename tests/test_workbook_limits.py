@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from recon.adapters import workbook_cells
-from recon.adapters.workbook import write_workbook
 from recon.cli import reconcile_command
 from recon.errors import OutputError
+from recon.io import workbook_cells
+from recon.io.workbook import write_workbook
 from tests.test_workbook import PLAN, RUN
 
 # An abandoned write-only sheet must be closed in order, not left to the garbage collector.

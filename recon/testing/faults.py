@@ -18,6 +18,7 @@ any write, which is not what these faults are meant to exercise.
 from __future__ import annotations
 
 import http.client
+import json
 import random
 import sys
 import threading
@@ -27,6 +28,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
+
+from recon.core.scim import ERROR
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host",
               "proxy-connection", "te", "trailer", "upgrade"}
@@ -152,8 +155,8 @@ class FaultProxy:
                     self.close_connection = True
                     return
                 status = 429 if fault == "throttle" else 500 if fault == "error" else 502
-                payload = (b'{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],'
-                           b'"status":"%d","detail":"injected fault"}' % status)
+                payload = json.dumps({"schemas": [ERROR], "status": str(status),
+                                      "detail": "injected fault"}).encode()
                 self.send_response(status)
                 if status == 429:
                     self.send_header("Retry-After", proxy.faults.retry_after)

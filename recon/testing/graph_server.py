@@ -41,9 +41,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
-BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
-CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+from recon.core.scim import BULK_REQUEST, CORE_USER, ENTERPRISE
+
 MAX_BULK_OPERATIONS = 50
 MAX_PAGE = 999
 DEFAULT_PROPERTIES = (

@@ -24,12 +24,10 @@ from typing import Any
 
 import httpx
 
-from recon.adapters.scim import ScimClient
+from recon.core.scim import CORE_GROUP, CORE_USER, ENTERPRISE, PATCH_OP
 from recon.errors import PushError
+from recon.targets.scim import ScimClient
 
-CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 STARTUP_TIMEOUT = 20.0
 
 
@@ -254,7 +252,7 @@ def _wire_managers(client: ScimClient, items: list[dict[str, Any]], ids: dict[st
         manager = manager_of(item)
         if not manager:
             continue
-        patch = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [
+        patch = {"schemas": [PATCH_OP], "Operations": [
             {"op": "add", "path": f"{ENTERPRISE}:manager",
              "value": {"value": ids.get(str(manager), str(manager))}}]}
         client.patch(f"/Users/{ids[_key(item)]}", patch)

@@ -1,1 +1,0 @@
-"""Adapters: the only modules that touch files, HTTP, Excel and Microsoft Graph."""

@@ -1,0 +1,80 @@
+"""Approvals: a set of op ids bound to one plan digest, with who, when and why.
+
+An approval comes from CLI rules (``--category leaver``), a notebook selection, or an auditor's
+workbook. It is refused for another plan (digest differs) or for ops the plan does not hold, so
+what is pushed is exactly what a person saw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+
+from recon.core.plan import Plan
+from recon.errors import PlanError
+
+APPROVAL_FORMAT = "recon.approval/1"
+
+
+@dataclass(frozen=True)
+class Approval:
+    plan_digest: str
+    op_ids: tuple[str, ...]
+    approver: str
+    approved_at: str = field(
+        default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    note: str = ""
+    source: str = "cli"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": APPROVAL_FORMAT, "plan_digest": self.plan_digest,
+                "op_ids": list(self.op_ids), "approver": self.approver,
+                "approved_at": self.approved_at, "note": self.note, "source": self.source}
+
+
+def approve(
+    plan: Plan,
+    *,
+    approver: str,
+    categories: Iterable[str] = (),
+    actions: Iterable[str] = (),
+    op_ids: Iterable[str] = (),
+    everything: bool = False,
+    note: str = "",
+    source: str = "cli",
+) -> Approval:
+    """Approve the ops that match any of the given rules (categories, actions, explicit ids)."""
+    if not approver.strip():
+        raise PlanError("an approval needs the approver's name")
+    ops = plan.ops
+    wanted_ids = list(op_ids)
+    unknown = sorted(set(wanted_ids) - set(ops["op_id"]))
+    if unknown:
+        raise PlanError(f"op {unknown[0][:12]} is not in the plan {plan.digest[:12]}")
+    chosen = ops["op_id"].isin(wanted_ids)
+    if everything:
+        chosen |= True
+    chosen |= ops["category"].isin(list(categories)) | ops["action"].isin(list(actions))
+    ids = tuple(ops.loc[chosen.fillna(False).astype(bool), "op_id"].astype(str))
+    return Approval(plan.digest, ids, approver.strip(), note=note, source=source)
+
+
+def check_approval(plan: Plan, approval: Approval) -> None:
+    """Refuse an approval made for another plan or naming ops this plan does not hold."""
+    if approval.plan_digest != plan.digest:
+        raise PlanError(
+            f"the approval is for plan {approval.plan_digest[:12]}, not for this plan "
+            f"{plan.digest[:12]}: reconcile again and approve the new plan")
+    unknown = sorted(set(approval.op_ids) - set(plan.ops["op_id"]))
+    if unknown:
+        raise PlanError(f"the approval names op {unknown[0][:12]} which is not in the plan")
+
+
+def approved_ops(plan: Plan, approval: Approval) -> pd.DataFrame:
+    """The approved rows of the plan, in plan order; PlanError for another digest/unknown ops."""
+    check_approval(plan, approval)
+    return plan.ops[plan.ops["op_id"].isin(list(approval.op_ids))].reset_index(drop=True)

@@ -1,0 +1,57 @@
+"""pyarrow string helpers shared by the column-wise builders, readers and writers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
+
+
+def json_strings(values: pa.Array) -> pa.Array:
+    """Each string as canonical JSON writes it (quoted and escaped); nulls stay null."""
+    text = values
+    data = utf8_bytes(values)
+    if np.any((data == ord('"')) | (data == ord("\\"))):
+        text = pc.replace_substring(pc.replace_substring(text, "\\", "\\\\"), '"', '\\"')
+    text = pc.binary_join_element_wise('"', text, '"', "")
+    if np.any(data < 0x20):  # \n, \t, \u0001…: rare, and written by orjson itself
+        controls = pc.fill_null(pc.match_substring_regex(values, r"[\x00-\x1f]"), False)
+        escaped = [orjson.dumps(one).decode("utf-8")
+                   for one in pc.filter(values, controls).to_pylist()]
+        text = pc.replace_with_mask(text, controls, pa.array(escaped, pa.string()))
+    return text
+
+
+def utf8_bytes(values: pa.Array) -> np.ndarray[Any, np.dtype[np.uint8]]:
+    """The UTF-8 bytes of all the strings of a string array, as one numpy view."""
+    if not len(values):
+        return np.empty(0, dtype=np.uint8)
+    _, offsets_buffer, data_buffer = values.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int32, count=len(values) + 1,
+                            offset=values.offset * 4)
+    if data_buffer is None:
+        return np.empty(0, dtype=np.uint8)
+    return np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0]:offsets[-1]]
+
+
+def string_array(column: pd.Series) -> pa.Array | None:
+    """A string column as one pyarrow string array (None: not a string column)."""
+    if not isinstance(column.dtype, pd.StringDtype):
+        return None
+    array = pa.array(column.array)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    return array.cast(pa.string())
+
+
+def int64_array(column: pd.Series) -> pa.Array | None:
+    if not (isinstance(column.dtype, pd.Int64Dtype) or column.dtype == "int64"):
+        return None
+    array = pa.array(column.array if isinstance(column.dtype, pd.Int64Dtype)
+                     else column.to_numpy(), type=pa.int64())
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+

@@ -1,0 +1,511 @@
+"""Read HR extracts (CSV or XLSX) into a frame of strings.
+
+Everything is read as text first and nothing is coerced silently: dates, numbers and statuses
+are interpreted later, where the config says how. The reader finds the header row below report
+banners by looking for the configured key column, sniffs the delimiter, and falls back from
+UTF-8 to cp1252 with a warning. Every error names the file, and the row and column if known.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import logging
+import re
+import warnings
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
+import pyarrow.csv as pacsv  # type: ignore[import-untyped, unused-ignore]
+
+from recon.core.config import Source
+from recon.errors import InputError
+
+log = logging.getLogger(__name__)
+
+HEADER_SCAN_ROWS = 50
+DELIMITERS = ",;\t|"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # encrypted XLSX and legacy XLS
+ZIP_MAGIC = b"PK\x03\x04"
+UTF8_BOM = b"\xef\xbb\xbf"
+# Bytes the fast CSV path leaves to the general one: NUL (binary), \x01 (its end-of-file
+# marker), and the line breaks that str.splitlines() knows and CSV parsers do not (VT, FF,
+# FS, GS, RS as bytes; NEL, LS, PS as UTF-8, each found after a cheap scan for its lead byte).
+FAST_BLOCKING_BYTES = (b"\x00", b"\x01", b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e")
+FAST_BLOCKING_CHARS = (
+    (b"\xc2", b"\xc2\x85"), (b"\xe2", b"\xe2\x80\xa8"), (b"\xe2", b"\xe2\x80\xa9"))
+END_MARK = "\x01recon: end of file\x01"
+LINE_BREAK = re.compile(rb"\r\n|\r|\n")
+NOT_BLANK = re.compile(rb"\S")
+ASCII_NOT_SPACE = re.compile(rb"[^\s\x1c-\x1f\x80-\xff]")  # an ASCII byte str.isspace() refuses
+
+
+@dataclass(frozen=True)
+class HrExtract:
+    """An HR file read as text: the frame (index ``hr_row``, 1-based data rows) and provenance."""
+
+    frame: pd.DataFrame
+    path: Path
+    sha256: str
+    header_row: int  # 1-based line (CSV) or sheet row (XLSX) of the header
+    encoding: str = "utf-8"
+    sheet: str | None = None
+
+
+def read_hr(source: Source, base_dir: Path | None = None) -> HrExtract:
+    """Read the extract the config's ``source`` names; raise InputError on anything unreadable."""
+    path = source.path if base_dir is None or source.path.is_absolute() else base_dir / source.path
+    name = str(path)
+    try:
+        raw = path.read_bytes()
+    except IsADirectoryError as error:
+        raise InputError("is a folder, not an HR file", file=name) from error
+    except OSError as error:
+        raise InputError(f"cannot read HR file ({error.strerror})", file=name) from error
+    if not NOT_BLANK.search(raw, 3 if raw.startswith(UTF8_BOM) else 0):
+        raise InputError("the file is empty", file=name)
+    digest = hashlib.sha256(raw).hexdigest()
+    if raw.startswith(OLE_MAGIC):
+        raise InputError(
+            "looks like a password-protected or legacy (.xls) Excel file; "
+            "save it as an unprotected .xlsx or .csv", file=name)
+    if raw.startswith(ZIP_MAGIC) or path.suffix.lower() in {".xlsx", ".xlsm"}:
+        frame, header_row, sheet = _read_xlsx(raw, name, source)
+        return HrExtract(_clean(frame, name), path, digest, header_row, "xlsx", sheet)
+    fast = _read_csv_fast(raw, name, source)
+    if fast is not None:
+        frame, header_row, encoding = fast
+        return HrExtract(frame, path, digest, header_row, encoding)
+    text, encoding = _decode(raw, name, source.encoding)
+    frame, header_row = _read_csv(text, name, source)
+    return HrExtract(_clean(frame, name), path, digest, header_row, encoding)
+
+
+def _decode(raw: bytes, name: str, encoding: str | None) -> tuple[str, str]:
+    if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InputError("is a binary file, not a CSV or XLSX extract", file=name)
+    if not encoding and raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"  # Excel's "Unicode text" export
+    candidates = [encoding] if encoding else ["utf-8-sig", "cp1252", "latin-1"]
+    for candidate in candidates:
+        try:
+            text = raw.decode(candidate)
+        except (UnicodeDecodeError, LookupError):
+            continue
+        if not encoding and candidate != "utf-8-sig":
+            line = _first_bad_utf8_line(raw)
+            if _has_utf8_text(raw):
+                # Some lines are UTF-8 and others not: reading it all as cp1252 would silently
+                # garble the UTF-8 names (and plan updates that rename people).
+                raise InputError(f"mixed encodings: line {line} is not UTF-8 but other lines "
+                                 "are; save the whole file as UTF-8", file=name)
+            message = f"{name}: not valid UTF-8 (first at line {line}); read as {candidate}"
+            warnings.warn(message, stacklevel=3)
+            log.warning(message)
+        return text, candidate
+    raise InputError(f"cannot decode as {encoding}", file=name)
+
+
+def _has_utf8_text(raw: bytes) -> bool:
+    """True when some line holds non-ASCII text that is valid UTF-8."""
+    for line in raw.split(b"\n"):
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        return True
+    return False
+
+
+def _first_bad_utf8_line(raw: bytes) -> int:
+    for number, line in enumerate(raw.split(b"\n"), start=1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            return number
+    return 0
+
+
+def _sniff_delimiter(lines: list[str], source: Source) -> str:
+    if source.delimiter:
+        return source.delimiter
+    key_lines = [line for line in lines if source.key in line] or lines
+    sample = "\n".join(key_lines[:5])
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        counts = {d: sample.count(d) for d in DELIMITERS}
+        best = max(counts, key=lambda d: counts[d])
+        return best if counts[best] else ","
+
+
+def _find_header(rows: list[list[str]], key: str) -> int | None:
+    """Index of the first row holding the key column's name (report banners sit above it)."""
+    wanted = key.strip().casefold()
+    for index, row in enumerate(rows[:HEADER_SCAN_ROWS]):
+        if any(cell.strip().lstrip("\ufeff").casefold() == wanted for cell in row):
+            return index
+    return None
+
+
+def _check_header(header: list[str], name: str, key: str, row: int) -> list[str]:
+    columns = [cell.strip().lstrip("\ufeff") for cell in header]
+    duplicated = [c for c, n in Counter(c for c in columns if c).items() if n > 1]
+    if duplicated:
+        raise InputError("duplicated column name in the header", file=name, row=row,
+                         column=duplicated[0])
+    for position, column in enumerate(columns, start=1):
+        if not column:
+            columns[position - 1] = f"(column {position})"
+    if key not in columns:
+        raise InputError("key column not found in the header", file=name, row=row, column=key)
+    return columns
+
+
+def _check_quotes(body: str, delimiter: str, name: str, header_line: int) -> None:
+    """Refuse a quote that opens and never closes: the rest of the file would be one cell.
+
+    An even number of quote characters cannot leave a quote open, so the strict re-parse that
+    finds the row only runs when the count is odd.
+    """
+    if body.count('"') % 2 == 0:
+        return
+    reader = csv.reader(io.StringIO(body), delimiter=delimiter, strict=True)
+    records, started = 0, 0
+    try:
+        for _ in reader:
+            records, started = records + 1, reader.line_num
+    except csv.Error as error:
+        raise InputError(
+            f"a quote opens on line {header_line + started + 1} and is never closed "
+            f"({_first_line(error)})", file=name, row=records + 1) from error
+
+
+def _read_csv(text: str, name: str, source: Source) -> tuple[pd.DataFrame, int]:
+    # The csv module's default cell limit (128 KiB) would turn one huge cell into a misleading
+    # parse error; the quality gate reports oversized values per row instead.
+    csv.field_size_limit(max(csv.field_size_limit(), 256 * 1024 * 1024))
+    head = text.splitlines()[:HEADER_SCAN_ROWS]
+    delimiter = _sniff_delimiter(head, source)
+    try:
+        head_rows = list(csv.reader(head, delimiter=delimiter))
+    except csv.Error as error:
+        raise InputError(f"cannot parse the header: {error}", file=name) from error
+    header_index = _find_header(head_rows, source.key)
+    if header_index is None:
+        other = _sniff_other_delimiter(head, source.key, delimiter)
+        hint = f" (the file seems to use {other!r} as delimiter)" if other else ""
+        raise InputError(
+            f"key column not found in the first {HEADER_SCAN_ROWS} rows{hint}",
+            file=name, column=source.key)
+    header_line = header_index + 1
+    columns = _check_header(head_rows[header_index], name, source.key, header_line)
+    body = "\n".join(text.splitlines()[header_index + 1:])
+    _check_quotes(body, delimiter, name, header_line)
+    if not body.strip():
+        raise InputError("the file has a header but no data rows", file=name, row=header_line)
+    regular = _read_regular(body, delimiter, len(columns))
+    if regular is not None:
+        regular.columns = pd.Index(columns)
+        return regular, header_line
+    try:
+        frame = pd.read_csv(
+            io.StringIO(body), sep=delimiter, header=None, dtype=str, keep_default_na=False,
+            na_filter=False, engine="python", skip_blank_lines=True,
+            on_bad_lines=_bad_line(name, len(columns), header_line),
+        )
+    except InputError as error:
+        if error.row is None:  # pandas does not tell the handler which row it is on
+            raise InputError(str(error).removeprefix(f"{name}: "), file=name,
+                             row=_first_long_record(body, delimiter, len(columns))) from error
+        raise
+    except (csv.Error, pd.errors.ParserError) as error:
+        row = _error_row(str(error))
+        raise InputError(f"cannot parse: {_first_line(error)}", file=name,
+                         row=row) from error
+    if frame.shape[1] > len(columns):
+        extra = frame.iloc[:, len(columns):].fillna("").apply(lambda c: c.str.strip() != "")
+        rows = extra.any(axis=1)
+        if rows.any():
+            number = int(rows.to_numpy().argmax()) + 1
+            raise InputError(
+                f"a data row has more fields than the header's {len(columns)} "
+                "(an unquoted delimiter or a broken quote?)", file=name, row=number)
+        frame = frame.iloc[:, : len(columns)]
+    for position in range(frame.shape[1], len(columns)):
+        frame[position] = ""
+    frame.columns = pd.Index(columns)
+    return frame, header_line
+
+
+def _read_csv_fast(raw: bytes, name: str,
+                   source: Source) -> tuple[pd.DataFrame, int, str] | None:
+    """The cleaned frame of a plain UTF-8 CSV read by pyarrow (multi-threaded), or None.
+
+    It gives the frame that ``_clean(_read_csv(...))`` gives, without decoding the whole file
+    into Python text or making a Python object per cell. Whatever it is not sure about (other
+    encodings, odd line breaks, an odd number of quotes, rows whose width is not the header's,
+    invalid UTF-8, any header problem) returns None, and the general path reads the file and
+    words the error or warning exactly as before.
+    """
+    encoding = _fast_encoding(source.encoding)
+    if encoding is None or raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None
+    if any(byte in raw for byte in FAST_BLOCKING_BYTES) or any(
+            lead in raw and char in raw for lead, char in FAST_BLOCKING_CHARS):
+        return None
+    lines = _head_lines(raw, encoding)
+    if lines is None:
+        return None
+    head = lines[:HEADER_SCAN_ROWS]
+    delimiter = source.delimiter or ""
+    if delimiter and delimiter not in DELIMITERS:
+        return None
+    csv.field_size_limit(max(csv.field_size_limit(), 256 * 1024 * 1024))
+    try:
+        delimiter = _sniff_delimiter(head, source)
+        head_rows = list(csv.reader(head, delimiter=delimiter))
+        header_index = _find_header(head_rows, source.key)
+        if header_index is None:
+            return None
+        columns = _check_header(head_rows[header_index], name, source.key, header_index + 1)
+    except (csv.Error, InputError, TypeError):
+        return None
+    width = len(columns)
+    offset = _line_end(raw, header_index)
+    if delimiter not in DELIMITERS or width < 2 or offset is None:
+        return None
+    quotes = raw.count(b'"', offset)
+    if quotes % 2 or raw.startswith(UTF8_BOM, offset) or _blank_body(raw, offset):
+        return None
+    # A quote left open at the end of the file would swallow the marker row: then the last
+    # row is not the marker and the general path reports the quote.
+    names = [str(position) for position in range(width)]
+    data = b"".join((memoryview(raw)[offset:],
+                     f"\n{END_MARK}{delimiter * (width - 1)}\n".encode()))
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(data),
+            read_options=pacsv.ReadOptions(column_names=names, use_threads=True),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=quotes > 0),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.large_string()),
+                strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    del data
+    rows = table.num_rows - 1
+    end = table.slice(rows).to_pylist()
+    if rows < 1 or end != [{names[0]: END_MARK, **{n: "" for n in names[1:]}}]:
+        return None
+    table = table.slice(0, rows).combine_chunks()
+    carriage_returns = quotes > 0 and b"\r" in raw
+    frame = pd.DataFrame(
+        {column: pd.arrays.ArrowStringArray(_clean_cells(table.column(position),
+                                                         carriage_returns))
+         for position, column in enumerate(columns)},
+        index=pd.RangeIndex(1, rows + 1, name="hr_row"))
+    return frame, header_index + 1, encoding
+
+
+def _fast_encoding(configured: str | None) -> str | None:
+    """The codec the fast path decodes the head with (as ``_decode`` would), or None."""
+    if not configured:
+        return "utf-8-sig"
+    try:
+        codec = codecs.lookup(configured).name
+    except LookupError:
+        return None
+    return configured if codec in {"utf-8", "utf-8-sig"} else None
+
+
+def _head_lines(raw: bytes, encoding: str) -> list[str] | None:
+    """``raw.decode(encoding).splitlines()`` for at least the first HEADER_SCAN_ROWS lines.
+
+    Decodes a growing prefix cut after a newline, so that its lines are whole; None when the
+    prefix is not valid in the encoding (the general path words that).
+    """
+    limit = 1 << 16
+    while True:
+        end = len(raw) if limit >= len(raw) else raw.rfind(b"\n", 0, limit) + 1
+        if end > 0:
+            try:
+                lines = raw[:end].decode(encoding).splitlines()
+            except UnicodeDecodeError:
+                return None
+            if end == len(raw) or len(lines) > HEADER_SCAN_ROWS:
+                return lines
+        limit *= 4
+
+
+def _line_end(raw: bytes, index: int) -> int | None:
+    """Byte offset just past line ``index`` (0-based, as str.splitlines() counts), or None."""
+    for number, found in enumerate(LINE_BREAK.finditer(raw)):
+        if number == index:
+            return found.end()
+    return None
+
+
+def _blank_body(raw: bytes, offset: int) -> bool:
+    """True when the text after the header is only whitespace, as str.strip() sees it."""
+    if ASCII_NOT_SPACE.search(raw, offset):
+        return False
+    try:
+        return not raw[offset:].decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return True  # not the fast path's to word
+
+
+def _clean_cells(column: pa.ChunkedArray, carriage_returns: bool) -> pa.ChunkedArray:
+    """What ``_read_csv`` and ``_clean`` make of one column's cells, in pyarrow.
+
+    The general path reads the body re-joined from str.splitlines(), so a quoted cell's line
+    breaks are all "\n"; then every cell is stripped and an empty one becomes missing.
+    """
+    if carriage_returns and _may_hold(column, ord("\r")):
+        column = pc.replace_substring(pc.replace_substring(column, "\r\n", "\n"), "\r", "\n")
+    column = pc.utf8_trim_whitespace(column)
+    return pc.if_else(pc.equal(column, ""), pa.scalar(None, pa.large_string()), column)
+
+
+def _may_hold(column: pa.ChunkedArray, byte: int) -> bool:
+    """False when no cell of a string column holds the (ASCII) byte; scans the data buffers."""
+    return any(
+        bool((np.frombuffer(chunk.buffers()[2], dtype=np.uint8) == byte).any())
+        for chunk in column.chunks if chunk.buffers()[2] is not None)
+
+
+def _read_regular(body: str, delimiter: str, width: int) -> pd.DataFrame | None:
+    """The body through pandas' C parser when every row fits the header, else None.
+
+    The C parser is ~5× faster than the python one but cannot say which row is wrong;
+    anything irregular (too many fields, a parse error) goes to the python engine, which
+    reads it the same way and names the row.
+    """
+    try:
+        frame = pd.read_csv(
+            io.StringIO(body), sep=delimiter, header=None, dtype=str, keep_default_na=False,
+            na_filter=False, engine="c", skip_blank_lines=True,
+        )
+    except (pd.errors.ParserError, csv.Error, ValueError):
+        return None
+    return frame if frame.shape[1] == width else None
+
+
+def _first_long_record(body: str, delimiter: str, width: int) -> int | None:
+    """The 1-based data row with more non-empty fields than the header (for the error)."""
+    records = csv.reader(io.StringIO(body), delimiter=delimiter)
+    for number, fields in enumerate((f for f in records if any(c.strip() for c in f)), start=1):
+        if len(fields) > width and any(cell.strip() for cell in fields[width:]):
+            return number
+    return None
+
+
+def _bad_line(name: str, width: int, header_line: int):  # type: ignore[no-untyped-def]
+    def handler(fields: list[str]) -> list[str] | None:
+        if len(fields) > width and not any(f.strip() for f in fields[width:]):
+            return fields[:width]  # trailing delimiters are harmless
+        raise InputError(
+            f"a data row has {len(fields)} fields but the header has {width} "
+            "(an unquoted delimiter or a broken quote?)", file=name)
+    return handler
+
+
+def _sniff_other_delimiter(lines: list[str], key: str, used: str) -> str | None:
+    for delimiter in DELIMITERS:
+        if delimiter == used:
+            continue
+        for row in csv.reader(lines, delimiter=delimiter):
+            if any(cell.strip() == key for cell in row):
+                return delimiter
+    return None
+
+
+def _error_row(message: str) -> int | None:
+    for token in message.replace(",", " ").split():
+        if token.isdigit():
+            return int(token)
+    return None
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def _excel_text(value: object) -> str:
+    """A cell value as text: dates as ISO, whole floats without '.0', None as empty."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time() else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    return str(value)
+
+
+def _read_xlsx(raw: bytes, name: str, source: Source) -> tuple[pd.DataFrame, int, str]:
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            workbook = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
+        raise InputError(f"not a readable .xlsx workbook ({_first_line(error)})",
+                         file=name) from error
+    try:
+        if source.sheet is not None:
+            if source.sheet not in workbook.sheetnames:
+                raise InputError(
+                    f"no sheet named {source.sheet!r} (sheets: {', '.join(workbook.sheetnames)})",
+                    file=name)
+            candidates = [source.sheet]
+        else:
+            candidates = list(workbook.sheetnames)
+        for sheet_name in candidates:
+            sheet = workbook[sheet_name]
+            rows = [[_excel_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+            header_index = _find_header(rows, source.key)
+            if header_index is None:
+                continue
+            columns = _check_header(rows[header_index], name, source.key, header_index + 1)
+            data = [row[: len(columns)] + [""] * (len(columns) - len(row))
+                    for row in rows[header_index + 1:]]
+            data = [row for row in data if any(cell.strip() for cell in row)]
+            if not data:
+                raise InputError("the sheet has a header but no data rows", file=name,
+                                 row=header_index + 1)
+            return pd.DataFrame(data, columns=columns, dtype=str), header_index + 1, sheet_name
+    finally:
+        workbook.close()
+    raise InputError(
+        f"no sheet has a header row with the key column in its first {HEADER_SCAN_ROWS} rows",
+        file=name, column=source.key)
+
+
+def _clean(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Strip every cell, make empty cells missing, number the data rows from 1."""
+    frame = frame.astype("string")
+    frame = frame.apply(lambda column: column.str.strip())
+    frame = frame.mask(frame == "")
+    frame.index = pd.RangeIndex(1, len(frame) + 1, name="hr_row")
+    if frame.empty:
+        raise InputError("the file has no data rows", file=name)
+    return frame

@@ -1,0 +1,115 @@
+"""The run folder: what ``recon reconcile --out DIR`` writes, and reading it back.
+
+identities.csv, diffs.csv, invalid.csv (and groups.csv, memberships.csv), plan.json,
+quality.json/html and meta.json; after a push, approval.json, the journal and verification.csv.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from recon.core.plan import Plan
+from recon.core.results import Reconciliation, RunMeta
+from recon.errors import InputError
+from recon.io.csv_out import write_csv
+from recon.io.plan_files import read_plan, write_plan
+from recon.io.quality_report import write_quality
+
+
+def write_outputs(reconciliation: Reconciliation, the_plan: Plan, out: Path) -> dict[str, Path]:
+    """identities.csv, diffs.csv, invalid.csv, plan.json and meta.json in the run folder."""
+    out.mkdir(parents=True, exist_ok=True)
+    files = {
+        "identities": out / "identities.csv",
+        "diffs": out / "diffs.csv",
+        "invalid": out / "invalid.csv",
+        "plan": out / "plan.json",
+        "meta": out / "meta.json",
+    }
+    # write_csv writes what DataFrame.to_csv would, byte for byte (recon/csv_out.py).
+    write_csv(reconciliation.identities, files["identities"], index=False)
+    write_csv(reconciliation.diffs, files["diffs"], index=False)
+    write_csv(reconciliation.quality.invalid, files["invalid"], index=True)
+    if reconciliation.groups is not None:
+        files["groups"] = out / "groups.csv"
+        files["memberships"] = out / "memberships.csv"
+        write_csv(reconciliation.groups.groups, files["groups"], index=False)
+        write_csv(reconciliation.groups.memberships, files["memberships"], index=False)
+    write_plan(the_plan, files["plan"])
+    files["quality"], files["quality_html"] = write_quality(reconciliation.quality, out)
+    meta = {**reconciliation.meta.to_json(), "plan_digest": the_plan.digest,
+            "counts": {k: int(v) for k, v in reconciliation.counts().items()},
+            "ops": len(the_plan.ops)}
+    if reconciliation.groups is not None:
+        meta["groups"] = {k: int(v) for k, v in reconciliation.groups.counts().items()}
+        meta["memberships"] = {k: int(v)
+                               for k, v in reconciliation.groups.member_counts().items()}
+    files["meta"].write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    return files
+
+
+@dataclass(frozen=True)
+class _Invalid:
+    invalid: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """A run folder as ``recon reconcile --out DIR`` wrote it, shaped like a Reconciliation."""
+
+    identities: pd.DataFrame
+    diffs: pd.DataFrame
+    meta: RunMeta
+    quality: _Invalid
+
+
+def read_run(run_dir: str | Path) -> tuple[RunFolder, Plan]:
+    """identities.csv, diffs.csv, invalid.csv, meta.json and plan.json of one run folder."""
+    folder = Path(run_dir)
+
+    def need(name: str) -> Path:
+        file = folder / name
+        if not file.is_file():
+            raise InputError(f"the run folder has no {name} (run recon reconcile --out first)",
+                             file=str(folder))
+        return file
+
+    plan = read_plan(need("plan.json"))
+    identities = pd.read_csv(need("identities.csv"), dtype="string", keep_default_na=False,
+                             na_values=[""])
+    diffs = pd.read_csv(need("diffs.csv"), dtype="string", keep_default_na=False, na_values=[""])
+    invalid_file = folder / "invalid.csv"
+    invalid = (pd.read_csv(invalid_file, dtype="string", index_col=0, keep_default_na=False,
+                           na_values=[""])
+               if invalid_file.is_file() else pd.DataFrame(columns=["rule", "column", "reason"]))
+    try:
+        data = json.loads(need("meta.json").read_text(encoding="utf-8"))
+        meta = RunMeta(
+            as_of=date.fromisoformat(str(data["as_of"])), hr_file=str(data["hr_file"]),
+            hr_sha256=str(data["hr_sha256"]), snapshot_source=str(data["snapshot_source"]),
+            snapshot_digest=str(data["snapshot_digest"]),
+            config_digest=str(data["config_digest"]), generated_at=str(data["generated_at"]))
+    except (KeyError, ValueError) as error:
+        raise InputError(f"meta.json is not a recon run's ({error})", file=str(folder)) from error
+    if data.get("plan_digest") not in (None, plan.digest):
+        raise InputError("plan.json is not the plan of this run (meta.json names another digest)",
+                         file=str(folder))
+    return RunFolder(identities, diffs, meta, _Invalid(invalid)), plan
+
+
+def push_results_from_journal(journal: str | Path, plan: Plan) -> pd.DataFrame:
+    """The journal's latest state of each of the plan's ops (status, attempts, http status)."""
+    file = Path(journal)
+    if not file.is_file():
+        raise InputError("no such push journal", file=str(file))
+    module = importlib.import_module("recon.io.journal")  # SQLite: only when asked for
+    with module.Journal(file) as opened:
+        frame: pd.DataFrame = opened.ops_frame()
+    return frame[frame["op_id"].isin(list(plan.ops["op_id"]))].reset_index(drop=True)
+

@@ -1,0 +1,1 @@
+"""Live systems: a SCIM 2.0 service provider (httpx) and Microsoft Entra ID (Microsoft Graph)."""

@@ -1,0 +1,157 @@
+"""Sending to API-driven inbound provisioning: ``POST …/synchronization/jobs/{jobId}/bulkUpload``.
+
+Each BulkRequest (``application/scim+json``, ≤ 50 operations) is one raw httpx request with a
+token from the azure-identity credential: the SDK has no method for this endpoint. Requests are
+paced (``Pacer``) and a 429 waits its ``Retry-After``; every attempt is journaled per op, with
+the bulkId and request number in the attempt's summary, never the values.
+``recon.workflows.push_entra`` decides what is sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from recon.core.config import EntraInbound, EntraTarget
+from recon.errors import ConfigError, PushError
+from recon.io.journal import Attempt, Journal
+from recon.targets.entra.credentials import graph_endpoint
+from recon.targets.entra.records import (
+    InboundOp,
+)
+
+DEFAULT_CALLS_PER_SECOND = 8.0
+MAX_ATTEMPTS = 8  # per request: 429s and transient failures
+MAX_WAIT = 300.0  # seconds: a longer Retry-After stops the push (resume later)
+
+
+def inbound_job(target: EntraTarget) -> EntraInbound:
+    if target.inbound is None:
+        raise ConfigError("target.entra.inbound (service_principal_id, job_id) is needed to "
+                          "push to Entra through API-driven inbound provisioning")
+    return target.inbound
+
+
+class Pacer:
+    """Spaces request starts at least ``1 / rate`` seconds apart."""
+
+    def __init__(self, rate: float, sleep: Callable[[float], None]) -> None:
+        if rate <= 0:
+            raise ConfigError("calls_per_second must be positive")
+        self.interval = 1.0 / rate
+        self.sleep = sleep
+        self.next_start = 0.0
+
+    def wait(self) -> None:
+        delay = self.next_start - time.monotonic()
+        if delay > 0:
+            self.sleep(delay)
+        self.next_start = time.monotonic() + self.interval
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, moment.timestamp() - time.time())
+
+
+def _graph_message(response: httpx.Response) -> str:
+    try:
+        error = response.json().get("error", {})
+        return f"{error.get('code', '')}: {error.get('message', '')}".strip(": ")
+    except (ValueError, AttributeError):
+        return response.text[:200]
+
+
+def summary_of(op: InboundOp, request_no: int) -> str:
+    """The journal's request summary: bulkId, request, record digest and paths, no values."""
+    digest = hashlib.sha256(json.dumps(op.record, sort_keys=True).encode()).hexdigest()[:16]
+    return (f"bulkUpload request={request_no} bulkId={op.bulk_id} record_sha256={digest} "
+            f"attributes={','.join(sorted(k for k in op.record if k != 'schemas'))}")
+
+
+@dataclass
+class Sender:
+    """Sends one BulkRequest with pacing and 429/5xx retries; every attempt journaled per op."""
+
+    http: httpx.Client
+    url: str
+    token: Callable[[], str]
+    journal: Journal
+    pacer: Pacer
+    sleep: Callable[[float], None]
+    requests: int = 0
+
+    def _finish(self, attempts: list[Attempt], outcome: str, status: int | None, error: str,
+                final: bool) -> None:
+        for attempt in attempts:
+            self.journal.finish(attempt, outcome=outcome, http_status=status,
+                                error=error or None, final=final)
+
+    def send(self, request_no: int, chunk: list[InboundOp], body: dict[str, Any]
+             ) -> tuple[int, str, int]:
+        """(HTTP status, detail, attempts) of the final attempt; PushError stops the push."""
+        content = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            self.pacer.wait()
+            begun = self.journal.begin_many(
+                (op.op_id, op.action, "POST", "/Users", summary_of(op, request_no))
+                for op in chunk)
+            self.requests += 1
+            try:
+                response = self.http.post(self.url, content=content, headers={
+                    "Authorization": f"Bearer {self.token()}",
+                    "Content-Type": "application/scim+json"})
+            except httpx.TransportError as error:
+                last = attempt == MAX_ATTEMPTS
+                self._finish(begun, "failed", None, f"{type(error).__name__}: {error}", last)
+                if last:
+                    raise PushError(f"cannot reach {self.url}: {error}") from error
+                self.sleep(min(60.0, 2.0 ** attempt))
+                continue
+            status = response.status_code
+            detail = "" if response.is_success else _graph_message(response)
+            if status in (401, 403):
+                self._finish(begun, "failed", status, detail, True)
+                raise PushError(f"Microsoft Graph answered {status} to bulkUpload ({detail}); "
+                                "the app needs SynchronizationData-User.Upload")
+            if status != 429 and status < 500:
+                self._finish(begun, "succeeded" if response.is_success else "failed", status,
+                             detail, True)
+                return status, detail, attempt
+            wait = _retry_after(response)
+            delay = wait if wait is not None else min(60.0, 2.0 ** attempt)
+            last = attempt == MAX_ATTEMPTS or delay > MAX_WAIT
+            self._finish(begun, "throttled" if status == 429 else "failed", status,
+                         detail or f"Retry-After {response.headers.get('Retry-After')}", last)
+            if last:
+                raise PushError(f"bulkUpload still answers {status} after {attempt} attempts "
+                                f"({detail}); run the push again later — accepted ops are "
+                                "skipped")
+            self.sleep(delay)
+        raise AssertionError("unreachable: the loop returns or raises")
+
+
+def bulk_upload_url(target: EntraTarget) -> str:
+    inbound = inbound_job(target)
+    base = graph_endpoint(target).base_url
+    return (f"{base}/servicePrincipals/{quote(inbound.service_principal_id, safe='')}"
+            f"/synchronization/jobs/{quote(inbound.job_id, safe='')}/bulkUpload")
+
+

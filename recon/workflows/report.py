@@ -1,0 +1,70 @@
+"""Reports of a run folder: the evidence workbook, the auditor's approval, the quality report.
+
+``recon report``, ``recon approve --workbook`` and ``recon quality`` are one call each here.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from recon.core.approve import Approval, check_approval
+from recon.core.quality import QualityResult, check, gate
+from recon.io.config_file import load_config
+from recon.io.hr import read_hr
+from recon.io.plan_files import read_approval, read_plan, write_approval
+from recon.io.quality_report import write_quality
+from recon.io.run import push_results_from_journal, read_run
+from recon.io.workbook import read_approvals, write_workbook
+
+
+def report_command(run_dir: str | Path, journal: str | Path | None = None, *,
+                   approval: str | Path | None = None, out: str | Path | None = None) -> Path:
+    """``recon report --run DIR [--journal FILE]``: write DIR/report.xlsx from the run folder.
+
+    The approval is ``approval`` or DIR/approval.json if there is one (refused if it is for
+    another plan); the push results come from the journal, the verification from
+    DIR/verification.csv (op_id, converged, detail) if present. Hire and termination dates are
+    not kept in the run folder; the workbook that ``reconcile`` writes from memory has them.
+    """
+    folder = Path(run_dir)
+    run, plan = read_run(folder)
+    approval_file = Path(approval) if approval else folder / "approval.json"
+    approved = None
+    if approval or approval_file.is_file():
+        approved = read_approval(approval_file)
+        check_approval(plan, approved)
+    results = push_results_from_journal(journal, plan) if journal else None
+    verification_file = folder / "verification.csv"
+    checked = (pd.read_csv(verification_file, dtype={"op_id": "string"})
+               if verification_file.is_file() else None)
+    return write_workbook(Path(out) if out else folder / "report.xlsx", run, plan,
+                          approval=approved, push_results=results, verification=checked)
+
+
+def approve_from_workbook(plan_file: str | Path, workbook: str | Path, *, approver: str,
+                          out: str | Path, note: str = "") -> Approval:
+    """``recon approve --plan PLAN --workbook FILE --approver NAME --out APPROVAL``."""
+    plan = read_plan(plan_file)
+    approval = read_approvals(workbook, plan, approver=approver, note=note)
+    check_approval(plan, approval)
+    write_approval(approval, Path(out))
+    return approval
+
+
+
+def quality_command(config_path: str | os.PathLike[str],
+                    out_dir: str | os.PathLike[str]) -> tuple[QualityResult, list[Path]]:
+    """``recon quality``: check the configured extract, write quality.json/html, then gate.
+
+    The report is written before the gate runs, so that a refused extract can still be read.
+    """
+    config = load_config(config_path)
+    extract = read_hr(config.source, config.base_dir)
+    result = check(extract.frame, config, file=str(extract.path))
+    files = write_quality(result, out_dir)
+    gate(result, len(extract.frame), config)
+    return result, files
+
