@@ -24,6 +24,8 @@ from typing import Any
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.plans: plans by hand
+
 from recon.core.plan import Plan
 from recon.testing import start_server, user
 from recon.workflows.push import push

@@ -31,7 +31,6 @@ from pathlib import Path
 
 import recon
 from recon import notebook as nb
-from recon.core.quality import check
 
 nb.setup()
 
@@ -77,7 +76,7 @@ nb.show_facts(nb.snapshot_facts(target))
 # quarantined worker until the row is fixed in HR.
 
 # %%
-quality = check(hr.frame, config, file=str(hr.path))
+quality = recon.check_quality(config, hr)
 nb.quality_message(quality.invalid, len(hr.frame))
 nb.show_bars(nb.failed_checks(quality.invalid), "Quarantined rows per failed check")
 

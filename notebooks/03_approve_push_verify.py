@@ -36,8 +36,6 @@ from pathlib import Path
 
 import recon
 from recon import notebook as nb
-from recon.io.plan_files import write_approval
-from recon.io.run import write_outputs
 
 nb.setup()
 run = Path(run_dir)
@@ -71,7 +69,7 @@ nb.show_facts({"target": config.target.scim.url, **nb.snapshot_facts(before)})
 hr = recon.read_hr(config.source, config.base_dir)
 result = recon.reconcile(config, hr, before)
 changes = recon.plan(result, config)
-write_outputs(result, changes, run)
+recon.write_outputs(result, changes, run)
 nb.show_categories(result.counts(), "HR rows and accounts per category")
 nb.show_table(nb.plan_overview(changes), caption="Planned operations")
 review = recon.write_workbook(run / "review.xlsx", result, changes)
@@ -90,7 +88,7 @@ if approval_workbook:
 else:
     approval = recon.approve(changes, approver=approver, categories=approve_categories,
                              note=note, source="notebook")
-write_approval(approval, run / "approval.json")
+recon.write_approval(approval, run / "approval.json")
 nb.show_message(f"{len(approval.op_ids)} of {len(changes.ops)} operations approved by "
                 f"{approval.approver} (source: {approval.source}).")
 nb.show_table(nb.approved_table(changes, approval), caption="Planned and approved operations")

@@ -33,6 +33,7 @@ from recon.testing.graph_server import RunningGraph, running_graph
 from recon.workflows.push_entra import push_inbound
 from recon.workflows.reconcile import plan, reconcile
 from recon.workflows.verify_entra import verify_inbound
+from tests.conftest import SAMPLES
 
 TOKEN_ENV = "RECON_TEST_GRAPH_TOKEN"
 TOKEN = "loopback-test-token"
@@ -526,7 +527,6 @@ def test_verify_without_a_push_says_so(graph: RunningGraph, tmp_path: Path) -> N
 
 # -- end to end ------------------------------------------------------------------------------------
 
-SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 AS_OF = date(2026, 11, 15)
 
 

@@ -25,6 +25,7 @@ from recon.testing.scimserver import inprocess_client, seed
 from recon.workflows.push import push
 from recon.workflows.reconcile import plan, reconcile
 from recon.workflows.verify import verify
+from tests.conftest import SAMPLES
 from tests.tables import accounts, config, csv_text, hr, table
 
 GROUPS = {
@@ -334,7 +335,6 @@ def test_an_add_waits_for_its_joiners_create(target: Any, tmp_path: Path) -> Non
 
 # ---- the bundled samples --------------------------------------------------------------------
 
-SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 
 
 def readme_groups() -> dict[str, tuple[str, int, int]]:

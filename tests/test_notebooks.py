@@ -143,12 +143,8 @@ def mark_approved(path: Path, op_ids: set[str]) -> int:
 
 
 @pytest.fixture(scope="module")
-def sample() -> Any:
-    import recon
-
-    config = recon.load_config(ROOT / "data" / "samples" / "recon.yaml")
-    result = recon.reconcile(config)
-    return config, result, recon.plan(result, config)
+def sample(sample_run: Any) -> Any:
+    return sample_run
 
 
 def test_labels_read_like_attribute_names() -> None:

@@ -27,7 +27,7 @@ from recon.core.results import PushResult
 from recon.core.scim import ENTERPRISE, case_insensitive
 from recon.errors import PlanError, PushError
 from recon.io.journal import Journal
-from recon.targets.scim import ScimClient, snapshot_groups
+from recon.targets.scim import ScimClient
 from recon.testing import inprocess_app, inprocess_client, seed, start_server, user
 from recon.workflows.push import push
 from recon.workflows.push_scim import RetryPolicy
@@ -381,7 +381,7 @@ def test_groups_are_read_with_their_members() -> None:
     ann = account(client, "ann@example.com")
     client.create({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
                    "displayName": "Engineering", "members": [{"value": ann["id"]}]}, "/Groups")
-    [group] = snapshot_groups(client)
+    [group] = client.groups()
     assert group["displayName"] == "Engineering"
     assert [m["value"] for m in group["members"]] == [ann["id"]]
     assert client.snapshot(groups=True).groups == [group]

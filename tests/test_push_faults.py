@@ -13,7 +13,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ import pytest
 from recon.core.scim import ENTERPRISE
 from recon.io.journal import Journal
 from recon.targets.scim import ScimClient
-from recon.testing import FaultProxy, Faults, RunningServer, seed, start_server, user
+from recon.testing import FaultProxy, Faults, RunningServer, seed, user
 from recon.workflows.push import push
 from recon.workflows.push_scim import RetryPolicy
 from tests.plans import approve_all, op_row, patch_op, plan_of
@@ -35,9 +34,8 @@ EXISTING, JOINERS = 30, 30
 
 
 @pytest.fixture()
-def server() -> Iterator[RunningServer]:
-    with start_server() as running:
-        yield running
+def server(scim_server: RunningServer) -> RunningServer:
+    return scim_server
 
 
 def workload(client: ScimClient) -> list[dict[str, Any]]:

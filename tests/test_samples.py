@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
 from recon.io.config_file import load_config
 from recon.workflows.reconcile import plan, reconcile
-
-SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
+from tests.conftest import SAMPLES
 
 
 def checker() -> ModuleType:
@@ -23,8 +21,8 @@ def checker() -> ModuleType:
 
 
 @pytest.fixture(scope="module")
-def result():  # type: ignore[no-untyped-def]
-    return reconcile(load_config(SAMPLES / "recon.yaml"))
+def result(sample_run):  # type: ignore[no-untyped-def]
+    return sample_run[1]
 
 
 def test_every_hr_row_matches_the_independent_checker(result) -> None:  # type: ignore[no-untyped-def]

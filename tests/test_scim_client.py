@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from recon.core.config import ScimTarget
+from recon.core.scim import is_active
 from recon.errors import ConfigError
 from recon.targets.scim import (
     BearerToken,
@@ -22,7 +23,6 @@ from recon.targets.scim import (
     check_url,
     connect,
     eq_filter,
-    parse_active,
     reply_of,
     snapshot_scim,
 )
@@ -229,8 +229,8 @@ def test_quirky_answers_are_understood() -> None:
     assert created.etag  # from meta.version, the header being absent
     reply = client.patch(f"/Users/{created.resource_id}", patch_op(("Replace", "active", False)))
     assert reply.status == 200 and reply.body is not None
-    assert reply.body["active"] == "False" and parse_active(reply.body["active"]) is False
-    assert parse_active(None) is True and parse_active("true") is True
+    assert reply.body["active"] == "False" and is_active(reply.body["active"]) is False
+    assert is_active(None) is True and is_active("true") is True
 
 
 def test_reply_without_body_has_no_etag_and_a_reason() -> None:

@@ -28,8 +28,8 @@ from recon.io import snapshots as snapshot_module
 from recon.io.config_file import load_config
 from recon.io.snapshots import read_snapshot, snapshot_document, write_snapshot
 from recon.workflows.reconcile import reconcile, target_paths
+from tests.conftest import SAMPLES
 
-SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
 PATHS = [

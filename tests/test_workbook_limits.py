@@ -10,12 +10,12 @@ from recon.cli import reconcile_command
 from recon.errors import OutputError
 from recon.io import workbook_cells
 from recon.io.workbook import write_workbook
+from tests.conftest import SAMPLES
 from tests.test_workbook import PLAN, RUN
 
 # An abandoned write-only sheet must be closed in order, not left to the garbage collector.
 pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
 
-SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 
 
 def test_a_sheet_past_excels_row_limit_is_refused_and_nothing_saved(

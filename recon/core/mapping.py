@@ -25,7 +25,7 @@ def parse_dates(values: pd.Series, date_format: str | None = None) -> pd.Series:
     """Dates from text: the configured format, then ISO, then Excel serial day numbers.
 
     Returns datetime64 values; NaT for missing cells and for text that is no date at all
-    (the quality gate reports those, see ``unparseable_dates``).
+    (the quality gate reports those).
     """
     text = values.astype("string").str.strip()
     formats = ([date_format] if date_format else []) + list(ISO_FORMATS)
@@ -135,11 +135,6 @@ def _parse_fixed_width(text: pd.Series, date_format: str) -> tuple[np.ndarray, n
     ok &= dates.astype("datetime64[M]") == first  # day 31 of a 30-day month rolls over
     hit[candidates[ok]] = True
     return hit, dates[ok].astype("datetime64[ns]")
-
-
-def unparseable_dates(values: pd.Series, date_format: str | None = None) -> pd.Series:
-    """True where a cell holds text that is not a date in any accepted form."""
-    return values.notna() & parse_dates(values, date_format).isna()
 
 
 def as_of_timestamp(as_of: date) -> pd.Timestamp:

@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
-from recon.core.scim import Path, get_path, parse_path
+from recon.core.scim import INACTIVE_WORDS, Path, get_path, parse_path
 from recon.core.snapshot import Snapshot
 from recon.errors import InputError
 
@@ -177,7 +177,7 @@ def is_in(values: pd.Series | pd.Index, candidates: Any) -> np.ndarray:
 def parse_active(values: pd.Series) -> pd.Series:
     """SCIM ``active``: missing means active; booleans and the strings "True"/"False" accepted."""
     text = values.astype("string").str.strip().str.lower()
-    return ~text.isin(["false", "0", "no"])
+    return ~text.isin(list(INACTIVE_WORDS))
 
 
 def current_frame(snapshot: Snapshot, paths: list[str]) -> pd.DataFrame:

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from recon.core.scim import case_insensitive, get_path, parse_path
+from recon.core.scim import case_insensitive, get_path, is_schema, parse_path
 
 #: An earlier create's resource, named by its bulkId (RFC 7644 §3.7.2; see recon.core.groupplan).
 REFERENCE = re.compile(r"bulkId:([0-9a-f]{32})")
@@ -76,7 +76,7 @@ def _flatten(prefix: str | None, value: dict[str, Any], into: dict[str, Any]) ->
     """Path-less PATCH values (``{"op": "replace", "value": {...}}``) as ``{path: value}``."""
     complete = True
     for key, item in value.items():
-        if key.lower().startswith("urn:") and isinstance(item, dict):
+        if is_schema(key) and isinstance(item, dict):
             for sub, sub_value in item.items():
                 complete &= _put(f"{key}:{sub}", sub_value, into)
         elif isinstance(item, dict) and not (prefix is None and key.lower() == "manager"):

@@ -21,7 +21,6 @@ ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
-BULK_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 #: Graph properties that SCIM has no name for, read under this extension (recon.targets.entra).
 GRAPH_EXTENSION = "urn:recon:graph"
@@ -50,7 +49,7 @@ class Path:
 def parse_path(text: str) -> Path:
     schema: str | None = None
     rest = text.strip()
-    if rest.lower().startswith("urn:"):
+    if is_schema(rest):
         schema, _, rest = rest.rpartition(":")
         if schema.lower() == CORE_USER.lower():
             schema = None
@@ -127,6 +126,29 @@ def set_path(resource: dict[str, Any], text: str | Path, value: Any) -> None:
         container.setdefault(path.attribute, {})[path.sub] = value
         return
     container[path.attribute] = value
+
+
+#: ``active`` values real targets send for "no" (RFC 7643 says boolean; some send strings).
+INACTIVE_WORDS = frozenset({"false", "0", "no"})
+
+
+def is_active(value: Any) -> bool:
+    """SCIM ``active`` read leniently: missing is True; "False"/"0"/"no" (any case) are False."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return value.strip().lower() not in INACTIVE_WORDS
+    return bool(value)
+
+
+def is_schema(key: str) -> bool:
+    """A resource key that names a schema extension (``urn:…``) rather than an attribute."""
+    return key.lower().startswith("urn:")
+
+
+def child_path(key: str, sub: str) -> str:
+    """The path of ``sub`` under a resource key: ``urn:…:User:department``, ``name.givenName``."""
+    return f"{key}:{sub}" if is_schema(key) else f"{key}.{sub}"
 
 
 def case_insensitive(text: str) -> bool:

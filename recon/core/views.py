@@ -7,7 +7,6 @@ Managers appear by name, not by account id; SCIM paths by the name an analyst kn
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 import pandas as pd
@@ -17,16 +16,13 @@ from recon.core.normalize import parse_active
 from recon.core.results import Reconciliation
 from recon.core.scim import ENTERPRISE, parse_path
 
-_URN = re.compile(r"^urn:[^ ]*:")
-
 
 def label(path: str) -> str:
     """A SCIM path as an analyst reads it: ``urn:…:User:department`` → ``department``."""
     parsed = parse_path(path)
     if parsed.filter_attr:
         return f"{parsed.attribute} ({parsed.filter_value})"
-    text = _URN.sub("", path) if parsed.schema else path
-    return text.rsplit(":", 1)[-1]
+    return path.rsplit(":", 1)[-1]
 
 
 def readable(frame: pd.DataFrame) -> pd.DataFrame:

@@ -23,7 +23,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from recon.core.approve import Approval
-from recon.core.scim import ENTERPRISE, parse_path
+from recon.core.scim import ENTERPRISE, child_path, parse_path
 from recon.errors import InputError, PlanError
 from recon.io.workbook_cells import (
     ALARM_FONT,
@@ -82,9 +82,8 @@ def _flatten_user(user: dict[str, Any]) -> Iterator[tuple[str, Any]]:
         if key == "schemas":
             continue
         if isinstance(value, dict) and set(value) != {"value"}:
-            joint = ":" if key.lower().startswith("urn:") else "."
             for sub, inner in value.items():
-                yield f"{key}{joint}{sub}", inner
+                yield child_path(key, sub), inner
         elif isinstance(value, list) and value and all(isinstance(i, dict) for i in value):
             for item in value:
                 kind = item.get("type")

@@ -525,20 +525,3 @@ def snapshot_scim(
         return Snapshot.of(users, source=client.base_url, groups=group_list)
 
 
-def snapshot_users(client: ScimClient, *, page_size: int | None = None) -> Snapshot:
-    """The /Users snapshot of a SCIM target."""
-    return client.snapshot(page_size=page_size)
-
-
-def snapshot_groups(client: ScimClient, *, page_size: int | None = None) -> list[dict[str, Any]]:
-    """Every /Groups resource, members included."""
-    return client.groups(page_size=page_size)
-
-
-def parse_active(value: Any) -> bool:
-    """SCIM ``active`` as real targets send it: missing is True; "False" (any case) is False."""
-    if value is None:
-        return True
-    if isinstance(value, str):
-        return value.strip().lower() not in {"false", "0", "no"}
-    return bool(value)

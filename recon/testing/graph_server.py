@@ -41,7 +41,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
-from recon.core.scim import BULK_REQUEST, CORE_USER, ENTERPRISE
+from recon.core.scim import BULK_REQUEST, CORE_USER, ENTERPRISE, is_schema
 
 MAX_BULK_OPERATIONS = 50
 MAX_PAGE = 999
@@ -479,7 +479,7 @@ def _validate_bulk(request: Any) -> list[dict[str, Any]]:
         if not isinstance(data, dict) or CORE_USER not in data.get("schemas", []):
             raise bad(f"Operation {number}: data must be a SCIM User ({CORE_USER}).")
         for key, value in data.items():
-            if key.startswith("urn:") and isinstance(value, dict) and key not in data["schemas"]:
+            if is_schema(key) and isinstance(value, dict) and key not in data["schemas"]:
                 raise bad(f"Operation {number}: namespace {key!r} is not listed in schemas.")
         if not data.get("externalId"):
             raise bad(f"Operation {number}: externalId is required.")

@@ -41,10 +41,10 @@ def snapshot(config: Config, *, insecure: bool = False, progress: bool = False) 
     if target.file is not None:
         return read_snapshot(config.resolve(target.file))
     if target.scim is not None:
-        from recon.targets.scim import connect
+        from recon.targets.scim import snapshot_scim
 
-        with connect(target.scim, insecure=insecure) as client:
-            return client.snapshot(groups=config.groups is not None)
+        return snapshot_scim(target.scim, insecure=insecure, progress=progress,
+                             groups=config.groups is not None)
     if target.entra is not None:
         from recon.targets.entra.graph import snapshot_entra
 

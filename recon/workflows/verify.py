@@ -23,7 +23,7 @@ from recon.core.config import Config
 from recon.core.ops import desired_of_patch, members_hold, op_from_row
 from recon.core.plan import Plan
 from recon.core.results import Verification
-from recon.core.scim import case_insensitive, get_path, parse_path
+from recon.core.scim import case_insensitive, child_path, get_path, parse_path
 from recon.core.snapshot import Snapshot
 from recon.workflows.reconcile import plan, reconcile
 
@@ -68,7 +68,7 @@ def _create_holds(resource: dict[str, Any], payload: dict[str, Any]) -> str:
     for key, value in wanted.items():
         if isinstance(value, dict):
             for sub, sub_value in value.items():
-                path = f"{key}:{sub}" if key.lower().startswith("urn:") else f"{key}.{sub}"
+                path = child_path(key, sub)
                 if not _same(path, get_path(resource, path), sub_value):
                     return f"{path} is {get_path(resource, path)!r}, expected {sub_value!r}"
         elif isinstance(value, list):

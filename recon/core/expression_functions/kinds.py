@@ -42,10 +42,6 @@ def kind(value: Value) -> Kind:
     raise TypeError(f"unexpected value type {t}")
 
 
-def is_array(value: object) -> bool:
-    return isinstance(value, pa.Array)
-
-
 def null_text() -> pa.Scalar:
     return pa.scalar(None, TEXT)
 

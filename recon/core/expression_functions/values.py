@@ -11,7 +11,7 @@ types between functions and renders them as Entra would at the end or when a str
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeAlias
@@ -115,10 +115,6 @@ def broadcast(value: Value, n: int) -> pa.Array:
     if not value.is_valid:
         return pa.nulls(n, value.type)
     return pa.repeat(value, n)
-
-
-def as_array(value: Value, n: int) -> pa.Array:
-    return broadcast(value, n)
 
 
 def if_else(condition: Value, when_true: Value, when_false: Value) -> Value:
@@ -263,16 +259,6 @@ def constant(value: Value) -> Any:
     return value.as_py()
 
 
-def text_of_constant(value: Value, what: str, position: int) -> str:
-    if not isinstance(value, pa.Scalar):
-        raise ArgumentError(f"{what} must be a constant", position)
-    text = to_text(value)
-    py = constant(text)
-    if py is None:
-        raise ArgumentError(f"{what} is missing", position)
-    return str(py)
-
-
 def empty_to_null(value: Value) -> Value:
     """Empty strings become missing (for functions where Entra treats both alike)."""
     empty = call(pc.equal, value, text_scalar(""))
@@ -304,5 +290,3 @@ def delete_bytes(values: pa.Array, delete: np.ndarray) -> pa.Array:
     return result
 
 
-def any_valid(values: Sequence[Value]) -> bool:
-    return any(isinstance(v, pa.Array) or v.is_valid for v in values)

@@ -30,6 +30,7 @@ from recon.core.scim import (
     bulk_request,
     case_insensitive,
     get_path,
+    is_schema,
     parse_path,
     set_path,
 )
@@ -75,7 +76,7 @@ def inbound_record(row: Mapping[str, Any], paths: Iterable[str], *, active: bool
     record.setdefault("externalId", str(row["hr_key"]))
     record["active"] = active
     for key in record:
-        if key.lower().startswith("urn:") and key not in record["schemas"]:
+        if is_schema(key) and key not in record["schemas"]:
             record["schemas"].append(ENTERPRISE if key.lower() == ENTERPRISE.lower() else key)
     emails = record.get("emails")
     if isinstance(emails, list):
