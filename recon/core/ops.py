@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -20,7 +19,8 @@ from typing import Any
 
 import pandas as pd
 
-from recon.core.scim import case_insensitive, get_path, is_schema, parse_path
+from recon.core.same import normalized
+from recon.core.scim import get_path, is_schema
 
 #: An earlier create's resource, named by its bulkId (RFC 7644 §3.7.2; see recon.core.groupplan).
 REFERENCE = re.compile(r"bulkId:([0-9a-f]{32})")
@@ -51,25 +51,6 @@ def _json(value: Any) -> Any:
 
 def _text(value: Any) -> str:
     return "" if _missing(value) else str(value)
-
-
-def normalized(path: str, value: Any) -> str | None:
-    """One value as reconcile compares it (the scalar form of normalize.normalize_values)."""
-    parsed = parse_path(path)
-    if parsed.attribute.lower() == "active" and parsed.schema is None:
-        if isinstance(value, str):
-            return "false" if value.strip().lower() in {"false", "0", "no"} else "true"
-        return "true" if value is None else str(bool(value)).lower()
-    if isinstance(value, dict):
-        value = value.get("value")
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return str(value).lower()
-    text = unicodedata.normalize("NFC", str(value)).strip()
-    if case_insensitive(path):
-        text = text.lower()
-    return text or None
 
 
 def _flatten(prefix: str | None, value: dict[str, Any], into: dict[str, Any]) -> bool:
