@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench lab clean
+.PHONY: demo test lint typecheck unit bench lab docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ unit: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_reconcile.py 100000 300000 1000000 --write docs/benchmarks.md
+
+docs: $(STAMP)
+	$(BIN)/python -c "from pathlib import Path; from recon.io.config_file import write_config_reference as w; print(*w(Path('docs')))"
 
 lab: $(STAMP)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,lab]'

@@ -47,7 +47,7 @@ hr = recon.read_hr(config.source, config.base_dir)
 target = recon.snapshot(config)
 result = recon.reconcile(config, hr, target)
 changes = recon.plan(result, config)
-files = recon.write_outputs(result, changes, Path(run_dir))
+files = recon.write_outputs(result, changes, Path(run_dir), overwrite=True)
 nb.show_facts({"as-of date": result.meta.as_of, "HR rows": len(hr.frame),
                "accounts": len(target.resources), "rows in the result": len(result.identities),
                "planned operations": len(changes.ops), "plan digest": changes.digest[:16] + "…",

@@ -69,7 +69,7 @@ nb.show_facts({"target": config.target.scim.url, **nb.snapshot_facts(before)})
 hr = recon.read_hr(config.source, config.base_dir)
 result = recon.reconcile(config, hr, before)
 changes = recon.plan(result, config)
-recon.write_outputs(result, changes, run)
+recon.write_outputs(result, changes, run, overwrite=True)  # the same plan again, or refused
 nb.show_categories(result.counts(), "HR rows and accounts per category")
 nb.show_table(nb.plan_overview(changes), caption="Planned operations")
 review = recon.write_workbook(run / "review.xlsx", result, changes)

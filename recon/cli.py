@@ -1,83 +1,153 @@
-"""The command line: a thin shell over the library, for scheduled runs.
+"""The command line: a thin shell over the library, for scheduled runs and for people.
 
 Each command is one call into ``recon``; this module only parses options and renders results.
-``main`` is the single place where a ReconError becomes one line on stderr and an exit code:
-no traceback for a user mistake.
+``main`` is the single place where an exception becomes one line on stderr and an exit code
+(``EXIT_CODES``): no traceback for a user mistake, never exit 0 for work that did not succeed.
+Mistakes are caught before any work: options, commands, categories, dates, config keys and the
+config's attribute paths, each with the closest valid name.
 """
 
 from __future__ import annotations
 
+import difflib
 import logging
 import sys
+import traceback
 import warnings
+from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
-from recon.console import console, err, print_counts
+from recon.console import StageLines, console, err, error, print_counts, say, tell, warn
 from recon.errors import OutputError, ReconError
+
+#: Exit code → (short meaning, when). The README and ``recon --help`` show them.
+EXIT_CODES = {
+    0: ("success", "everything asked for was done"),
+    1: ("not fully done", "the work ran but did not fully succeed: an op failed, was stale or "
+        "refused by a safety limit, verify found ops not converged, or the quality gate refused "
+        "the extract"),
+    2: ("usage or input mistake", "an unknown option, command or name, a bad date, an "
+        "unreadable or invalid file or config: one line on stderr names it"),
+    3: ("internal error", "a bug in recon: the traceback is shown"),
+    130: ("interrupted", "Ctrl-C"),
+}
+EPILOG = "Exit codes: " + ", ".join(f"{code} {short}"
+                                    for code, (short, _) in EXIT_CODES.items()) + "."
 
 app = typer.Typer(
     name="recon", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-    help="Reconcile an HR extract with a SCIM or Entra target: check, plan, approve, push, verify.",
+    rich_markup_mode=None, epilog=EPILOG,
+    help="Reconcile an HR extract with a SCIM or Entra target: check, plan, approve, push, "
+         "verify.",
 )
 
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The YAML config file.")]
+InsecureOption = Annotated[bool, typer.Option(
+    help="Allow plain http to a non-loopback target (TLS checks stay on for https).")]
+QuietOption = Annotated[bool, typer.Option(
+    "--quiet", "-q", help="Print only the result: no stage lines, no progress bars.")]
 
 
-def _as_of(value: str | None) -> date | None:
+def parse_as_of(value: str | None) -> date | None:
+    """``--as-of``, checked before any work is done."""
     if value is None:
         return None
     try:
         return datetime.strptime(value, "%Y-%m-%d").date()
     except ValueError as error:
-        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from error
+        raise typer.BadParameter(f"{value!r} is not a date: write it as YYYY-MM-DD "
+                                 f"(e.g. {date.today().isoformat()})",
+                                 param_hint="'--as-of'") from error
+
+
+# ---- reconcile, quality, snapshot --------------------------------------------------------------
 
 
 @app.command("reconcile")
 def reconcile_command(
     config: ConfigOption,
-    out: Annotated[Path, typer.Option(help="Run folder for identities.csv, diffs.csv, plan.json.")],
+    out: Annotated[Path, typer.Option(
+        help="A new run folder for identities.csv, diffs.csv, plan.json and report.xlsx.")],
     as_of: Annotated[str | None, typer.Option("--as-of", help="As-of date, YYYY-MM-DD.")] = None,
-    insecure: Annotated[bool, typer.Option(help="Allow plain http to a non-loopback target.")]
+    overwrite: Annotated[bool, typer.Option(
+        help="Replace a run already in --out (never one that holds an approval or journal).")]
     = False,
+    insecure: InsecureOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Classify every HR row and account, write the run folder, print counts per category."""
     from recon.io.config_file import load_config
-    from recon.io.run import write_outputs
+    from recon.io.hr import read_hr
+    from recon.io.run import check_run_folder, write_outputs
     from recon.io.workbook import write_workbook
-    from recon.workflows.reconcile import plan, reconcile, snapshot
+    from recon.workflows.reconcile import check_config, plan, reconcile, snapshot
 
+    day = parse_as_of(as_of)
     cfg = load_config(config)
-    target = snapshot(cfg, insecure=insecure, progress=True)
-    result = reconcile(cfg, target=target, as_of=_as_of(as_of))
+    check_run_folder(out, overwrite=overwrite)
+    stages = StageLines(quiet=quiet)
+    check_config(cfg, insecure=insecure)
+    started = datetime.now()
+    hr = read_hr(cfg.source, cfg.base_dir)  # a mistake in the HR file before a long target read
+    stages("read HR", f"{len(hr.frame):,} rows, {len(hr.frame.columns)} columns from "
+                      f"{hr.path.name}", (datetime.now() - started).total_seconds())
+    started = datetime.now()
+    target = snapshot(cfg, insecure=insecure, progress=not quiet and console.is_terminal)
+    stages("read target", f"{target.count:,} accounts from {target.source}",
+           (datetime.now() - started).total_seconds())
+    result = reconcile(cfg, hr, target, as_of=day, stages=stages)
+    del target
+    started = datetime.now()
     the_plan = plan(result, cfg)
-    files = write_outputs(result, the_plan, out)
+    stages("plan", f"{len(the_plan.ops):,} operations, digest {the_plan.digest[:16]}",
+           (datetime.now() - started).total_seconds())
+    _preview_limits(the_plan, cfg, len(result.current))
+    started = datetime.now()
+    files = write_outputs(result, the_plan, out, overwrite=overwrite)
     try:
-        files["report"] = write_workbook(out / "report.xlsx", result, the_plan)
+        files["report"] = write_workbook(out / "report.xlsx", result, the_plan,
+                                         policy=cfg.policy)
     except OutputError as too_large:  # the run folder is complete without it
-        console.print(f"[yellow]not written: {too_large}. identities.csv, diffs.csv and "
-                      "plan.json hold every row; approve with `recon approve --category`.[/yellow]")
-    print_counts({str(k): int(v) for k, v in result.counts().items()})
-    if result.groups is not None:
-        print_counts({str(k): int(v) for k, v in result.groups.member_counts().items()},
-                     title="Group members")
-    console.print(f"plan: {len(the_plan.ops)} operations, digest {the_plan.digest[:16]}")
-    console.print(f"wrote {', '.join(str(p) for p in files.values())}")
+        warn(f"not written: {too_large}. identities.csv, diffs.csv and plan.json hold every "
+             "row; approve with `recon approve --category`.")
+    stages("write", f"{len(files)} files in {out}", (datetime.now() - started).total_seconds())
+    if not quiet:
+        print_counts({str(k): int(v) for k, v in result.counts().items()})
+        if result.groups is not None:
+            print_counts({str(k): int(v) for k, v in result.groups.member_counts().items()},
+                         title="Group members")
+    say(f"plan: {len(the_plan.ops)} operations, digest {the_plan.digest[:16]} → {out}")
+
+
+def _preview_limits(the_plan: object, cfg: object, accounts: int) -> None:
+    """Warn at plan time when approving every op would pass a safety limit."""
+    from recon.core.config import Config
+    from recon.core.limits import limit_checks
+    from recon.core.plan import Plan
+
+    assert isinstance(the_plan, Plan) and isinstance(cfg, Config)
+    for check in limit_checks(the_plan.ops, cfg.policy, lambda: accounts):
+        if not check.ok:
+            warn(f"the plan holds {check.count:,g} {check.what}, over policy.{check.option} "
+                 f"({check.allowed:g}): a push approving all of them will be refused. Approve "
+                 "a smaller batch, or raise the limit knowingly.")
 
 
 @app.command("quality")
-def quality_cli(
+def quality_command(
     config: ConfigOption,
     out: Annotated[Path, typer.Option(help="Folder for quality.json and quality.html.")],
 ) -> None:
-    """Check the HR extract's data quality; exit non-zero when recon would refuse to plan."""
-    from recon.workflows.report import quality_command
+    """Check the HR extract's data quality; exit 1 when recon would refuse to plan from it."""
+    from recon.workflows.report import quality_command as check_and_report
 
-    result, files = quality_command(config, out)
-    console.print(f"{result.details.get('rows', 0)} rows: {len(result.invalid)} quarantined, "
+    result, files = check_and_report(config, out)
+    say(f"{result.details.get('rows', 0)} rows: {len(result.invalid)} quarantined, "
                   f"{len(result.warnings)} warnings → {', '.join(str(p) for p in files)}")
 
 
@@ -87,19 +157,23 @@ def snapshot_command(
     out: Annotated[Path, typer.Option(
         help="Where to write the snapshot: .json (with source, time and groups) or .jsonl "
              "(users only, one per line; read fastest).")],
-    insecure: Annotated[bool, typer.Option(help="Allow plain http to a non-loopback target.")]
-    = False,
+    insecure: InsecureOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Read the target and write its users (with a timestamp and digest) to a file."""
     from recon.io.config_file import load_config
     from recon.io.snapshots import write_snapshot
-    from recon.workflows.reconcile import snapshot
+    from recon.workflows.reconcile import check_config, snapshot
 
     cfg = load_config(config)
-    taken = snapshot(cfg, insecure=insecure, progress=True)
+    check_config(cfg, insecure=insecure)
+    taken = snapshot(cfg, insecure=insecure, progress=not quiet and console.is_terminal)
     write_snapshot(taken, out)
-    console.print(f"{taken.count} users from {taken.source}, digest {taken.digest[:16]}"
+    say(f"{taken.count} users from {taken.source}, digest {taken.digest[:16]}"
                   f" → {out}")
+
+
+# ---- approve, push, verify, report -----------------------------------------------------------
 
 
 @app.command("approve")
@@ -113,25 +187,33 @@ def approve_command(
     all_ops: Annotated[bool, typer.Option("--all", help="Approve every op.")] = False,
     note: Annotated[str, typer.Option(help="Why; kept with the approval.")] = "",
     workbook: Annotated[Path | None, typer.Option(
-        help="Approve the ops marked Approve in this reviewed report.xlsx.")] = None,
+        help="Approve the ops marked Approve in this reviewed report.xlsx (alone: the "
+             "workbook's decisions are the approval).")] = None,
 ) -> None:
     """Write an approval bound to the plan's digest."""
     from recon.core.approve import approve
     from recon.io.plan_files import read_plan, write_approval
 
+    rules = [name for name, given in (("--category", category), ("--action", action),
+                                      ("--op", op), ("--all", all_ops)) if given]
     if workbook is not None:
+        if rules:
+            raise typer.BadParameter(
+                f"{rules[0]} cannot be combined with --workbook: the workbook's Decision "
+                "column is the approval", param_hint="'--workbook'")
         from recon.workflows.report import approve_from_workbook
 
         marked = approve_from_workbook(plan_file, workbook, approver=approver, out=out, note=note)
-        console.print(f"approved {len(marked.op_ids)} operations marked in {workbook.name} → {out}")
+        say(f"approved {len(marked.op_ids)} operations marked in {workbook.name} → {out}")
         return
+    if not rules:
+        raise typer.BadParameter("say what to approve: --category, --action, --op, --all or "
+                                 "--workbook")
     the_plan = read_plan(plan_file)
-    if not (category or action or op or all_ops):
-        raise typer.BadParameter("say what to approve: --category, --action, --op or --all")
     approval = approve(the_plan, approver=approver, categories=category or (),
                        actions=action or (), op_ids=op or (), everything=all_ops, note=note)
     write_approval(approval, out)
-    console.print(f"approved {len(approval.op_ids)} of {len(the_plan.ops)} operations of plan "
+    say(f"approved {len(approval.op_ids)} of {len(the_plan.ops)} operations of plan "
                   f"{the_plan.digest[:16]} → {out}")
 
 
@@ -152,8 +234,8 @@ def push_command(
         help="Override the policy's limit on group members removed.")] = None,
     bulk: Annotated[bool | None, typer.Option("--bulk/--no-bulk", help="Force or forbid Bulk.")]
     = None,
-    insecure: Annotated[bool, typer.Option(help="Allow plain http to a non-loopback target.")]
-    = False,
+    insecure: InsecureOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Push the approved operations safely; exit 1 if any approved op did not succeed."""
     from recon.io.config_file import load_config
@@ -165,14 +247,17 @@ def push_command(
     policy = cfg.policy.with_limits(max_disables=max_disables, max_deletes=max_deletes,
                                     max_member_removals=max_member_removals)
     result = push(the_plan, approval, cfg, journal, policy=policy, dry_run=dry_run,
-                  concurrency=concurrency, use_bulk=bulk, insecure=insecure)
+                  concurrency=concurrency, use_bulk=bulk, insecure=insecure,
+                  progress=not quiet and console.is_terminal)
     counts = {str(k): int(v) for k, v in result.counts().items() if v}
-    print_counts(counts, title="Push results" + (" (dry run)" if dry_run else ""))
+    if not quiet:
+        print_counts(counts, title="Push results" + (" (dry run)" if dry_run else ""))
     failed = result.results[~result.results["status"].isin(
         ["succeeded", "already_applied", "skipped", "dry_run"])]
     for row in failed.head(20).itertuples(index=False):
-        err.print(f"{row.status!s}: {row.action!s} {row.hr_key or ''!s} "
-                  f"{row.target_id or ''!s}: {row.error!s}", highlight=False)
+        tell(f"{row.status!s}: {row.action!s} {row.hr_key or ''!s} "
+             f"{row.target_id or ''!s}: {row.error!s}")
+    say(", ".join(f"{name} {count}" for name, count in counts.items()) or "nothing")
     raise typer.Exit(0 if result.ok else 1)
 
 
@@ -184,8 +269,7 @@ def verify_command(
     journal: Annotated[Path | None, typer.Option(help="The push journal (for its statuses).")]
     = None,
     out: Annotated[Path | None, typer.Option(help="Write verification.csv here.")] = None,
-    insecure: Annotated[bool, typer.Option(help="Allow plain http to a non-loopback target.")]
-    = False,
+    insecure: InsecureOption = False,
 ) -> None:
     """Re-read the target and report every approved op as converged or not; exit 0 only if all."""
     from recon.io.config_file import load_config
@@ -206,9 +290,8 @@ def verify_command(
             check.results.to_csv(out, index=False)
         for row in check.results[check.results["state"].isin(["failed", "pending"])].head(
                 20).itertuples(index=False):
-            err.print(f"{row.state!s}: {row.action!s} {row.hr_key!s}: {row.reason!s}",
-                      highlight=False)
-        console.print(check.summary())
+            tell(f"{row.state!s}: {row.action!s} {row.hr_key!s}: {row.reason!s}")
+        say(check.summary())
         raise typer.Exit(0 if check.converged else 1)
     result = verify(cfg, the_plan, approval, snapshot(cfg, insecure=insecure))
     table = result.results
@@ -222,9 +305,9 @@ def verify_command(
         out.parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(out, index=False)
     for row in table[~table["converged"]].head(20).itertuples(index=False):
-        err.print(f"not converged: {row.action!s} {row.hr_key or ''!s} "
-                  f"{row.target_id or ''!s}: {row.detail!s}", highlight=False)
-    console.print(result.summary())
+        tell(f"not converged: {row.action!s} {row.hr_key or ''!s} "
+             f"{row.target_id or ''!s}: {row.detail!s}")
+    say(result.summary())
     raise typer.Exit(0 if result.ok else 1)
 
 
@@ -233,13 +316,14 @@ def report_command(
     run: Annotated[Path, typer.Option(help="Run folder written by recon reconcile --out.")],
     journal: Annotated[Path | None, typer.Option(
         help="Push journal: adds the Push results and Verification evidence.")] = None,
-    out: Annotated[Path | None, typer.Option(help="Workbook path (default RUN/report.xlsx).")]
+    out: Annotated[Path | None, typer.Option(
+        help="Evidence workbook (default RUN/evidence.xlsx; never the review's report.xlsx).")]
     = None,
 ) -> None:
-    """Write the auditor workbook of a run (and, after a push, its evidence)."""
+    """Write the evidence workbook of a run: plan, approval, push results, verification."""
     from recon.workflows.report import report_command as write_report
 
-    console.print(f"wrote {write_report(run, journal, out=out)}")
+    say(f"wrote {write_report(run, journal, out=out)}")
 
 
 @app.command("demo")
@@ -253,28 +337,68 @@ def demo_command(
     raise typer.Exit(run_demo(out, console))
 
 
+# ---- the one place exceptions become exit codes -----------------------------------------------
+
+
+def _unknown_command(argv: Sequence[str]) -> str | None:
+    """The did-you-mean line for a first argument that is no command (click says only "No such
+    command")."""
+    if not argv or argv[0].startswith("-"):
+        return None
+    names = sorted(command.name or "" for command in app.registered_commands)
+    if argv[0] in names:
+        return None
+    close = difflib.get_close_matches(argv[0], names, n=1, cutoff=0.5)
+    hint = f"did you mean {close[0]!r}?" if close else f"commands: {', '.join(names)}"
+    return f"no such command {argv[0]!r}; {hint}"
+
+
+def run(argv: Sequence[str]) -> int:
+    """Run the CLI on ``argv`` and return its exit code (``EXIT_CODES``)."""
+    unknown = _unknown_command(argv)
+    if unknown is not None:
+        error(unknown)
+        return 2
+    try:
+        result = app(args=list(argv), prog_name="recon", standalone_mode=False)
+    except ReconError as mistake:
+        error(str(mistake))
+        return mistake.exit_code
+    except typer.Exit as done:
+        return int(done.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        tell("interrupted")
+        return 130
+    except typer.TyperException as usage:  # typer's own click: usage mistakes
+        return _usage_error(usage)
+    except Exception:
+        error("internal error (a bug in recon; please report it with this traceback):")
+        traceback.print_exc()
+        return 3
+    return int(result) if isinstance(result, int) else 0
+
+
+def _usage_error(usage: typer.TyperException) -> int:
+    """One line for a usage mistake; ``recon`` with no command shows the help instead."""
+    formatted = getattr(usage, "format_message", None)
+    message = formatted() if callable(formatted) else str(usage)
+    if type(usage).__name__ == "NoArgsIsHelpError":  # its message is the help text
+        err.print(Text(message))
+        return 2
+    hint = ""
+    context = getattr(usage, "ctx", None)
+    if context is not None:
+        hint = f" (see {context.command_path} --help)"
+    error(f"{' '.join(message.split())}{hint}")
+    return int(getattr(usage, "exit_code", 2))
+
+
 def main() -> None:
-    """Entry point: run the app; a ReconError becomes one line on stderr and exit code 2."""
+    """Entry point of the installed ``recon`` command."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     warnings.simplefilter("default")
     warnings.formatwarning = lambda message, category, *args, **kwargs: f"warning: {message}\n"
-    try:
-        app(standalone_mode=False)
-    except ReconError as error:
-        err.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
-        sys.exit(error.exit_code)
-    except typer.Exit as done:
-        sys.exit(done.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
-        err.print("aborted")
-        sys.exit(130)
-    except Exception as error:  # click's usage errors
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
-            sys.exit(error.exit_code)
-        raise
+    sys.exit(run(sys.argv[1:]))
 
 
 if __name__ == "__main__":

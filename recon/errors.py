@@ -1,14 +1,18 @@
 """The errors recon raises when it cannot continue.
 
 Data problems are not exceptions: a bad HR row becomes an ``invalid`` row with a reason. An
-exception means the run cannot go on, and the CLI turns it into one line and an exit code::
+exception means the run cannot go on, and the CLI turns it into one line and an exit code
+(2: a usage or input mistake; 1: the work ran, or was refused, and did not succeed)::
 
-    ReconError
-    ├── ConfigError   the config file is missing, not YAML, or not valid
-    ├── InputError    an input file cannot be read (names file, row and column)
-    ├── PlanError     a stale or tampered approval, a safety limit, a broken extract
-    ├── PushError     the target cannot be reached or refuses the batch as a whole
-    └── OutputError   an output cannot hold the run (a sheet past Excel's row limit)
+    ReconError                  exit
+    ├── ConfigError          2  the config file is missing, not YAML, or not valid
+    ├── InputError           2  an input file cannot be read (names file, row and column)
+    ├── PlanError            2  a stale or tampered approval, an approval naming unknown ops
+    │   ├── LimitError       1  the approved ops are past a safety limit: refused as a whole
+    │   └── QualityError     1  the quality gate refused the extract (it looks broken)
+    ├── PushError            1  the target cannot be reached or refuses the batch as a whole
+    └── OutputError          2  an output cannot be written (a run folder holding evidence,
+                                 a sheet past Excel's row limit)
 """
 
 from __future__ import annotations
@@ -48,6 +52,19 @@ class InputError(ReconError):
 
 class PlanError(ReconError):
     """The plan or approval cannot be used: stale, tampered, or past a safety limit."""
+
+
+class LimitError(PlanError):
+    """The approved ops are past a safety limit (max disables, deletes, member removals)."""
+
+    exit_code = 1
+
+
+class QualityError(PlanError):
+    """The data-quality gate refused the extract: a required column is missing or empty, or too
+    many rows failed. Planning from it would make mass changes."""
+
+    exit_code = 1
 
 
 class PushError(ReconError):

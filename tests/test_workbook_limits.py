@@ -36,5 +36,6 @@ def test_reconcile_writes_the_run_folder_and_says_why_there_is_no_workbook(
     reconcile_command(SAMPLES / "recon.yaml", out, as_of=None, insecure=False)
     assert (out / "identities.csv").is_file() and (out / "plan.json").is_file()
     assert not (out / "report.xlsx").exists()
-    printed = " ".join(capsys.readouterr().out.split())
+    captured = capsys.readouterr()
+    printed = " ".join((captured.out + captured.err).split())
     assert "not written:" in printed and "Excel holds 50 per sheet" in printed

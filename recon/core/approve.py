@@ -7,6 +7,7 @@ what is pushed is exactly what a person saw.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,7 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from recon.core.plan import Plan
+from recon.core.categories import EVERY_CATEGORY
+from recon.core.plan import RISK, Plan
 from recon.errors import PlanError
 
 APPROVAL_FORMAT = "recon.approval/1"
@@ -50,6 +52,9 @@ def approve(
     """Approve the ops that match any of the given rules (categories, actions, explicit ids)."""
     if not approver.strip():
         raise PlanError("an approval needs the approver's name")
+    categories, actions = list(categories), list(actions)
+    _known("category", categories, EVERY_CATEGORY)
+    _known("action", actions, tuple(RISK))
     ops = plan.ops
     wanted_ids = list(op_ids)
     unknown = sorted(set(wanted_ids) - set(ops["op_id"]))
@@ -61,6 +66,15 @@ def approve(
     chosen |= ops["category"].isin(list(categories)) | ops["action"].isin(list(actions))
     ids = tuple(ops.loc[chosen.fillna(False).astype(bool), "op_id"].astype(str))
     return Approval(plan.digest, ids, approver.strip(), note=note, source=source)
+
+
+def _known(kind: str, names: list[str], known: tuple[str, ...]) -> None:
+    """PlanError for a name that is no category (or action) at all: a typo approves nothing."""
+    for name in names:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (one of: {', '.join(known)})"
+            raise PlanError(f"unknown {kind} {name!r}{hint}")
 
 
 def check_approval(plan: Plan, approval: Approval) -> None:

@@ -86,6 +86,9 @@ MEMBERSHIP_CATEGORIES = {
     "member_ok": "member as HR says",
 }
 
+#: Every category name an op or a row can carry.
+EVERY_CATEGORY = (*ORDER, *GROUP_CATEGORIES, *MEMBERSHIP_CATEGORIES)
+
 
 def order_key(name: str) -> int:
     """Sort key for a category name: display order, unknown names last."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from recon.core.config import Policy
-from recon.errors import PlanError
+from recon.errors import LimitError
 
 
 @dataclass(frozen=True)
@@ -69,4 +69,4 @@ def check_limits(ops: pd.DataFrame, policy: Policy,
     """Refuse a batch past any safety limit (PlanError naming the first one)."""
     for check in limit_checks(ops, policy, account_count):
         if not check.ok:
-            raise PlanError(check.refusal)
+            raise LimitError(check.refusal)

@@ -37,7 +37,7 @@ import pandas as pd
 
 from recon.core.config import Config
 from recon.core.quality_rules import SHOWN, Rule, Suite, required_columns
-from recon.errors import ConfigError, InputError, PlanError
+from recon.errors import ConfigError, InputError, PlanError, QualityError
 
 QUALITY_FORMAT = "recon.quality/1"
 
@@ -327,7 +327,7 @@ def _combine(parts: list[pd.DataFrame], index: pd.Index) -> pd.DataFrame:
 def gate(result: QualityResult, total_rows: int, config: Config) -> None:
     """Refuse to plan from an extract that looks broken rather than merely messy.
 
-    Raises ``PlanError`` (one line naming the file and column) when a required column is
+    Raises ``QualityError`` (one line naming the file and column; exit 1) when a required column is
     missing, a required column is empty in every row (an empty status column would make everyone
     a leaver), a table-level expectation of severity error failed, the extract has no data rows,
     or more than ``quality.max_invalid_share`` of the rows fail.
@@ -337,26 +337,26 @@ def gate(result: QualityResult, total_rows: int, config: Config) -> None:
     if missing:
         first = missing[0]
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-        raise PlanError(f"{file}: column {first['column']!r}: required column is missing "
+        raise QualityError(f"{file}: column {first['column']!r}: required column is missing "
                         f"(named by {first['needed_by']}){more}; refusing to plan")
     for failure in result.details.get("table_failures", []):
         if failure.get("severity") == "error":
-            raise PlanError(f"{file}: {failure['message']}; refusing to plan")
+            raise QualityError(f"{file}: {failure['message']}; refusing to plan")
     if total_rows <= 0:
-        raise PlanError(f"{file}: no data rows (only a header?); refusing to plan (every account "
-                        "would look like an orphan)")
+        raise QualityError(f"{file}: no data rows (only a header?); refusing to plan (every "
+                           "account would look like an orphan)")
     share = len(result.invalid) / total_rows
     limit = config.quality.max_invalid_share
     if share > limit:
         for rule in ("key_not_null", "status_not_null"):
             outcome = next((r for r in result.details.get("rules", []) if r["rule"] == rule), None)
             if outcome is not None and outcome["unexpected_count"] == total_rows:
-                raise PlanError(f"{file}: column {outcome['column']!r}: empty in every row; "
+                raise QualityError(f"{file}: column {outcome['column']!r}: empty in every row; "
                                 "refusing to plan (a broken extract would disable or create "
                                 "everyone)")
         first_row = result.invalid.index[0]
         first_failure = result.invalid.iloc[0]
-        raise PlanError(
+        raise QualityError(
             f"{file}: {len(result.invalid)} of {total_rows} rows ({share:.0%}) failed data quality,"
             f" more than quality.max_invalid_share ({limit:.0%}); refusing to plan. First: row "
             f"{first_row}, column {first_failure['column']!r}: {first_failure['reason']}")

@@ -2,6 +2,10 @@
 
 identities.csv, diffs.csv, invalid.csv (and groups.csv, memberships.csv), plan.json,
 quality.json/html and meta.json; after a push, approval.json, the journal and verification.csv.
+
+A run folder is append-only evidence: a new run never lands in a folder that holds one, unless
+asked (``overwrite``), and never in one that holds an approval or a push journal, whose plan.json
+is the evidence of what was approved and pushed.
 """
 
 from __future__ import annotations
@@ -16,14 +20,56 @@ import pandas as pd
 
 from recon.core.plan import Plan
 from recon.core.results import Reconciliation, RunMeta
-from recon.errors import InputError
+from recon.errors import InputError, OutputError
 from recon.io.csv_out import write_csv
 from recon.io.plan_files import read_plan, write_plan
 from recon.io.quality_report import write_quality
 
+#: What makes a folder a run; and what makes it evidence of an approval or a push.
+RUN_FILES = ("plan.json", "meta.json", "identities.csv")
+EVIDENCE_PATTERNS = ("approval*.json", "*.sqlite", "journal*", "evidence*.xlsx",
+                     "verification*.csv")
 
-def write_outputs(reconciliation: Reconciliation, the_plan: Plan, out: Path) -> dict[str, Path]:
-    """identities.csv, diffs.csv, invalid.csv, plan.json and meta.json in the run folder."""
+
+def check_run_folder(out: Path, *, overwrite: bool = False, plan_digest: str | None = None
+                     ) -> None:
+    """Refuse (OutputError, exit 2) a folder that holds a run, unless ``overwrite``; and a folder
+    holding an approval or a journal in any case, unless it is the same plan written again
+    (``plan_digest`` equal to the one there): evidence is never replaced by another run."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise OutputError(f"{out}: exists and is not a folder; choose another --out")
+    held = [name for name in RUN_FILES if (out / name).exists()]
+    if not held:
+        return
+    evidence = sorted({found.name for pattern in EVIDENCE_PATTERNS for found in out.glob(pattern)})
+    same_plan = plan_digest is not None and _digest_in(out) == plan_digest
+    if evidence and not (overwrite and same_plan):
+        raise OutputError(
+            f"{out}: holds an approved or pushed run ({evidence[0]}), kept as evidence; write "
+            "the new run to another folder")
+    if not overwrite:
+        raise OutputError(
+            f"{out}: already holds a run ({held[0]}); choose a new --out folder, or replace it "
+            "with --overwrite")
+
+
+def _digest_in(folder: Path) -> str | None:
+    """The plan digest a run folder's meta.json names (None: none readable)."""
+    try:
+        value = json.loads((folder / "meta.json").read_text(encoding="utf-8")).get("plan_digest")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return str(value) if value else None
+
+
+def write_outputs(reconciliation: Reconciliation, the_plan: Plan, out: Path, *,
+                  overwrite: bool = False) -> dict[str, Path]:
+    """identities.csv, diffs.csv, invalid.csv, plan.json and meta.json in the run folder (see
+    ``check_run_folder``: a folder holding a run is replaced only with ``overwrite``)."""
+    out = Path(out)
+    check_run_folder(out, overwrite=overwrite, plan_digest=the_plan.digest)
     out.mkdir(parents=True, exist_ok=True)
     files = {
         "identities": out / "identities.csv",

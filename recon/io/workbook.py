@@ -34,8 +34,11 @@ from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Alignment
 
 from recon.core.categories import CATEGORIES
+from recon.core.config import Policy
+from recon.core.limits import limit_checks
 from recon.errors import OutputError
 from recon.io.workbook_cells import (
+    ALARM_FONT,
     CENTER,
     LABEL_FONT,
     NOTE_FONT,
@@ -283,7 +286,8 @@ def _utc(text: str) -> datetime | str:
 
 
 def _write_summary(wb: Workbook, reconciliation: ReconciliationLike, plan: PlanLike,
-                   approval: ApprovalLike | None, push_results: Any, verification: Any) -> None:
+                   approval: ApprovalLike | None, push_results: Any, verification: Any,
+                   policy: Policy | None = None) -> None:
     ws = wb.create_sheet("Summary")
     meta = reconciliation.meta
     stamp = "yyyy-mm-dd hh:mm:ss"
@@ -336,6 +340,18 @@ def _write_summary(wb: Workbook, reconciliation: ReconciliationLike, plan: PlanL
             rows.append([str(action), styled(ws, int(size), alignment=CENTER), str(risk)])
     rows.append([styled(ws, "all ops", font=LABEL_FONT),
                  styled(ws, len(ops), font=LABEL_FONT, alignment=CENTER)])
+    if policy is not None:
+        section("Safety limits per push (policy)")
+        rows.append(header_cells(ws, ["Limit", "Planned", "Allowed"]))
+        accounts = len(getattr(reconciliation, "current", ()))
+        for check in limit_checks(ops, policy, (lambda: accounts) if accounts else None):
+            over = not check.ok
+            font = ALARM_FONT if over else None
+            rows.append([styled(ws, check.what, font=font),
+                         styled(ws, check.count, font=font, alignment=CENTER),
+                         styled(ws, check.allowed, font=font, alignment=CENTER),
+                         styled(ws, "over the limit: approving all of them will be refused"
+                                if over else "", font=font)])
 
     if approval is not None:
         section("Approval")
@@ -393,6 +409,7 @@ def _write_summary(wb: Workbook, reconciliation: ReconciliationLike, plan: PlanL
 def write_workbook(
     path: str | Path, reconciliation: ReconciliationLike, plan: PlanLike, *,
     approval: ApprovalLike | None = None, push_results: Any = None, verification: Any = None,
+    policy: Policy | None = None,
 ) -> Path:
     """Write the review workbook (and, with results, the evidence workbook) to ``path``.
 
@@ -406,7 +423,7 @@ def write_workbook(
     wb = Workbook(write_only=True)
     approved = set(approval.op_ids) if approval is not None else set()
     try:
-        _write_summary(wb, reconciliation, plan, approval, push_results, verification)
+        _write_summary(wb, reconciliation, plan, approval, push_results, verification, policy)
         write_changes(wb, plan, reconciliation.identities, approved)
         _identity_sheets(wb, reconciliation)
         if push_results is not None or verification is not None or approval is not None:

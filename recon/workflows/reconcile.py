@@ -8,10 +8,14 @@ the CLI. The run folder is written by ``recon.io.run.write_outputs``.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from datetime import time as time_of_day
 
 import pandas as pd
 
+from recon.core.categories import ORDER
 from recon.core.classify import classify
 from recon.core.config import Config
 from recon.core.expressions import EvalContext, compile_expression, evaluate_predicate
@@ -24,6 +28,7 @@ from recon.core.plan import Plan, extend_plan
 from recon.core.plan_build import build_plan
 from recon.core.quality import QualityResult, check, gate
 from recon.core.results import Reconciliation, RunMeta
+from recon.core.schema import TargetSchema, check_target_paths
 from recon.core.snapshot import Snapshot
 from recon.io.hr import HrExtract, read_hr
 from recon.io.snapshots import read_snapshot
@@ -65,23 +70,65 @@ def target_paths(config: Config) -> list[str]:
     return list(dict.fromkeys(paths))
 
 
+#: Called as each stage of a run ends: (stage, what it found, seconds). The CLI prints a line.
+StageReport = Callable[[str, str, float], None]
+
+
+def _silent(stage: str, detail: str, seconds: float) -> None:
+    """The default stage report: nothing."""
+
+
+class _Stopwatch:
+    """Times one stage and reports it when the detail is known."""
+
+    def __init__(self, report: StageReport) -> None:
+        self.report = report
+        self.started = time.perf_counter()
+
+    def done(self, stage: str, detail: str) -> None:
+        now = time.perf_counter()
+        self.report(stage, detail, now - self.started)
+        self.started = now
+
+
+def counts_text(counts: Mapping[str, int], order: Sequence[str] = ORDER) -> str:
+    """``joiner 12, leaver 3, in_sync 280`` in the categories' display order, zeros left out."""
+    names = [n for n in order if counts.get(n)] + sorted(n for n in counts if n not in order)
+    return ", ".join(f"{name} {counts[name]:,}" for name in names if counts.get(name))
+
+
 def reconcile(
     config: Config,
     hr: HrExtract | None = None,
     target: Snapshot | None = None,
     *,
     as_of: date | None = None,
+    stages: StageReport | None = None,
 ) -> Reconciliation:
-    """Classify every HR row and every account; nothing is dropped, nothing counted twice."""
+    """Classify every HR row and every account; nothing is dropped, nothing counted twice.
+
+    ``stages`` is told as each stage ends (read HR, read target, quality, map, match, classify)
+    with what it found, so that a long run is never silent.
+    """
+    clock = _Stopwatch(stages or _silent)
     day = effective_as_of(config, as_of)
-    hr = hr or read_hr(config.source, config.base_dir)
-    target = target if target is not None else snapshot(config)
+    if hr is None:
+        hr = read_hr(config.source, config.base_dir)
+        clock.done("read HR", f"{len(hr.frame):,} rows, {len(hr.frame.columns)} columns "
+                              f"from {hr.path.name}")
+    if target is None:
+        target = snapshot(config)
+        clock.done("read target", f"{target.count:,} accounts from {target.source}")
     config.check_expressions(list(hr.frame.columns))
     quality = check(hr.frame, config, file=str(hr.path))
     gate(quality, len(hr.frame), config)
-    context = EvalContext(now=datetime.combine(day, time()))
+    clock.done("quality", f"{len(quality.invalid):,} rows quarantined, "
+                          f"{len(quality.warnings):,} warnings")
+    context = EvalContext(now=datetime.combine(day, time_of_day()))
     desired = desired_frame(hr.frame, config, day, context)
     current = current_frame(target, target_paths(config))
+    clock.done("map", f"{len(config.attributes)} attributes for {len(desired):,} workers, "
+                      f"{len(current):,} accounts read")
     snapshot_source, snapshot_digest, snapshot_groups = target.source, target.digest, target.groups
     del target  # the resource dicts are a run's largest object: let them go once flattened
     excluded = (
@@ -89,12 +136,16 @@ def reconcile(
         if config.target.exclude else pd.Series(False, index=current.index)
     )
     pairs = match(desired, current[~excluded.to_numpy(dtype=bool)], config.match)
+    clock.done("match", f"{len(pairs):,} candidate pairs, {int(excluded.sum()):,} accounts "
+                        "excluded")
     result = classify(desired, current, excluded, pairs, quality.invalid["reason"], config, day)
     groups = None
     if config.groups is not None and snapshot_groups is not None:
         groups = classify_groups(config, hr.frame, desired, result.identities,
                                  quality.invalid.index, current["target_id"], snapshot_groups,
                                  context)
+    counts = result.identities["category"].value_counts()
+    clock.done("classify", counts_text({str(k): int(v) for k, v in counts.items()}))
     meta = RunMeta(
         as_of=day, hr_file=str(hr.path), hr_sha256=hr.sha256, snapshot_source=snapshot_source,
         snapshot_digest=snapshot_digest, config_digest=config.digest,
@@ -114,3 +165,28 @@ def plan(reconciliation: Reconciliation, config: Config) -> Plan:
     return extend_plan(users, group_op_rows(r.groups, users.ops, config.groups))
 
 
+def target_schema(config: Config, *, insecure: bool = False) -> TargetSchema:
+    """The attributes the configured target has: the Graph property map for Entra; a SCIM
+    target's own /Schemas when it serves them; RFC 7643's core User and enterprise extension
+    otherwise (and for a saved snapshot). ``target.extensions`` are accepted as written."""
+    extensions = config.target.extensions
+    if config.target.entra is not None:
+        from recon.targets.entra.mapping import GRAPH_ATTRIBUTES
+
+        return TargetSchema.of_paths([a.scim_path for a in GRAPH_ATTRIBUTES],
+                                     "the Graph properties recon maps (docs/entra.md)",
+                                     extensions)
+    if config.target.scim is not None:
+        from recon.targets.scim import connect
+
+        with connect(config.target.scim, insecure=insecure) as client:
+            schemas = client.discover().schemas
+        return TargetSchema.from_scim(
+            [schema.model_dump(mode="json", by_alias=True, exclude_none=True)
+             for schema in schemas], extensions)
+    return TargetSchema.rfc7643(extensions)
+
+
+def check_config(config: Config, *, insecure: bool = False) -> None:
+    """Every attribute path of the config against the target's schema, before any work."""
+    check_target_paths(config, target_schema(config, insecure=insecure))

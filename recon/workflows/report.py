@@ -12,6 +12,7 @@ import pandas as pd
 
 from recon.core.approve import Approval, check_approval
 from recon.core.quality import QualityResult, check, gate
+from recon.errors import OutputError
 from recon.io.config_file import load_config
 from recon.io.hr import read_hr
 from recon.io.plan_files import read_approval, read_plan, write_approval
@@ -19,17 +20,26 @@ from recon.io.quality_report import write_quality
 from recon.io.run import push_results_from_journal, read_run
 from recon.io.workbook import read_approvals, write_workbook
 
+REVIEW_FILE = "report.xlsx"  # written by reconcile, reviewed and marked by people
+REPORT_FILE = "evidence.xlsx"  # written by recon report after a push
+
 
 def report_command(run_dir: str | Path, journal: str | Path | None = None, *,
                    approval: str | Path | None = None, out: str | Path | None = None) -> Path:
-    """``recon report --run DIR [--journal FILE]``: write DIR/report.xlsx from the run folder.
+    """``recon report --run DIR [--journal FILE]``: write DIR/evidence.xlsx from the run folder.
 
+    Never over the review workbook (DIR/report.xlsx, which may be the auditor's marked copy).
     The approval is ``approval`` or DIR/approval.json if there is one (refused if it is for
     another plan); the push results come from the journal, the verification from
     DIR/verification.csv (op_id, converged, detail) if present. Hire and termination dates are
     not kept in the run folder; the workbook that ``reconcile`` writes from memory has them.
     """
     folder = Path(run_dir)
+    target = Path(out) if out else folder / REPORT_FILE
+    if target.resolve() == (folder / REVIEW_FILE).resolve():
+        raise OutputError(f"{target}: that is the run's review workbook (perhaps the auditor's "
+                          f"marked copy); write the evidence to another file, e.g. "
+                          f"{folder / REPORT_FILE}")
     run, plan = read_run(folder)
     approval_file = Path(approval) if approval else folder / "approval.json"
     approved = None
@@ -40,8 +50,8 @@ def report_command(run_dir: str | Path, journal: str | Path | None = None, *,
     verification_file = folder / "verification.csv"
     checked = (pd.read_csv(verification_file, dtype={"op_id": "string"})
                if verification_file.is_file() else None)
-    return write_workbook(Path(out) if out else folder / "report.xlsx", run, plan,
-                          approval=approved, push_results=results, verification=checked)
+    return write_workbook(target, run, plan, approval=approved, push_results=results,
+                          verification=checked)
 
 
 def approve_from_workbook(plan_file: str | Path, workbook: str | Path, *, approver: str,
