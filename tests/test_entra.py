@@ -87,7 +87,7 @@ def test_graph_user_maps_to_a_scim_user(graph: RunningGraph) -> None:
         companyName="Contoso", employeeOrgData={"costCenter": "CC1", "division": "R&D"},
         employeeType="Employee", employeeHireDate="2021-05-01T00:00:00Z",
         employeeLeaveDateTime="2026-12-31T00:00:00Z", onPremisesImmutableId="abc=",
-        manager=boss["id"])
+        createdDateTime="2020-01-01T00:00:00Z", manager=boss["id"])
 
     users = {r["id"]: r for r in snapshot_entra(entra(graph), progress=False).resources}
 
@@ -108,7 +108,9 @@ def test_graph_user_maps_to_a_scim_user(graph: RunningGraph) -> None:
         "urn:recon:graph": {"userType": "Member", "employeeType": "Employee",
                             "employeeHireDate": "2021-05-01T00:00:00Z",
                             "employeeLeaveDateTime": "2026-12-31T00:00:00Z",
-                            "onPremisesImmutableId": "abc=", "managerEmployeeId": "1000"},
+                            "onPremisesImmutableId": "abc=",
+                            "createdDateTime": "2020-01-01T00:00:00Z",
+                            "managerEmployeeId": "1000"},
         "meta": {"resourceType": "User", "location": f"{graph.url}/users/7e57"},
     }
     assert "manager" not in users[boss["id"]][ENTERPRISE]  # none: left out, not null
@@ -329,7 +331,7 @@ def test_push_uploads_in_chunks_and_entra_creates_the_workers(graph: RunningGrap
     plan = plan_of(desired)
 
     result = push_inbound(plan, approve_all(plan), entra(graph), tmp_path / "journal.db",
-                          desired=desired, progress=False, calls_per_second=50)
+                          desired=desired, progress=False)
 
     assert result.ok and statuses(result) == {"succeeded": 60}
     assert result.requests == 2
@@ -374,10 +376,10 @@ def test_pushing_the_same_plan_again_sends_nothing_twice(graph: RunningGraph,
     plan = plan_of(desired)
     journal = tmp_path / "journal.db"
     push_inbound(plan, approve_all(plan), entra(graph), journal, desired=desired,
-                 progress=False, calls_per_second=50)
+                 progress=False)
 
     again = push_inbound(plan, approve_all(plan), entra(graph), journal, desired=desired,
-                         progress=False, calls_per_second=50)
+                         progress=False)
 
     assert statuses(again) == {"already_applied": 5}
     assert again.requests == 0 and len(graph.state.bulk_payloads) == 1
@@ -393,7 +395,8 @@ def test_a_dry_run_builds_every_request_and_sends_none(graph: RunningGraph,
 
     assert statuses(result) == {"dry_run": 70} and result.ok and result.dry_run
     assert result.results["request_no"].max() == 2
-    assert graph.state.requests == [] and not (tmp_path / "j.db").exists()
+    assert not (tmp_path / "j.db").exists()
+    assert {r["method"] for r in graph.state.requests} == {"GET"}  # the job, the accounts
 
 
 def test_links_and_deletes_are_reported_not_sent(graph: RunningGraph, tmp_path: Path) -> None:
@@ -402,13 +405,13 @@ def test_links_and_deletes_are_reported_not_sent(graph: RunningGraph, tmp_path: 
 
     with pytest.raises(PlanError, match="1 deletes approved, over the limit of 0"):
         push_inbound(plan, approve_all(plan), entra(graph), tmp_path / "j.db",
-                     desired=desired, progress=False, calls_per_second=50)
+                     desired=desired, progress=False)
     result = push_inbound(plan, approve_all(plan), entra(graph), tmp_path / "j.db",
-                          desired=desired, progress=False, calls_per_second=50,
+                          desired=desired, progress=False,
                           policy=Policy(max_deletes=1))
 
     states = result.results.set_index("action")["status"].to_dict()
-    assert states == {"create": "succeeded", "link": "skipped", "delete": "skipped"}
+    assert states == {"create": "succeeded", "link": "stale", "delete": "skipped"}
     assert [len(p["Operations"]) for p in graph.state.bulk_payloads] == [1]
 
 
@@ -464,7 +467,7 @@ def test_verify_reports_pending_until_entra_applies_then_converged(
     plan = plan_of(desired)
     journal = tmp_path / "journal.db"
     push_inbound(plan, approve_all(plan), entra(graph), journal, desired=desired,
-                 progress=False, calls_per_second=50)
+                 progress=False)
 
     before = verify_inbound(plan, entra(graph), journal, desired=desired, progress=False)
     graph.state.process_pending()
@@ -475,7 +478,7 @@ def test_verify_reports_pending_until_entra_applies_then_converged(
     assert set(after.results["log_action"]) == {"create"}
     logs = [r for r in graph.state.requests if r["path"] == "/v1.0/auditLogs/provisioning"]
     assert logs and logs[-1]["query"]["$filter"].startswith(f"jobId eq '{JOB_ID}' and "
-                                                            "activityDateTime ge ")
+                                                            "activityDateTime gt ")
 
 
 def test_verify_gives_the_provisioning_log_reason_of_a_failure(graph: RunningGraph,
@@ -485,7 +488,7 @@ def test_verify_gives_the_provisioning_log_reason_of_a_failure(graph: RunningGra
     plan = plan_of(desired)
     journal = tmp_path / "journal.db"
     push_inbound(plan, approve_all(plan), entra(graph), journal, desired=desired,
-                 progress=False, calls_per_second=50)
+                 progress=False)
 
     verification = verify_inbound(plan, entra(graph), journal, desired=desired, progress=False)
 
@@ -499,14 +502,14 @@ def test_verify_gives_the_provisioning_log_reason_of_a_failure(graph: RunningGra
 def test_verify_sees_updates_and_disables_through_the_users(graph: RunningGraph,
                                                            tmp_path: Path) -> None:
     for key in ("1000", "1001"):
-        graph.state.add_user(userPrincipalName=f"emp{key}@contoso.com", employeeId=key,
-                             department="Marketing")
+        graph.state.add_user(id=f"t{key}", userPrincipalName=f"emp{key}@contoso.com",
+                             employeeId=key, department="Marketing")
     desired = workers(2)
     desired.loc[2, "worker_active"] = False
     plan = plan_of(desired, ["update", "disable"])
     journal = tmp_path / "journal.db"
     push_inbound(plan, approve_all(plan), entra(graph), journal, desired=desired,
-                 progress=False, calls_per_second=50)
+                 progress=False)
 
     verification = verify_inbound(plan, entra(graph), journal, desired=desired, progress=False)
 
