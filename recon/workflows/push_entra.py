@@ -356,7 +356,7 @@ def link_plan(plan: Plan, result: PushResult, target: EntraTarget, *,
     """
     mappings = app_mappings(inbound_job(target))
     needed = result.results[result.results["status"] == "link_needed"]
-    ops = plan.ops.set_index("op_id").loc[needed["op_id"]].reset_index()
+    ops = plan.ops[plan.ops["op_id"].isin(needed["op_id"])]
     ids = [str(t) for t in ops["target_id"] if str(t)]
     accounts = read_accounts(target, ids, [], credential=credential)
     rows = []

@@ -27,6 +27,7 @@ from recon.core.results import Reconciliation, RunMeta
 from recon.core.snapshot import Snapshot
 from recon.io.hr import HrExtract, read_hr
 from recon.io.snapshots import read_snapshot
+from recon.targets.entra.compare import synced_accounts, written_only
 
 ALWAYS_READ = ["userName", "externalId", "displayName"]
 
@@ -83,6 +84,7 @@ def reconcile(
     desired = desired_frame(hr.frame, config, day, context)
     current = current_frame(target, target_paths(config))
     snapshot_source, snapshot_digest, snapshot_groups = target.source, target.digest, target.groups
+    synced = synced_accounts(target) if config.target.entra is not None else set()
     del target  # the resource dicts are a run's largest object: let them go once flattened
     excluded = (
         evaluate_predicate(config.target.exclude, current, context)
@@ -90,6 +92,8 @@ def reconcile(
     )
     pairs = match(desired, current[~excluded.to_numpy(dtype=bool)], config.match)
     result = classify(desired, current, excluded, pairs, quality.invalid["reason"], config, day)
+    if config.target.entra is not None:  # only what the inbound app writes can converge
+        result = written_only(result, config, synced)
     groups = None
     if config.groups is not None and snapshot_groups is not None:
         groups = classify_groups(config, hr.frame, desired, result.identities,

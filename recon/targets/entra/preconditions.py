@@ -27,6 +27,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
+
 from recon.core.same import same
 from recon.core.scim import get_path, set_path
 from recon.targets.entra.graph import Accounts
@@ -86,7 +88,10 @@ def judge_link(op: Any, account: dict[str, Any] | None, scim: dict[str, Any] | N
                accounts: Accounts, mappings: AppMappings) -> Verdict:
     """A link op: PATCH the account's matching property (employeeId)."""
     matching = mappings.matching
-    value = link_value(json_of(op.payload), mappings)
+    # The link writes the worker's matching value: the op's own value for it, else its HR key
+    # (both covered by the op id, so approved).
+    value = link_value(json_of(op.payload), mappings) or (
+        None if op.hr_key is None or pd.isna(op.hr_key) else str(op.hr_key))
     if account is None or scim is None:
         return Verdict("stale", f"Entra user {op.target_id} no longer exists")
     if value is None:
