@@ -263,6 +263,9 @@ def _create(state: Tenant, job: Job, out: Outcome, values: dict[str, Any]) -> No
         _set(user, name, value)
     state.users[user["id"]] = user
     out.user = user
+    out.steps.append(_step("EntryExportAdd", "export",
+                           f"User '{user.get('userPrincipalName')}' was created in Azure "
+                           "Active Directory"))
     out.modified = [{"displayName": k, "oldValue": None, "newValue": v}
                     for k, v in [(matching.target, out.key), *properties.items()]]
 
@@ -337,21 +340,25 @@ def process_record(state: Tenant, job: Job, data: dict[str, Any]) -> Outcome:
         return out
     values = mapped_values(job, data, create=not found)
     manager_key = _manager_key(job, data)
+    skip = None
     if manager_key is not None:
         boss = _resolve_manager(state, job, manager_key)
         if boss is not None:
             values["manager"] = boss
         else:
             out.waiting_manager = manager_key
-            out.steps.append(_unresolved_step(manager_key, str(
+            skip = _unresolved_step(manager_key, str(
                 values.get("userPrincipalName") or (found[0].get("userPrincipalName")
-                                                    if found else out.key))))
+                                                    if found else out.key)))
     if found:
         _update(state, job, out, found[0], values)
     else:
         _create(state, job, out, values)
         if out.user is not None:
             state.touch(out.user["id"])
+    if skip is not None:  # LOGSAMPLE's order: … matching, processing, export
+        exports = [n for n, s in enumerate(out.steps) if s["provisioningStepType"] == "export"]
+        out.steps.insert(exports[-1] if exports else len(out.steps), skip)
     if out.status != "failure":
         job.processed.add(out.key)
     return out
