@@ -215,7 +215,7 @@ class _Handler(BaseHTTPRequestHandler):
         rest = segments[1:]
         if method == "GET" and rest == ["users"]:
             return self._list_users(query)
-        if method == "GET" and rest == ["users", "delta"]:
+        if method == "GET" and rest in (["users", "delta"], ["users", "delta()"]):
             return self._delta(query)
         if len(rest) == 2 and rest[0] == "users" and method in ("GET", "PATCH"):
             return (self._get_user(rest[1], query) if method == "GET"

@@ -76,9 +76,10 @@ def apply_changes(users: dict[str, dict[str, Any]], items: list[dict[str, Any]])
         users[user_id] = merged
 
 
-async def _round(session: Any, start: Any, on_page: Any) -> tuple[list[dict[str, Any]], str]:
+async def _round(session: Any, start: Any, on_page: Any, config: Any = None
+                 ) -> tuple[list[dict[str, Any]], str]:
     items: list[dict[str, Any]] = []
-    page = await page_of(session, start)
+    page = await page_of(session, start, config)
     for _ in range(MAX_DELTA_PAGES):
         values = page.get("value") or []
         items.extend(values)
@@ -121,10 +122,8 @@ def snapshot_delta(target: EntraTarget, folder: str | Path, *, progress: bool = 
                         return await _round(session, start, on_page)
                     query = DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters(
                         select=select)
-                    builder = session.client.users.delta
-                    config = RequestConfiguration(query_parameters=query)
-                    request = builder.to_get_request_information(config)
-                    return await _round(session, builder.with_url(request.url), on_page)
+                    return await _round(session, session.client.users.delta, on_page,
+                                        RequestConfiguration(query_parameters=query))
         finally:
             await session.http.aclose()
 

@@ -1,0 +1,399 @@
+"""Pushing to Entra (bulkUpload, links) and verifying through the provisioning logs.
+
+Against the documented-behaviour loopback Graph (recon.testing.graph_server): the pre-flight
+(job status, schema), the fresh read that judges every op (link needed, synced users, stale,
+employeeId length), managers before reports, flow-null values, pacing and the daily quota, and
+verify's reading of provisioning steps.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from recon.core.approve import Approval, approve
+from recon.core.config import Config, EntraTarget, Policy, parse_config
+from recon.errors import ConfigError, PlanError
+from recon.io.journal import Journal
+from recon.targets.entra.records import MAX_OPERATIONS, InboundOp, bulk_requests, inbound_ops
+from recon.testing.graph_server import RunningGraph
+from recon.workflows.push_entra import push_inbound
+from recon.workflows.reconcile import plan, reconcile
+from recon.workflows.verify_entra import verify_inbound
+from tests.conftest import SAMPLES
+from tests.entra_helpers import (
+    DEPARTMENT,
+    ENTERPRISE,
+    JOB_ID,
+    MANAGER,
+    SP_ID,
+    TOKEN_ENV,
+    approve_all,
+    entra,
+    graph,
+    plan_of,
+    statuses,
+    workers,
+)
+
+__all__ = ["graph"]
+
+
+def test_bulk_requests_hold_at_most_fifty_operations_with_unique_bulk_ids() -> None:
+    desired = workers(120)
+    ops = inbound_ops(plan_of(desired).ops, desired)
+
+    chunks = list(bulk_requests(ops))
+
+    assert [len(chunk) for chunk, _ in chunks] == [50, 50, 20]
+    bodies = [body for _, body in chunks]
+    assert all(b["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"]
+               for b in bodies)
+    bulk_ids = [op["bulkId"] for b in bodies for op in b["Operations"]]
+    assert len(set(bulk_ids)) == 120
+    with pytest.raises(PlanError, match="1 to 50"):
+        next(bulk_requests(ops, MAX_OPERATIONS + 1))
+
+
+def test_each_op_is_a_post_of_the_full_worker_record() -> None:
+    """G-BULK: POST /Users, externalId = HR key, active, manager.value = manager's HR key."""
+    desired = workers(2, start=2000, manager="2000")
+    desired.loc[2, "worker_active"] = False
+    ops = inbound_ops(plan_of(desired, ["create", "disable"]).ops.tail(1), desired)
+
+    assert ops == [InboundOp(ops[0].op_id, "disable", "2001", ops[0].op_id, {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE],
+        "userName": "emp2001@contoso.com",
+        "externalId": "2001",
+        "displayName": "Worker 2001",
+        "name": {"givenName": "Worker", "familyName": "2001"},
+        "emails": [{"type": "work", "value": "emp2001@contoso.com", "primary": True}],
+        ENTERPRISE: {"department": "Sales", "employeeNumber": "2001",
+                     "manager": {"value": "2000"}},
+        "active": False,
+    })]
+    assert ops[0].operation()["method"] == "POST"
+    assert ops[0].operation()["path"] == "/Users"
+
+
+def test_a_manager_outside_the_hr_file_is_not_sent() -> None:
+    """DESIGN: an unresolvable reference is reported, never written."""
+    desired = workers(1, manager="9999")
+    (op,) = inbound_ops(plan_of(desired).ops, desired)
+    assert "manager" not in op.record[ENTERPRISE]
+
+
+def test_managers_travel_before_their_reports() -> None:
+    """Entra resolves manager.value against users it holds: upload the chain top down."""
+    desired = workers(4)
+    desired[MANAGER] = pd.Series(["1001", "1002", pd.NA, "1000"], index=desired.index,
+                                 dtype="string")
+    ops = inbound_ops(plan_of(desired).ops, desired)
+    assert [op.hr_key for op in ops] == ["1002", "1001", "1000", "1003"]
+
+
+# -- push ----------------------------------------------------------------------------------------
+
+
+def test_push_uploads_in_chunks_and_entra_creates_the_workers(graph: RunningGraph,
+                                                              tmp_path: Path) -> None:
+    desired = workers(60, manager="1000")
+    plan = plan_of(desired)
+
+    result = push_inbound(plan, approve_all(plan), entra(graph), tmp_path / "journal.db",
+                          desired=desired, progress=False)
+
+    assert result.ok and statuses(result) == {"succeeded": 60}
+    assert result.requests == 2
+    posts = [r for r in graph.state.requests if r["method"] == "POST"]
+    assert [r["path"] for r in posts] == [
+        f"/v1.0/servicePrincipals/{SP_ID}/synchronization/jobs/{JOB_ID}/bulkUpload"] * 2
+    assert {r["headers"]["Content-Type"] for r in posts} == {"application/scim+json"}
+    assert [len(p["Operations"]) for p in graph.state.bulk_payloads] == [50, 10]
+    ada = graph.state.by_employee_id("1042")
+    assert ada is not None and ada["userPrincipalName"] == "emp1042@contoso.com"
+    assert ada["manager"] == graph.state.by_employee_id("1000")["id"]  # type: ignore[index]
+    with Journal(tmp_path / "journal.db") as journal:
+        attempts = journal.attempts_frame()
+    bulk_ids = attempts["request_summary"].str.extract(r"bulkId=(\S+)")[0]
+    assert sorted(bulk_ids) == sorted(plan.ops["op_id"])  # bulkId ↔ op id, journaled
+    assert set(attempts["outcome"]) == {"succeeded"} and set(attempts["http_status"]) == {202}
+    assert not attempts["request_summary"].str.contains("emp1042@").any()  # no values
+
+
+def test_push_waits_out_throttling_and_journals_every_attempt(graph: RunningGraph,
+                                                             tmp_path: Path) -> None:
+    graph.state.throttle_bulk_calls = {0}
+    desired = workers(3)
+    plan = plan_of(desired)
+    waits: list[float] = []
+
+    result = push_inbound(plan, approve_all(plan), entra(graph), tmp_path / "journal.db",
+                          desired=desired, progress=False, sleep=waits.append)
+
+    assert result.ok and result.requests == 2
+    assert 1.0 in waits  # the Retry-After of the 429
+    with Journal(tmp_path / "journal.db") as journal:
+        attempts = journal.attempts_frame()
+    per_op = attempts.groupby("op_id")[["outcome", "http_status"]].agg(list)
+    assert per_op["outcome"].map(tuple).unique().tolist() == [("throttled", "succeeded")]
+    assert per_op["http_status"].map(tuple).unique().tolist() == [(429, 202)]
+
+
+def test_pushing_the_same_plan_again_sends_nothing_twice(graph: RunningGraph,
+                                                        tmp_path: Path) -> None:
+    desired = workers(5)
+    plan = plan_of(desired)
+    journal = tmp_path / "journal.db"
+    push_inbound(plan, approve_all(plan), entra(graph), journal, desired=desired,
+                 progress=False)
+
+    again = push_inbound(plan, approve_all(plan), entra(graph), journal, desired=desired,
+                         progress=False)
+
+    assert statuses(again) == {"already_applied": 5}
+    assert again.requests == 0 and len(graph.state.bulk_payloads) == 1
+
+
+def test_a_dry_run_builds_every_request_and_sends_none(graph: RunningGraph,
+                                                      tmp_path: Path) -> None:
+    desired = workers(70)
+    plan = plan_of(desired)
+
+    result = push_inbound(plan, approve_all(plan), entra(graph), tmp_path / "j.db",
+                          desired=desired, progress=False, dry_run=True)
+
+    assert statuses(result) == {"dry_run": 70} and result.ok and result.dry_run
+    assert result.results["request_no"].max() == 2
+    assert not (tmp_path / "j.db").exists()
+    assert {r["method"] for r in graph.state.requests} == {"GET"}  # the job, the accounts
+
+
+def test_links_and_deletes_are_reported_not_sent(graph: RunningGraph, tmp_path: Path) -> None:
+    desired = workers(3)
+    plan = plan_of(desired, ["create", "link", "delete"])
+
+    with pytest.raises(PlanError, match="1 deletes approved, over the limit of 0"):
+        push_inbound(plan, approve_all(plan), entra(graph), tmp_path / "j.db",
+                     desired=desired, progress=False)
+    result = push_inbound(plan, approve_all(plan), entra(graph), tmp_path / "j.db",
+                          desired=desired, progress=False,
+                          policy=Policy(max_deletes=1))
+
+    states = result.results.set_index("action")["status"].to_dict()
+    assert states == {"create": "succeeded", "link": "stale", "delete": "skipped"}
+    assert [len(p["Operations"]) for p in graph.state.bulk_payloads] == [1]
+
+
+def test_push_refuses_a_stale_approval_or_too_many_disables(graph: RunningGraph,
+                                                            tmp_path: Path) -> None:
+    desired = workers(3)
+    plan = plan_of(desired, "disable")
+    with pytest.raises(PlanError, match="approval is for plan"):
+        push_inbound(plan, Approval("e" * 64, tuple(plan.ops["op_id"]), "x"), entra(graph),
+                     tmp_path / "j.db", desired=desired, progress=False)
+    with pytest.raises(PlanError, match="not in the plan"):
+        push_inbound(plan, Approval(plan.digest, ("f" * 64,), "x"), entra(graph), tmp_path / "j.db",
+                     desired=desired, progress=False)
+    with pytest.raises(PlanError, match="3 disables approved, over the limit of 2"):
+        push_inbound(plan, approve_all(plan), entra(graph), tmp_path / "j.db", desired=desired,
+                     policy=Policy(max_disables=2), progress=False)
+    assert graph.state.bulk_payloads == []
+
+
+def test_push_refuses_records_that_differ_from_what_was_approved(graph: RunningGraph,
+                                                                tmp_path: Path) -> None:
+    """The records are rebuilt from HR; if HR changed since the plan, nobody approved them."""
+    desired = workers(2)
+    plan = plan_of(desired, "update")
+    plan.ops["payload"] = json.dumps({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": DEPARTMENT, "value": "Marketing"}]})
+
+    with pytest.raises(PlanError, match=r"approved .*department = 'Marketing'.*'Sales'"):
+        push_inbound(plan, approve_all(plan), entra(graph), tmp_path / "j.db", desired=desired,
+                     progress=False)
+    assert graph.state.bulk_payloads == []
+
+
+def test_push_without_an_inbound_job_is_a_config_error(graph: RunningGraph,
+                                                       tmp_path: Path) -> None:
+    desired = workers(1)
+    plan = plan_of(desired)
+    target = EntraTarget(credential="token", token_env=TOKEN_ENV, graph_url=graph.url)
+    with pytest.raises(ConfigError, match="inbound"):
+        push_inbound(plan, approve_all(plan), target, tmp_path / "j.db", desired=desired)
+
+
+# -- verify --------------------------------------------------------------------------------------
+
+
+def test_verify_reports_pending_until_entra_applies_then_converged(
+    graph: RunningGraph, tmp_path: Path,
+) -> None:
+    """API-ISS: results arrive asynchronously, in the provisioning logs, minutes later."""
+    graph.state.defer = True
+    desired = workers(4)
+    plan = plan_of(desired)
+    journal = tmp_path / "journal.db"
+    push_inbound(plan, approve_all(plan), entra(graph), journal, desired=desired,
+                 progress=False)
+
+    before = verify_inbound(plan, entra(graph), journal, desired=desired, progress=False)
+    graph.state.process_pending()
+    after = verify_inbound(plan, entra(graph), journal, desired=desired, progress=False)
+
+    assert before.counts().to_dict() == {"pending": 4} and not before.converged
+    assert after.counts().to_dict() == {"converged": 4} and after.converged
+    assert set(after.results["log_action"]) == {"create"}
+    logs = [r for r in graph.state.requests if r["path"] == "/v1.0/auditLogs/provisioning"]
+    assert logs and logs[-1]["query"]["$filter"].startswith(f"jobId eq '{JOB_ID}' and "
+                                                            "activityDateTime gt ")
+
+
+def test_verify_gives_the_provisioning_log_reason_of_a_failure(graph: RunningGraph,
+                                                              tmp_path: Path) -> None:
+    graph.state.add_user(userPrincipalName="emp1001@contoso.com")  # UPN taken, no employeeId
+    desired = workers(2)
+    plan = plan_of(desired)
+    journal = tmp_path / "journal.db"
+    push_inbound(plan, approve_all(plan), entra(graph), journal, desired=desired,
+                 progress=False)
+
+    verification = verify_inbound(plan, entra(graph), journal, desired=desired, progress=False)
+
+    by_key = verification.results.set_index("hr_key")
+    assert by_key.loc["1000", "state"] == "converged"
+    assert by_key.loc["1001", "state"] == "failed"
+    assert "EntryConflict" in by_key.loc["1001", "reason"]
+    assert "emp1001@contoso.com" in by_key.loc["1001", "reason"]
+
+
+def test_verify_sees_updates_and_disables_through_the_users(graph: RunningGraph,
+                                                           tmp_path: Path) -> None:
+    for key in ("1000", "1001"):
+        graph.state.add_user(id=f"t{key}", userPrincipalName=f"emp{key}@contoso.com",
+                             employeeId=key, department="Marketing")
+    desired = workers(2)
+    desired.loc[2, "worker_active"] = False
+    plan = plan_of(desired, ["update", "disable"])
+    journal = tmp_path / "journal.db"
+    push_inbound(plan, approve_all(plan), entra(graph), journal, desired=desired,
+                 progress=False)
+
+    verification = verify_inbound(plan, entra(graph), journal, desired=desired, progress=False)
+
+    assert verification.converged
+    assert verification.results.set_index("hr_key")["log_action"].to_dict() == {
+        "1000": "update", "1001": "disable"}
+    assert graph.state.by_employee_id("1001")["accountEnabled"] is False  # type: ignore[index]
+    assert json.loads(json.dumps(graph.state.bulk_payloads))[0]["Operations"][1]["data"][
+        "active"] is False
+
+
+def test_verify_without_a_push_says_so(graph: RunningGraph, tmp_path: Path) -> None:
+    plan = plan_of(workers(1))
+    with pytest.raises(PlanError, match="push first"):
+        verify_inbound(plan, entra(graph), tmp_path / "journal.db", desired=workers(1),
+                       progress=False)
+
+
+# -- end to end ------------------------------------------------------------------------------------
+
+AS_OF = date(2026, 11, 15)
+
+
+def sample_config(graph: RunningGraph) -> Config:
+    """data/samples/entra-inbound.yaml (Microsoft's 1,000-row inbound sample), pointed at the
+    loopback tenant instead of its empty snapshot, with guests excluded by a config rule."""
+    data = yaml.safe_load((SAMPLES / "entra-inbound.yaml").read_text(encoding="utf-8"))
+    data["as_of"] = AS_OF.isoformat()
+    data["target"] = {
+        "entra": {"credential": "token", "token_env": TOKEN_ENV, "graph_url": graph.url,
+                  "inbound": {"service_principal_id": SP_ID, "job_id": JOB_ID}},
+        "exclude": '[urn:recon:graph:userType] = "Guest"',
+    }
+    return parse_config(data, base_dir=SAMPLES)
+
+
+def test_the_sample_extract_converges_in_entra_through_bulk_upload(
+    graph: RunningGraph, tmp_path: Path,
+) -> None:
+    """Reconcile → plan → approve → bulkUpload → provisioning logs → reconcile again: nothing
+    left to do. The tenant already holds a drifted worker, a leaver still enabled, a rehire
+    still disabled, a guest (excluded by the config) and a service account without employeeId
+    (an orphan: reported, never touched)."""
+    tenant = graph.state
+    tenant.add_user(userPrincipalName="emp1783@contoso.com", employeeId="1783",
+                    department="Old dept")
+    tenant.add_user(userPrincipalName="emp1571@contoso.com", employeeId="1571")  # HR: inactive
+    tenant.add_user(userPrincipalName="emp1387@contoso.com", employeeId="1387",
+                    accountEnabled=False)
+    tenant.add_user(userPrincipalName="guest_fabrikam.com#EXT#@contoso.com", userType="Guest")
+    tenant.add_user(userPrincipalName="svc-backup@contoso.com")
+    config = sample_config(graph)
+    entra_target = config.target.entra
+    assert entra_target is not None
+
+    first = reconcile(config)
+    the_plan = plan(first, config)
+    approval = approve(the_plan, approver="Ines Auditor", everything=True)
+    pushed = push_inbound(the_plan, approval, entra_target, tmp_path / "journal.db",
+                          desired=first.desired, policy=config.policy, progress=False)
+    verification = verify_inbound(the_plan, entra_target, tmp_path / "journal.db",
+                                  desired=first.desired, progress=False)
+    second = reconcile(config)
+
+    counts = first.counts()
+    assert {"joiner", "drift", "leaver", "rehire", "orphan", "excluded"} <= set(counts.index)
+    assert counts["orphan"] == 1 and counts["excluded"] == 1
+    actions = the_plan.counts().to_dict()
+    assert {"update": 1, "enable": 1, "disable": 1}.items() <= actions.items()
+    assert pushed.ok and statuses(pushed) == {"succeeded": len(the_plan)}
+    assert [len(p["Operations"]) for p in tenant.bulk_payloads][:-1] == [50] * (
+        len(tenant.bulk_payloads) - 1)
+    assert verification.converged, verification.results.query("state != 'converged'")
+    assert len(plan(second, config)) == 0
+    assert second.counts()["in_sync"] == counts["joiner"] + 3
+    assert tenant.by_employee_id("1571")["accountEnabled"] is False  # type: ignore[index]
+    assert tenant.by_employee_id("1783")["department"] != "Old dept"  # type: ignore[index]
+
+
+def test_the_cli_pushes_to_entra_and_verifies_through_the_logs(
+    graph: RunningGraph, tmp_path: Path,
+) -> None:
+    """recon reconcile → approve → push → verify with target.entra, as a scheduled job runs."""
+    from typer.testing import CliRunner
+
+    from recon.cli import app
+
+    data = yaml.safe_load((SAMPLES / "entra-inbound.yaml").read_text(encoding="utf-8"))
+    data["source"]["path"] = str(SAMPLES / data["source"]["path"])
+    data["target"] = {"entra": {"credential": "token", "token_env": TOKEN_ENV,
+                                "graph_url": graph.url,
+                                "inbound": {"service_principal_id": SP_ID, "job_id": JOB_ID}}}
+    config = tmp_path / "entra.yaml"
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    run = tmp_path / "run"
+    runner = CliRunner()
+
+    def recon(*args: str) -> int:
+        return runner.invoke(app, [str(a) for a in args], catch_exceptions=False).exit_code
+
+    assert recon("reconcile", "-c", config, "--out", run, "--as-of", AS_OF) == 0
+    assert recon("approve", "--plan", run / "plan.json", "--out", run / "approval.json",
+                 "--approver", "Ines Auditor", "--category", "joiner") == 0
+    assert recon("push", "-c", config, "--plan", run / "plan.json", "--approval",
+                 run / "approval.json", "--journal", run / "journal.db") == 0
+    assert recon("verify", "-c", config, "--plan", run / "plan.json", "--approval",
+                 run / "approval.json", "--journal", run / "journal.db",
+                 "--out", run / "verification.csv") == 0
+
+    verification = pd.read_csv(run / "verification.csv", dtype=str)
+    assert len(verification) == 170 and set(verification["state"]) == {"converged"}
+    assert len(graph.state.users) == 170
