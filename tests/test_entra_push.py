@@ -18,7 +18,7 @@ import yaml
 
 from recon.core.approve import Approval, approve
 from recon.core.config import Config, EntraTarget, Policy, parse_config
-from recon.errors import ConfigError, PlanError
+from recon.errors import ConfigError, PlanError, PushError
 from recon.io.journal import Journal
 from recon.targets.entra.records import MAX_OPERATIONS, InboundOp, bulk_requests, inbound_ops
 from recon.testing.graph_server import RunningGraph
@@ -397,3 +397,239 @@ def test_the_cli_pushes_to_entra_and_verifies_through_the_logs(
     verification = pd.read_csv(run / "verification.csv", dtype=str)
     assert len(verification) == 170 and set(verification["state"]) == {"converged"}
     assert len(graph.state.users) == 170
+
+
+# -- pre-flight: the job, the fresh read, the limits -----------------------------------------------
+
+
+def test_a_push_to_a_job_that_is_not_active_is_refused_in_one_line(graph: RunningGraph,
+                                                                  tmp_path: Path) -> None:
+    """A paused job answers bulkUpload with 202 and processes nothing (inbound API issues):
+    recon asks the job first (GET …/synchronization/jobs/{id})."""
+    desired = workers(2)
+    plan = plan_of(desired)
+    graph.state.pause_job()
+
+    with pytest.raises(PushError, match="the provisioning job is Paused") as raised:
+        push_inbound(plan, approve_all(plan), entra(graph), tmp_path / "j.db",
+                     desired=desired, progress=False)
+
+    assert "\n" not in str(raised.value) and graph.state.bulk_payloads == []
+    graph.state.job().status = "Quarantine"
+    with pytest.raises(PushError, match="Quarantine: Set a notification e-mail"):
+        push_inbound(plan, approve_all(plan), entra(graph), tmp_path / "j.db",
+                     desired=desired, progress=False)
+
+
+def test_the_jobs_schema_is_compared_with_the_configured_mappings(graph: RunningGraph,
+                                                                 tmp_path: Path) -> None:
+    """GET …/jobs/{id}/schema: a warning for each mapping the app does not have as configured."""
+    desired = workers(1)
+    plan = plan_of(desired)
+    target = entra(graph, {"mappings": [
+        {"source": "externalId", "target": "employeeId", "matching": True},
+        {"source": "userName", "target": "userPrincipalName", "apply": "on_create",
+         "generated": True},
+        {"source": "title", "target": "jobTitle"},
+        {"source": "name.familyName", "target": "officeLocation"}]})
+
+    with pytest.warns(UserWarning) as warned:
+        push_inbound(plan, approve_all(plan), target, tmp_path / "j.db", desired=desired,
+                     progress=False)
+
+    said = [str(w.message) for w in warned]
+    assert any("the config says generated, the job copies userName" in m for m in said)
+    assert any("applies it always, the config says on_create" in m for m in said)
+    assert any("the job has no mapping to officeLocation" in m for m in said)
+    assert not any("jobTitle" in m for m in said)
+
+
+def test_values_too_long_for_employee_id_are_refused_before_sending(graph: RunningGraph,
+                                                                   tmp_path: Path) -> None:
+    """learn.microsoft.com/graph/api/resources/user: employeeId holds at most 16 characters."""
+    desired = workers(2)
+    desired.loc[2, "externalId"] = "12345678901234567"
+    plan = plan_of(desired)
+
+    result = push_inbound(plan, approve_all(plan), entra(graph), tmp_path / "j.db",
+                          desired=desired, progress=False)
+
+    by_key = result.results.set_index("hr_key")
+    assert by_key.loc["1000", "status"] == "succeeded"
+    assert by_key.loc["1001", "status"] == "failed"
+    assert "employeeId holds at most 16 characters" in by_key.loc["1001", "error"]
+    assert [len(p["Operations"]) for p in graph.state.bulk_payloads] == [1]
+
+
+def test_changes_since_the_snapshot_make_an_op_stale(graph: RunningGraph,
+                                                    tmp_path: Path) -> None:
+    """The SCIM push's re-read, for Entra: what was approved over must still hold."""
+    graph.state.add_user(id="t1000", userPrincipalName="emp1000@contoso.com", employeeId="1000",
+                         department="Marketing")
+    graph.state.add_user(id="other", userPrincipalName="x@contoso.com", employeeId="1001")
+    desired = workers(2)
+    plan = plan_of(desired, ["update", "create"])
+    plan.ops["payload"] = [json.dumps({"Operations": [
+        {"op": "replace", "path": DEPARTMENT, "value": "Sales"}]}), ""]
+    plan.ops["before"] = [json.dumps({DEPARTMENT: "Finance"}), ""]
+
+    result = push_inbound(plan, approve_all(plan), entra(graph), tmp_path / "j.db",
+                          desired=desired, progress=False)
+
+    reasons = result.results.set_index("hr_key")["error"]
+    assert set(result.results["status"]) == {"stale"}
+    assert "approved over 'Finance', Entra now holds 'Marketing'" in reasons["1000"]
+    assert "exists since the snapshot" in reasons["1001"]  # a create would be an update
+    assert graph.state.bulk_payloads == []
+
+
+def test_a_link_to_an_employee_id_another_account_holds_is_refused(graph: RunningGraph,
+                                                                  tmp_path: Path) -> None:
+    """Two users with one employeeId would fail every later record (DuplicateTargetEntries)."""
+    graph.state.add_user(id="t1000", userPrincipalName="emp1000@contoso.com")
+    graph.state.add_user(id="twin", userPrincipalName="twin@contoso.com", employeeId="1000")
+    desired = workers(1)
+    plan = plan_of(desired, "link")
+
+    result = push_inbound(plan, approve_all(plan), entra(graph), tmp_path / "j.db",
+                          desired=desired, progress=False)
+
+    assert result.results["status"].tolist() == ["failed"]
+    assert "already belongs to Entra user twin" in result.results["error"][0]
+    assert "employeeId" not in graph.state.users["t1000"]
+
+
+def test_flow_null_mappings_get_the_accounts_own_value(graph: RunningGraph,
+                                                      tmp_path: Path) -> None:
+    """With "Flow null values" an omitted attribute is cleared (clear-attribute-values);
+    recon never clears what HR leaves empty, so it sends what the account holds."""
+    from recon.testing.graph_provisioning import SERVER_MAPPINGS
+
+    flowing = [m if m.target != "department" else m.model_copy(update={"flow_null": True})
+               for m in SERVER_MAPPINGS]
+    graph.state.add_job(SP_ID, JOB_ID, mappings=flowing)
+    graph.state.add_user(id="t1000", userPrincipalName="emp1000@contoso.com", employeeId="1000",
+                         department="Marketing", jobTitle="Old")
+    desired = workers(1)
+    desired[DEPARTMENT] = pd.NA
+    desired["title"] = "New"
+    plan = plan_of(desired, "update")
+    target = entra(graph, {"mappings": [m.model_dump() for m in flowing]})
+
+    result = push_inbound(plan, approve_all(plan), target, tmp_path / "j.db", desired=desired,
+                          progress=False)
+
+    assert result.ok
+    sent = graph.state.bulk_payloads[0]["Operations"][0]["data"]
+    assert sent[ENTERPRISE]["department"] == "Marketing"
+    assert graph.state.users["t1000"]["department"] == "Marketing"
+    assert graph.state.users["t1000"]["jobTitle"] == "New"
+
+
+def test_a_manager_the_job_never_processed_is_restated_first(graph: RunningGraph,
+                                                            tmp_path: Path) -> None:
+    """hr-manager-update-issues: the job must have processed the manager's record before the
+    report's. recon sends a record restating the manager's account (nothing changes) first."""
+    boss = graph.state.add_user(id="boss", userPrincipalName="boss@contoso.com",
+                                employeeId="900", displayName="The Boss", department="Board")
+    desired = pd.concat([workers(1, start=900), workers(2, manager="900"),
+                         workers(1, start=2000, manager="900")], ignore_index=True)
+    plan = plan_of(desired.iloc[1:3])  # the two reports; the manager is in HR, not in the plan
+    journal = tmp_path / "j.db"
+
+    result = push_inbound(plan, approve_all(plan), entra(graph), journal, desired=desired,
+                          progress=False)
+    again = plan_of(desired.iloc[[3]])
+    later = push_inbound(again, approve_all(again), entra(graph), journal, desired=desired,
+                         progress=False)
+
+    assert result.ok and result.manager_records == 1
+    first = graph.state.bulk_payloads[0]["Operations"]
+    assert first[0]["data"]["externalId"] == "900" and first[0]["data"]["active"] is True
+    assert first[0]["data"]["displayName"] == "The Boss"
+    assert graph.state.users["boss"]["department"] == "Board"  # restated, not changed
+    assert all(graph.state.by_employee_id(k)["manager"] == boss["id"]  # type: ignore[index]
+               for k in ("1000", "1001"))
+    assert later.manager_records == 0  # known processed: journaled
+    assert graph.state.by_employee_id("2000")["manager"] == boss["id"]  # type: ignore[index]
+
+
+def test_pacing_keeps_below_40_calls_in_any_5_seconds() -> None:
+    """inbound-provisioning-api-concepts: 40 calls in any 5-second window; recon keeps 35."""
+    from recon.targets.entra.inbound import Pacer
+
+    now = [0.0]
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    pacer = Pacer(35, sleep, window=5000.0, clock=lambda: now[0])  # milliseconds: exact sums
+    starts = []
+    for _ in range(80):
+        pacer.wait()
+        starts.append(now[0])
+        now[0] += 10.0
+
+    assert all(sum(1 for t in starts if s <= t < s + 5000.0) <= 35 for s in starts)
+    assert len(waits) == 2 and starts[-1] < 11_000.0
+
+
+def test_a_spent_daily_quota_stops_the_push_cleanly_and_the_next_run_resumes(
+    graph: RunningGraph, tmp_path: Path,
+) -> None:
+    """2,000 calls a day with P1/P2 (inbound-provisioning-api-concepts): counted in the
+    journal; what does not fit is deferred, not failed, and sent by the next run."""
+    desired = workers(5)
+    plan = plan_of(desired)
+    journal = tmp_path / "j.db"
+
+    first = push_inbound(plan, approve_all(plan), entra(graph, {"daily_quota": 3}), journal,
+                         desired=desired, batch_size=1, progress=False)
+    second = push_inbound(plan, approve_all(plan), entra(graph, {"daily_quota": 3}), journal,
+                          desired=desired, batch_size=1, progress=False)
+    third = push_inbound(plan, approve_all(plan), entra(graph, {"daily_quota": 10}), journal,
+                         desired=desired, batch_size=1, progress=False)
+
+    assert statuses(first) == {"succeeded": 3, "deferred": 2} and not first.ok
+    assert "daily bulkUpload quota of 3 calls" in first.results["error"].iloc[-1]
+    assert "run the push again after" in first.results["error"].iloc[-1]
+    assert statuses(second) == {"already_applied": 3, "deferred": 2}
+    assert statuses(third) == {"already_applied": 3, "succeeded": 2} and third.ok
+    assert len(graph.state.bulk_payloads) == 5
+
+
+def test_a_429_with_a_day_long_retry_after_defers_the_rest(graph: RunningGraph,
+                                                          tmp_path: Path) -> None:
+    """Other clients may spend the tenant's quota: Graph then answers 429 with a long
+    Retry-After (graph/throttling); recon stops cleanly instead of waiting a day."""
+    graph.state.daily_quota = 1
+    desired = workers(3)
+    plan = plan_of(desired)
+
+    result = push_inbound(plan, approve_all(plan), entra(graph), tmp_path / "j.db",
+                          desired=desired, batch_size=1, progress=False)
+
+    assert statuses(result) == {"succeeded": 1, "deferred": 2}
+    assert "Retry-After" in result.results["error"].iloc[-1]
+
+
+def test_verify_says_why_a_manager_was_not_set_in_plain_words(graph: RunningGraph,
+                                                             tmp_path: Path) -> None:
+    """provisioningStep details carry SkipReason UnableToResolveReferenceAttributeValue while
+    the entry says success (Microsoft's API2AAD log sample): verify reads the steps."""
+    graph.state.add_user(id="boss", userPrincipalName="boss@contoso.com", employeeId="900",
+                         onPremisesSyncEnabled=True)  # cannot be restated: never processed
+    desired = pd.concat([workers(1, start=900), workers(1, manager="900")], ignore_index=True)
+    plan = plan_of(desired.iloc[[1]])
+    journal = tmp_path / "j.db"
+    push_inbound(plan, approve_all(plan), entra(graph), journal, desired=desired,
+                 progress=False)
+
+    check = verify_inbound(plan, entra(graph), journal, desired=desired, progress=False)
+
+    (row,) = check.results.itertuples()
+    assert row.state == "failed"
+    assert "the manager was not set" in row.reason
+    assert "UnableToResolveReferenceAttributeValue" in row.reason

@@ -61,7 +61,7 @@ from recon.targets.entra.inbound import (
 )
 from recon.targets.entra.jobs import check_schema, job_problem, link_accounts, read_job
 from recon.targets.entra.mapping import MANAGER, AppMappings, app_mappings
-from recon.targets.entra.preconditions import LINK, SEND, Verdict, judge
+from recon.targets.entra.preconditions import LINK, SEND, Verdict, json_of, judge, link_value
 from recon.targets.entra.records import (
     INBOUND_ACTIONS,
     MANAGER_RECORD,
@@ -288,6 +288,10 @@ def _judge_all(ops: pd.DataFrame, records: dict[str, InboundOp], target: EntraTa
             value = get_path(record.record, path)
             if value not in (None, ""):
                 keys.add(str(value))
+    for op in ops[ops["action"] == "link"].itertuples(index=False):
+        value = link_value(json_of(op.payload), mappings) or _key(op)
+        if value:
+            keys.add(value)  # who holds it already (one worker, one account)
     accounts = read_accounts(target, ids, sorted(keys), credential=credential)
     inbound = inbound_job(target)
     verdicts = _Verdicts()

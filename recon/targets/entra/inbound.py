@@ -68,7 +68,7 @@ class Pacer:
         start = now
         if len(self.starts) >= self.limit:
             start = max(now, self.starts[-self.limit] + self.window)
-        if start > now:
+        if start - now > 1e-6:
             self.sleep(start - now)
         self.starts.append(start)
         while len(self.starts) > self.limit:
