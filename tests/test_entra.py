@@ -334,3 +334,51 @@ def test_repeated_snapshots_read_only_the_changes_through_users_delta(
     assert sorted(strip, key=lambda r: r["id"]) == sorted(
         ({k: v for k, v in r.items() if k != "meta"} for r in second.resources),
         key=lambda r: r["id"])
+
+
+# -- access review: lifecycle dates and guests ------------------------------------------------------
+
+
+def test_lifecycle_dates_and_guests_for_the_access_review(graph: RunningGraph) -> None:
+    """Lifecycle Workflows trigger on employeeHireDate / employeeLeaveDateTime; guests carry
+    externalUserState and createdDateTime (learn.microsoft.com/graph/api/resources/user)."""
+    from datetime import date
+
+    from recon.core.config import parse_config
+    from recon.targets.entra.review import guests, lifecycle_dates
+    from recon.workflows.reconcile import reconcile
+
+    graph.state.add_user(id="a", userPrincipalName="a@contoso.com", employeeId="1",
+                         employeeHireDate="2020-01-01T00:00:00Z")
+    graph.state.add_user(id="b", userPrincipalName="b@contoso.com", employeeId="2",
+                         employeeHireDate="2020-02-01T08:00:00Z",
+                         employeeLeaveDateTime="2026-12-31T00:00:00Z")
+    graph.state.add_user(id="g1", userPrincipalName="x_f.com#EXT#@contoso.com", userType="Guest",
+                         externalUserState="Accepted", createdDateTime="2020-01-01T00:00:00Z")
+    graph.state.add_user(id="g2", userPrincipalName="y_f.com#EXT#@contoso.com", userType="Guest",
+                         externalUserState="PendingAcceptance",
+                         createdDateTime="2026-11-01T00:00:00Z")
+    hr = "id,status,hired,left,mail\n1,Active,2020-01-01,,a@contoso.com\n" \
+         "2,Active,2020-02-01,,b@contoso.com\n"
+    from tempfile import TemporaryDirectory
+
+    with TemporaryDirectory() as where:
+        (Path(where) / "hr.csv").write_text(hr, encoding="utf-8")
+        config = parse_config({
+            "as_of": "2026-11-15",
+            "source": {"path": "hr.csv", "key": "id", "hire_date": "hired",
+                       "termination_date": "left",
+                       "status": {"column": "status", "active": ["Active"]}},
+            "target": {"entra": {"token_env": TOKEN_ENV, "graph_url": graph.url}},
+            "attributes": {"externalId": "[id]", "userName": "[mail]"},
+            "match": [{"source": "[id]", "target": "externalId"}]}, base_dir=Path(where))
+        result = reconcile(config)
+    directory = snapshot_entra(config.target.entra, progress=False)  # type: ignore[arg-type]
+
+    dates = lifecycle_dates(result, directory)
+    invited = guests(directory, date(2026, 11, 15))
+
+    assert dates[["hr_key", "differs"]].values.tolist() == [["2", "leave"]]
+    assert dates.loc[0, "Entra employeeLeaveDateTime"] == date(2026, 12, 31)
+    assert invited["externalUserState"].tolist() == ["PendingAcceptance", "Accepted"]
+    assert invited["days since invited"].tolist() == [14, 2510]
