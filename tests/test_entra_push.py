@@ -308,26 +308,46 @@ def test_verify_without_a_push_says_so(graph: RunningGraph, tmp_path: Path) -> N
 AS_OF = date(2026, 11, 15)
 
 
-def sample_config(graph: RunningGraph) -> Config:
+def sample_mappings() -> list[dict[str, object]]:
+    """The mappings data/samples/entra-inbound.yaml shows in its comments (a generated UPN)."""
+    text = (SAMPLES / "entra-inbound.yaml").read_text(encoding="utf-8")
+    lines = [line.split("#", 1)[1] for line in text.splitlines()
+             if line.lstrip().startswith("#       - {")]
+    return list(yaml.safe_load("\n".join(lines)))
+
+
+def sample_config(graph: RunningGraph, mappings: list[dict[str, object]] | None = None
+                  ) -> Config:
     """data/samples/entra-inbound.yaml (Microsoft's 1,000-row inbound sample), pointed at the
     loopback tenant instead of its empty snapshot, with guests excluded by a config rule."""
     data = yaml.safe_load((SAMPLES / "entra-inbound.yaml").read_text(encoding="utf-8"))
     data["as_of"] = AS_OF.isoformat()
+    inbound: dict[str, object] = {"service_principal_id": SP_ID, "job_id": JOB_ID}
+    if mappings is not None:
+        inbound["mappings"] = mappings
     data["target"] = {
         "entra": {"credential": "token", "token_env": TOKEN_ENV, "graph_url": graph.url,
-                  "inbound": {"service_principal_id": SP_ID, "job_id": JOB_ID}},
+                  "inbound": inbound},
         "exclude": '[urn:recon:graph:userType] = "Guest"',
     }
     return parse_config(data, base_dir=SAMPLES)
 
 
+@pytest.mark.parametrize("app", ["default mappings", "generated UPN"])
 def test_the_sample_extract_converges_in_entra_through_bulk_upload(
-    graph: RunningGraph, tmp_path: Path,
+    graph: RunningGraph, tmp_path: Path, app: str,
 ) -> None:
     """Reconcile → plan → approve → bulkUpload → provisioning logs → reconcile again: nothing
     left to do. The tenant already holds a drifted worker, a leaver still enabled, a rehire
     still disabled, a guest (excluded by the config) and a service account without employeeId
-    (an orphan: reported, never touched)."""
+    (an orphan: reported, never touched). With the sample's commented mappings the app
+    generates UPNs on creation: they differ from HR's userName and are not drift."""
+    from recon.core.config import EntraMapping
+
+    mappings = sample_mappings() if app == "generated UPN" else None
+    if mappings is not None:
+        graph.state.add_job(SP_ID, JOB_ID, mappings=[EntraMapping.model_validate(m)
+                                                     for m in mappings])
     tenant = graph.state
     tenant.add_user(userPrincipalName="emp1783@contoso.com", employeeId="1783",
                     department="Old dept")
@@ -336,7 +356,7 @@ def test_the_sample_extract_converges_in_entra_through_bulk_upload(
                     accountEnabled=False)
     tenant.add_user(userPrincipalName="guest_fabrikam.com#EXT#@contoso.com", userType="Guest")
     tenant.add_user(userPrincipalName="svc-backup@contoso.com")
-    config = sample_config(graph)
+    config = sample_config(graph, mappings)
     entra_target = config.target.entra
     assert entra_target is not None
 
