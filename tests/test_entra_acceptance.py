@@ -158,7 +158,7 @@ def test_only_the_matching_attribute_moves_a_record(tenant: RunningGraph,
     assert new_bob["userPrincipalName"].startswith("bob") and \
         new_bob["userPrincipalName"] != "bob@contoso.com"  # generated, and still converged
 
-    links = link_plan(the_plan, pushed, entra)
+    links = link_plan(the_plan, pushed, entra, desired=first.desired)
     assert list(links.ops["action"]) == ["link", "link"]
     assert by_key(links.ops, "before") == {"1003": '{"externalId":null}',
                                            "1004": '{"externalId":"9999"}'}
@@ -167,6 +167,8 @@ def test_only_the_matching_attribute_moves_a_record(tenant: RunningGraph,
     assert set(linked.results["status"]) == {"succeeded"}
     assert tenant.state.users["u-carol"]["employeeId"] == "1003"
     assert tenant.state.users["u-dan"]["employeeId"] == "1004"
+    linked_check = verify_inbound(links, entra, journal, desired=first.desired, progress=False)
+    assert set(linked_check.results["state"]) == {"converged"}
 
     again = push(the_plan, approval, config, journal, desired=first.desired, progress=False)
     assert by_key(again.results)["1003"] == "succeeded"

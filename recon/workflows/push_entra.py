@@ -351,29 +351,35 @@ def _upload(ops: list[InboundOp], sender: Sender, batch_size: int, results: _Res
 
 
 def link_plan(plan: Plan, result: PushResult, target: EntraTarget, *,
-              credential: Any | None = None) -> Plan:
+              desired: pd.DataFrame | None = None, credential: Any | None = None) -> Plan:
     """A plan of link ops for the ops a push reported ``link_needed``, to approve and push.
 
-    Each op writes the worker's matching value (the HR key, as the record carries it) into the
-    account's matching property (``PATCH /users/{id}`` of employeeId), over the value the
-    account holds now (``before``, re-read here, so a change since is caught as stale).
+    Each op writes the worker's matching value — what the worker's record carries for the
+    app's matching attribute (from ``desired``), else the HR key — into the account's matching
+    property (``PATCH /users/{id}`` of employeeId), over the value the account holds now
+    (``before``, re-read here, so a change since is caught as stale).
     """
     mappings = app_mappings(inbound_job(target))
+    path = mappings.matching.source
     needed = result.results[result.results["status"] == "link_needed"]
     ops = plan.ops[plan.ops["op_id"].isin(needed["op_id"])]
+    values = {str(k): str(k) for k in ops["hr_key"].dropna()}
+    if desired is not None and len(ops):
+        for built in inbound_ops(ops[ops["action"].isin(INBOUND_ACTIONS)], desired):
+            value = get_path(built.record, path)
+            if value not in (None, ""):
+                values[built.hr_key] = str(value)
     ids = [str(t) for t in ops["target_id"] if str(t)]
     accounts = read_accounts(target, ids, [], credential=credential)
     rows = []
     for op in ops.itertuples(index=False):
         account = accounts.by_id.get(str(op.target_id)) or {}
-        path = mappings.matching.source
-        value = str(op.hr_key)
         current = account.get(mappings.matching.target)
         payload = {"schemas": [PATCH_OP], "Operations": [
-            {"op": "replace", "path": path, "value": value}]}
+            {"op": "replace", "path": path, "value": values[str(op.hr_key)]}]}
         rows.append({"action": "link", "method": "PATCH", "path": f"/Users/{op.target_id}",
-                     "target_id": str(op.target_id), "hr_key": value, "hr_row": op.hr_row,
-                     "category": "link", "payload": payload,
+                     "target_id": str(op.target_id), "hr_key": str(op.hr_key),
+                     "hr_row": op.hr_row, "category": "link", "payload": payload,
                      "before": {path: None if current in (None, "") else str(current)},
                      "etag": "", "risk": "medium", "match": None})
     frame = ops_frame(rows)
