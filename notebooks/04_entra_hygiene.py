@@ -41,8 +41,6 @@ from pathlib import Path
 import recon
 from recon import hygiene
 from recon import notebook as nb
-from recon.targets.entra.delta import snapshot_delta
-from recon.targets.entra.review import guests, lifecycle_dates
 
 nb.setup()
 
@@ -62,7 +60,7 @@ if graph_url is None:
     config = local.config
 else:
     config = nb.with_entra(config, graph_url)
-directory = snapshot_delta(config.target.entra, run_dir, progress=False)
+directory = hygiene.snapshot_delta(config.target.entra, run_dir, progress=False)
 nb.show_facts({"tenant": config.target.entra.graph_url, **nb.snapshot_facts(directory)})
 
 # %% [markdown]
@@ -121,7 +119,7 @@ nb.show_table(findings["department or manager differs"],
 # on the wrong day (or never).
 
 # %%
-findings["lifecycle dates differ from HR"] = lifecycle_dates(result, directory)
+findings["lifecycle dates differ from HR"] = hygiene.lifecycle_dates(result, directory)
 nb.show_table(findings["lifecycle dates differ from HR"],
               caption="Entra lifecycle dates that differ from HR")
 
@@ -132,7 +130,7 @@ nb.show_table(findings["lifecycle dates differ from HR"],
 # oldest accepted ones, are the first to review.
 
 # %%
-findings["guests"] = guests(directory, result.meta.as_of)
+findings["guests"] = hygiene.guests(directory, result.meta.as_of)
 nb.show_table(findings["guests"], caption="Guests (pending first, oldest first)")
 
 # %% [markdown]
