@@ -19,12 +19,16 @@
 #
 # - **leavers whose account is still enabled**,
 # - accounts with **no employee id**, and employee ids **carried by several accounts**,
-# - **department or manager** in Entra that disagree with HR.
+# - **department or manager** in Entra that disagree with HR,
+# - **hire and leave dates** in Entra (they start Lifecycle Workflows) that disagree with HR,
+# - **guests**: invitations never accepted, and old ones,
+# - accounts **synced from on-premises AD**, which only AD can change.
 #
 # It only reads Entra; nothing is changed. The findings are saved as CSV files and one Excel
 # workbook for the review. With the default settings it reads a **local test Graph server**
-# loaded with the sample accounts; set `graph_url` (and the `entra` target in your config) to
-# read a real tenant.
+# loaded with the sample accounts (it behaves as Microsoft documents Graph); set `graph_url`
+# (and the `entra` target in your config) to read a real tenant. Permissions: `User.Read.All`,
+# and `User-LifeCycleInfo.Read.All` for the leave dates (docs/entra.md).
 
 # %% tags=["parameters"]
 config_path = "../data/samples/recon.yaml"  # the YAML config for this HR source
@@ -43,8 +47,10 @@ nb.setup()
 # %% [markdown]
 # ## Read the Entra users
 #
-# All users are read through Microsoft Graph (`/users`, with their manager) and put in the
-# same shape as any other target, so the comparison is the same as in notebook 2.
+# All users are read through Microsoft Graph and put in the same shape as any other target, so
+# the comparison is the same as in notebook 2. The read uses `users/delta`: the first run reads
+# everyone, later runs in the same run folder only what changed since (the delta link is kept
+# there, in `entra-delta.json`).
 
 # %%
 config = recon.load_config(config_path)
@@ -54,7 +60,7 @@ if graph_url is None:
     config = local.config
 else:
     config = nb.with_entra(config, graph_url)
-directory = recon.snapshot(config)
+directory = hygiene.snapshot_delta(config.target.entra, run_dir, progress=False)
 nb.show_facts({"tenant": config.target.entra.graph_url, **nb.snapshot_facts(directory)})
 
 # %% [markdown]
@@ -104,6 +110,40 @@ nb.show_table(findings["employee ids on several accounts"],
 # %%
 nb.show_table(findings["department or manager differs"],
               caption="Department or manager differs (Entra → HR)")
+
+# %% [markdown]
+# ### Hire and leave dates
+#
+# Lifecycle Workflows start joiner and leaver tasks from `employeeHireDate` and
+# `employeeLeaveDateTime`. Where Entra's dates differ from HR's, onboarding or offboarding runs
+# on the wrong day (or never).
+
+# %%
+findings["lifecycle dates differ from HR"] = hygiene.lifecycle_dates(result, directory)
+nb.show_table(findings["lifecycle dates differ from HR"],
+              caption="Entra lifecycle dates that differ from HR")
+
+# %% [markdown]
+# ### Guests
+#
+# Invited users, with their invitation state and age: invitations still pending, and the
+# oldest accepted ones, are the first to review.
+
+# %%
+findings["guests"] = hygiene.guests(directory, result.meta.as_of)
+nb.show_table(findings["guests"], caption="Guests (pending first, oldest first)")
+
+# %% [markdown]
+# ### Accounts synced from on-premises AD
+#
+# A cloud-only provisioning job cannot change these (`onPremisesSyncEnabled`): their fixes go
+# through Active Directory. recon says so in the reason of every row that would change one.
+
+# %%
+synced = result.identities[result.identities["reason"].fillna("").str.contains(
+    "synced from on-premises AD")]
+nb.show_table(synced[["category", "hr_key", "user_name", "reason"]],
+              caption="Changes that only AD can make")
 
 # %% [markdown]
 # ## Export for the access review

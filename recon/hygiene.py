@@ -4,6 +4,10 @@ Findings are plain DataFrames computed from a reconciliation (notebook 4 shows t
 ID, but any target works): leavers whose account is still enabled, accounts without an employee
 id or sharing one, and department or manager values that disagree with HR. ``export``
 writes them as CSV files and one workbook, with spreadsheet formulas made inert.
+
+For Entra ID the notebook also uses, from ``recon.targets.entra``: ``snapshot_delta`` (users
+read through users/delta, the link kept in the run folder), ``lifecycle_dates`` (Entra's hire
+and leave dates against HR's) and ``guests`` (invitation state and age).
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ from recon.core.config import Config
 from recon.core.results import Reconciliation
 from recon.core.views import diff_table, names_by_id
 from recon.io.access_review import write_access_review
+from recon.targets.entra.delta import snapshot_delta as snapshot_delta
+from recon.targets.entra.review import guests as guests
+from recon.targets.entra.review import lifecycle_dates as lifecycle_dates
 
 
 def findings(reconciliation: Reconciliation, config: Config) -> dict[str, pd.DataFrame]:

@@ -1,59 +1,37 @@
-"""Microsoft Entra ID through Microsoft Graph: snapshot, bulkUpload push, verify.
+"""Microsoft Entra ID through Microsoft Graph: snapshot, mapping, credentials, configuration.
 
-The real msgraph-sdk and recon's httpx calls run against ``graph_server``, a loopback Graph
-that follows the documented wire format (facts §5 bulkUpload, §7 /users, §1.9 provisioning
-logs). Nothing here mocks the SDK.
+The real msgraph-sdk runs against ``recon.testing.graph_server``, a loopback Graph that follows
+Microsoft's documentation (tests/test_entra_server.py pins it down). Nothing here mocks the SDK.
+Push and verify: tests/test_entra_push.py; the issue's acceptance: tests/test_entra_acceptance.py.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
-import yaml
 
-from recon.core.approve import Approval, approve
-from recon.core.config import Config, EntraTarget, Policy, parse_config
+from recon.core.config import EntraTarget
 from recon.core.normalize import current_frame
-from recon.core.plan import Plan, plan_digest
-from recon.core.results import PushResult
 from recon.core.scim import ENTERPRISE
-from recon.errors import ConfigError, PlanError, PushError
-from recon.io.journal import Journal
+from recon.errors import ConfigError, PushError
 from recon.targets.entra.credentials import graph_credential, graph_endpoint
 from recon.targets.entra.graph import snapshot_entra
 from recon.targets.entra.mapping import GRAPH_ATTRIBUTES, graph_property, graph_select
-from recon.targets.entra.records import MAX_OPERATIONS, InboundOp, bulk_requests, inbound_ops
-from recon.testing.graph_server import RunningGraph, running_graph
-from recon.workflows.push_entra import push_inbound
-from recon.workflows.reconcile import plan, reconcile
-from recon.workflows.verify_entra import verify_inbound
-from tests.conftest import SAMPLES
+from recon.testing.graph_server import RunningGraph
+from tests.entra_helpers import (
+    DEPARTMENT,
+    EMPLOYEE_NUMBER,
+    MANAGER,
+    TOKEN_ENV,
+    entra,
+    graph,
+)
 
-TOKEN_ENV = "RECON_TEST_GRAPH_TOKEN"
-TOKEN = "loopback-test-token"
-SP_ID = "a1b2c3d4-0000-0000-0000-00000000e1a0"
-JOB_ID = "API2AAD.0d1e2f3a4b5c6d7e8f9.a1b2c3d4-0000-0000-0000-00000000e1a0"
-DEPARTMENT = f"{ENTERPRISE}:department"
-EMPLOYEE_NUMBER = f"{ENTERPRISE}:employeeNumber"
-MANAGER = f"{ENTERPRISE}:manager"
-
-
-@pytest.fixture
-def graph(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningGraph]:
-    monkeypatch.setenv(TOKEN_ENV, TOKEN)
-    with running_graph(TOKEN) as running:
-        yield running
-
-
-def entra(graph: RunningGraph, **options: Any) -> EntraTarget:
-    return EntraTarget(credential="token", token_env=TOKEN_ENV, graph_url=graph.url,
-                       inbound={"service_principal_id": SP_ID, "job_id": JOB_ID}, **options)
+__all__ = ["graph"]
 
 
 # -- snapshot ------------------------------------------------------------------------------------
@@ -87,7 +65,7 @@ def test_graph_user_maps_to_a_scim_user(graph: RunningGraph) -> None:
         companyName="Contoso", employeeOrgData={"costCenter": "CC1", "division": "R&D"},
         employeeType="Employee", employeeHireDate="2021-05-01T00:00:00Z",
         employeeLeaveDateTime="2026-12-31T00:00:00Z", onPremisesImmutableId="abc=",
-        manager=boss["id"])
+        createdDateTime="2020-01-01T00:00:00Z", manager=boss["id"])
 
     users = {r["id"]: r for r in snapshot_entra(entra(graph), progress=False).resources}
 
@@ -108,7 +86,9 @@ def test_graph_user_maps_to_a_scim_user(graph: RunningGraph) -> None:
         "urn:recon:graph": {"userType": "Member", "employeeType": "Employee",
                             "employeeHireDate": "2021-05-01T00:00:00Z",
                             "employeeLeaveDateTime": "2026-12-31T00:00:00Z",
-                            "onPremisesImmutableId": "abc=", "managerEmployeeId": "1000"},
+                            "onPremisesImmutableId": "abc=",
+                            "createdDateTime": "2020-01-01T00:00:00Z",
+                            "managerEmployeeId": "1000"},
         "meta": {"resourceType": "User", "location": f"{graph.url}/users/7e57"},
     }
     assert "manager" not in users[boss["id"]][ENTERPRISE]  # none: left out, not null
@@ -215,407 +195,190 @@ def test_a_refused_token_is_one_clear_error(graph: RunningGraph,
     assert "expired-token" not in str(raised.value)
 
 
-# -- bulkUpload payloads -------------------------------------------------------------------------
+# -- sovereign clouds and configuration -----------------------------------------------------------
 
 
-def workers(count: int, *, start: int = 1000, manager: str | None = None) -> pd.DataFrame:
-    """A desired frame (architecture.md) of ``count`` active workers."""
-    keys = [str(start + n) for n in range(count)]
-    return pd.DataFrame({
-        "hr_key": keys,
-        "worker_active": True,
-        "in_scope": True,
-        "userName": [f"emp{k}@contoso.com" for k in keys],
-        "externalId": keys,
-        "displayName": [f"Worker {k}" for k in keys],
-        "name.givenName": "Worker",
-        "name.familyName": keys,
-        'emails[type eq "work"].value': [f"emp{k}@contoso.com" for k in keys],
-        DEPARTMENT: "Sales",
-        EMPLOYEE_NUMBER: keys,
-        MANAGER: manager if manager is not None else pd.NA,
-        "match_0": keys,
-    }, index=pd.RangeIndex(1, count + 1, name="hr_row")).astype({MANAGER: "string"})
+@pytest.mark.parametrize(
+    ("graph_url", "authority"),
+    [
+        ("https://graph.microsoft.com/v1.0", "https://login.microsoftonline.com"),
+        ("https://graph.microsoft.us/v1.0", "https://login.microsoftonline.us"),
+        ("https://dod-graph.microsoft.us/v1.0", "https://login.microsoftonline.us"),
+        ("https://microsoftgraph.chinacloudapi.cn/v1.0", "https://login.chinacloudapi.cn"),
+    ],
+)
+@pytest.mark.parametrize("kind", ["client_secret", "device_code", "default"])
+def test_every_credential_signs_in_to_the_cloud_of_its_graph_url(
+    graph_url: str, authority: str, kind: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """learn.microsoft.com/graph/deployments: national clouds have their own Graph host and
+    their own sign-in authority; a token from one is refused by the other."""
+    monkeypatch.setenv("RECON_TEST_SECRET", "s")
+    for name, value in (("AZURE_TENANT_ID", "t"), ("AZURE_CLIENT_ID", "c"),
+                        ("AZURE_CLIENT_SECRET", "s")):  # DefaultAzureCredential's first link
+        monkeypatch.setenv(name, value)
+    target = EntraTarget(credential=kind, tenant_id="t", client_id="c",
+                         client_secret_env="RECON_TEST_SECRET", graph_url=graph_url)
+
+    credential = graph_credential(target)
+
+    if kind == "default":  # the environment credential at the head of its chain
+        credential = credential.credentials[0]._credential
+    assert credential._authority == authority
+    assert graph_endpoint(target).scope == f"https://{graph_url.split('/')[2]}/.default"
 
 
-def plan_of(desired: pd.DataFrame, action: str | list[str] = "create") -> Plan:
-    """A plan of one op per worker, in the Plan table's columns (architecture.md)."""
-    actions = [action] * len(desired) if isinstance(action, str) else action
-    ops = pd.DataFrame({
-        "op_id": [f"{n:02d}{a}{k}".ljust(64, "0") for n, (a, k) in
-                  enumerate(zip(actions, desired["hr_key"], strict=True))],
-        "action": actions,
-        "method": ["POST" if a == "create" else "PATCH" for a in actions],
-        "path": ["/Users" if a == "create" else f"/Users/t{k}" for a, k in
-                 zip(actions, desired["hr_key"], strict=True)],
-        "target_id": ["" if a == "create" else f"t{k}" for a, k in
-                      zip(actions, desired["hr_key"], strict=True)],
-        "hr_key": desired["hr_key"].to_list(),
-        "hr_row": desired.index.to_list(),
-        "category": [{"create": "joiner", "disable": "leaver", "enable": "rehire",
-                      "link": "link"}.get(a, "drift") for a in actions],
-        "payload": "", "before": "", "etag": "", "risk": "low", "match": "",
-    })
-    return Plan(ops, plan_digest("s" * 64, ops["op_id"].to_list()), "s" * 64, date(2026, 11, 15))
+def test_an_unknown_graph_host_is_one_clear_error() -> None:
+    target = EntraTarget(graph_url="https://graph.example.com/v1.0")
+    with pytest.raises(ConfigError, match=r"not a Microsoft Graph host.*graph\.microsoft\.us"):
+        graph_endpoint(target)
 
 
-def statuses(result: PushResult) -> dict[str, int]:
-    return {k: v for k, v in result.counts().to_dict().items() if v}
+def test_token_env_means_a_token_credential_or_says_what_to_write() -> None:
+    from recon.core.config import parse_config
+
+    base = {"source": {"path": "hr.csv", "key": "id"}, "attributes": {"userName": "[id]"},
+            "match": [{"source": "[id]", "target": "externalId"}]}
+
+    implied = parse_config({**base, "target": {"entra": {"token_env": "T"}}}, base_dir=Path("."))
+    assert implied.target.entra is not None and implied.target.entra.credential == "token"
+    with pytest.raises(ConfigError) as raised:
+        parse_config({**base, "target": {"entra": {"token_env": "T",
+                                                   "credential": "client_secret"}}},
+                     base_dir=Path("."))
+    assert "write credential: token, or remove token_env" in str(raised.value)
+    assert "\n" not in str(raised.value)
+    with pytest.raises(ConfigError, match="needs token_env"):
+        parse_config({**base, "target": {"entra": {"credential": "token"}}}, base_dir=Path("."))
 
 
-def approve_all(plan: Plan) -> Approval:
-    return approve(plan, approver="Ines Auditor", everything=True)
+@pytest.mark.parametrize(
+    ("mappings", "message"),
+    [
+        ([{"source": "externalId", "target": "employeeId"}], "exactly one mapping needs matching"),
+        ([{"source": "externalId", "target": "employeeId", "matching": True},
+          {"source": "userName", "target": "userPrincipalName", "generated": True}],
+         "generated value must be applied on object creation only"),
+        ([{"source": "externalId", "target": "employeeId", "matching": True},
+          {"source": "userName", "target": "employeeId"}], "target of several mappings"),
+    ],
+)
+def test_mappings_are_checked_as_the_app_would(mappings: list[dict[str, Any]],
+                                               message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        EntraTarget(inbound={"service_principal_id": "s", "job_id": "j", "mappings": mappings})
 
 
-def test_bulk_requests_hold_at_most_fifty_operations_with_unique_bulk_ids() -> None:
-    desired = workers(120)
-    ops = inbound_ops(plan_of(desired).ops, desired)
+def test_only_what_the_app_writes_is_compared() -> None:
+    """Generated, create-only and unmapped attributes are never drift; active always counts."""
+    from recon.core.config import EntraMapping
+    from recon.targets.entra.mapping import AppMappings
 
-    chunks = list(bulk_requests(ops))
+    mappings = AppMappings((
+        EntraMapping(source="externalId", target="employeeId", matching=True),
+        EntraMapping(source="userName", target="userPrincipalName", apply="on_create",
+                     generated=True),
+        EntraMapping(source="title", target="jobTitle", apply="on_create"),
+        EntraMapping(source=DEPARTMENT, target="department"),
+        EntraMapping(source="urn:ietf:params:scim:schemas:extension:csv:1.0:User:HireDate",
+                     target="employeeHireDate"),
+    ))
 
-    assert [len(chunk) for chunk, _ in chunks] == [50, 50, 20]
-    bodies = [body for _, body in chunks]
-    assert all(b["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"]
-               for b in bodies)
-    bulk_ids = [op["bulkId"] for b in bodies for op in b["Operations"]]
-    assert len(set(bulk_ids)) == 120
-    with pytest.raises(PlanError, match="1 to 50"):
-        next(bulk_requests(ops, MAX_OPERATIONS + 1))
-
-
-def test_each_op_is_a_post_of_the_full_worker_record() -> None:
-    """G-BULK: POST /Users, externalId = HR key, active, manager.value = manager's HR key."""
-    desired = workers(2, start=2000, manager="2000")
-    desired.loc[2, "worker_active"] = False
-    ops = inbound_ops(plan_of(desired, ["create", "disable"]).ops.tail(1), desired)
-
-    assert ops == [InboundOp(ops[0].op_id, "disable", "2001", ops[0].op_id, {
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE],
-        "userName": "emp2001@contoso.com",
-        "externalId": "2001",
-        "displayName": "Worker 2001",
-        "name": {"givenName": "Worker", "familyName": "2001"},
-        "emails": [{"type": "work", "value": "emp2001@contoso.com", "primary": True}],
-        ENTERPRISE: {"department": "Sales", "employeeNumber": "2001",
-                     "manager": {"value": "2000"}},
-        "active": False,
-    })]
-    assert ops[0].operation()["method"] == "POST"
-    assert ops[0].operation()["path"] == "/Users"
+    assert mappings.compared("externalId") and mappings.compared(DEPARTMENT)
+    assert mappings.compared("active")
+    assert not mappings.compared("userName") and not mappings.compared("userName", create=True)
+    assert not mappings.compared("title") and mappings.compared("title", create=True)
+    assert not mappings.compared('emails[type eq "work"].value')
+    assert mappings.why_not_compared("userName") == \
+        "userPrincipalName is generated by the Entra app"
+    custom = "urn:ietf:params:scim:schemas:extension:csv:1.0:User:HireDate"
+    assert mappings.compared(custom)  # read back from the property it is written to
+    assert ("employeeHireDate", custom) in {(a.graph_property, a.scim_path)
+                                            for a in mappings.read_table()}
 
 
-def test_a_manager_outside_the_hr_file_is_not_sent() -> None:
-    """DESIGN: an unresolvable reference is reported, never written."""
-    desired = workers(1, manager="9999")
-    (op,) = inbound_ops(plan_of(desired).ops, desired)
-    assert "manager" not in op.record[ENTERPRISE]
+# -- users/delta ---------------------------------------------------------------------------------
 
 
-def test_managers_travel_before_their_reports() -> None:
-    """Entra resolves manager.value against users it holds: upload the chain top down."""
-    desired = workers(4)
-    desired[MANAGER] = pd.Series(["1001", "1002", pd.NA, "1000"], index=desired.index,
-                                 dtype="string")
-    ops = inbound_ops(plan_of(desired).ops, desired)
-    assert [op.hr_key for op in ops] == ["1002", "1001", "1000", "1003"]
-
-
-# -- push ----------------------------------------------------------------------------------------
-
-
-def test_push_uploads_in_chunks_and_entra_creates_the_workers(graph: RunningGraph,
-                                                              tmp_path: Path) -> None:
-    desired = workers(60, manager="1000")
-    plan = plan_of(desired)
-
-    result = push_inbound(plan, approve_all(plan), entra(graph), tmp_path / "journal.db",
-                          desired=desired, progress=False, calls_per_second=50)
-
-    assert result.ok and statuses(result) == {"succeeded": 60}
-    assert result.requests == 2
-    posts = [r for r in graph.state.requests if r["method"] == "POST"]
-    assert [r["path"] for r in posts] == [
-        f"/v1.0/servicePrincipals/{SP_ID}/synchronization/jobs/{JOB_ID}/bulkUpload"] * 2
-    assert {r["headers"]["Content-Type"] for r in posts} == {"application/scim+json"}
-    assert [len(p["Operations"]) for p in graph.state.bulk_payloads] == [50, 10]
-    ada = graph.state.by_employee_id("1042")
-    assert ada is not None and ada["userPrincipalName"] == "emp1042@contoso.com"
-    assert ada["manager"] == graph.state.by_employee_id("1000")["id"]  # type: ignore[index]
-    with Journal(tmp_path / "journal.db") as journal:
-        attempts = journal.attempts_frame()
-    bulk_ids = attempts["request_summary"].str.extract(r"bulkId=(\S+)")[0]
-    assert sorted(bulk_ids) == sorted(plan.ops["op_id"])  # bulkId ↔ op id, journaled
-    assert set(attempts["outcome"]) == {"succeeded"} and set(attempts["http_status"]) == {202}
-    assert not attempts["request_summary"].str.contains("emp1042@").any()  # no values
-
-
-def test_push_waits_out_throttling_and_journals_every_attempt(graph: RunningGraph,
-                                                             tmp_path: Path) -> None:
-    graph.state.throttle_bulk_calls = {0}
-    desired = workers(3)
-    plan = plan_of(desired)
-    waits: list[float] = []
-
-    result = push_inbound(plan, approve_all(plan), entra(graph), tmp_path / "journal.db",
-                          desired=desired, progress=False, sleep=waits.append)
-
-    assert result.ok and result.requests == 2
-    assert 1.0 in waits  # the Retry-After of the 429
-    with Journal(tmp_path / "journal.db") as journal:
-        attempts = journal.attempts_frame()
-    per_op = attempts.groupby("op_id")[["outcome", "http_status"]].agg(list)
-    assert per_op["outcome"].map(tuple).unique().tolist() == [("throttled", "succeeded")]
-    assert per_op["http_status"].map(tuple).unique().tolist() == [(429, 202)]
-
-
-def test_pushing_the_same_plan_again_sends_nothing_twice(graph: RunningGraph,
-                                                        tmp_path: Path) -> None:
-    desired = workers(5)
-    plan = plan_of(desired)
-    journal = tmp_path / "journal.db"
-    push_inbound(plan, approve_all(plan), entra(graph), journal, desired=desired,
-                 progress=False, calls_per_second=50)
-
-    again = push_inbound(plan, approve_all(plan), entra(graph), journal, desired=desired,
-                         progress=False, calls_per_second=50)
-
-    assert statuses(again) == {"already_applied": 5}
-    assert again.requests == 0 and len(graph.state.bulk_payloads) == 1
-
-
-def test_a_dry_run_builds_every_request_and_sends_none(graph: RunningGraph,
-                                                      tmp_path: Path) -> None:
-    desired = workers(70)
-    plan = plan_of(desired)
-
-    result = push_inbound(plan, approve_all(plan), entra(graph), tmp_path / "j.db",
-                          desired=desired, progress=False, dry_run=True)
-
-    assert statuses(result) == {"dry_run": 70} and result.ok and result.dry_run
-    assert result.results["request_no"].max() == 2
-    assert graph.state.requests == [] and not (tmp_path / "j.db").exists()
-
-
-def test_links_and_deletes_are_reported_not_sent(graph: RunningGraph, tmp_path: Path) -> None:
-    desired = workers(3)
-    plan = plan_of(desired, ["create", "link", "delete"])
-
-    with pytest.raises(PlanError, match="1 deletes approved, over the limit of 0"):
-        push_inbound(plan, approve_all(plan), entra(graph), tmp_path / "j.db",
-                     desired=desired, progress=False, calls_per_second=50)
-    result = push_inbound(plan, approve_all(plan), entra(graph), tmp_path / "j.db",
-                          desired=desired, progress=False, calls_per_second=50,
-                          policy=Policy(max_deletes=1))
-
-    states = result.results.set_index("action")["status"].to_dict()
-    assert states == {"create": "succeeded", "link": "skipped", "delete": "skipped"}
-    assert [len(p["Operations"]) for p in graph.state.bulk_payloads] == [1]
-
-
-def test_push_refuses_a_stale_approval_or_too_many_disables(graph: RunningGraph,
-                                                            tmp_path: Path) -> None:
-    desired = workers(3)
-    plan = plan_of(desired, "disable")
-    with pytest.raises(PlanError, match="approval is for plan"):
-        push_inbound(plan, Approval("e" * 64, tuple(plan.ops["op_id"]), "x"), entra(graph),
-                     tmp_path / "j.db", desired=desired, progress=False)
-    with pytest.raises(PlanError, match="not in the plan"):
-        push_inbound(plan, Approval(plan.digest, ("f" * 64,), "x"), entra(graph), tmp_path / "j.db",
-                     desired=desired, progress=False)
-    with pytest.raises(PlanError, match="3 disables approved, over the limit of 2"):
-        push_inbound(plan, approve_all(plan), entra(graph), tmp_path / "j.db", desired=desired,
-                     policy=Policy(max_disables=2), progress=False)
-    assert graph.state.bulk_payloads == []
-
-
-def test_push_refuses_records_that_differ_from_what_was_approved(graph: RunningGraph,
-                                                                tmp_path: Path) -> None:
-    """The records are rebuilt from HR; if HR changed since the plan, nobody approved them."""
-    desired = workers(2)
-    plan = plan_of(desired, "update")
-    plan.ops["payload"] = json.dumps({
-        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-        "Operations": [{"op": "replace", "path": DEPARTMENT, "value": "Marketing"}]})
-
-    with pytest.raises(PlanError, match=r"approved .*department = 'Marketing'.*'Sales'"):
-        push_inbound(plan, approve_all(plan), entra(graph), tmp_path / "j.db", desired=desired,
-                     progress=False)
-    assert graph.state.bulk_payloads == []
-
-
-def test_push_without_an_inbound_job_is_a_config_error(graph: RunningGraph,
-                                                       tmp_path: Path) -> None:
-    desired = workers(1)
-    plan = plan_of(desired)
-    target = EntraTarget(credential="token", token_env=TOKEN_ENV, graph_url=graph.url)
-    with pytest.raises(ConfigError, match="inbound"):
-        push_inbound(plan, approve_all(plan), target, tmp_path / "j.db", desired=desired)
-
-
-# -- verify --------------------------------------------------------------------------------------
-
-
-def test_verify_reports_pending_until_entra_applies_then_converged(
+def test_repeated_snapshots_read_only_the_changes_through_users_delta(
     graph: RunningGraph, tmp_path: Path,
 ) -> None:
-    """API-ISS: results arrive asynchronously, in the provisioning logs, minutes later."""
-    graph.state.defer = True
-    desired = workers(4)
-    plan = plan_of(desired)
-    journal = tmp_path / "journal.db"
-    push_inbound(plan, approve_all(plan), entra(graph), journal, desired=desired,
-                 progress=False, calls_per_second=50)
+    """learn.microsoft.com/graph/api/user-delta: a full round, then only what changed; the
+    deltaLink is kept in the run folder."""
+    from recon.targets.entra.delta import DELTA_STATE, snapshot_delta
 
-    before = verify_inbound(plan, entra(graph), journal, desired=desired, progress=False)
-    graph.state.process_pending()
-    after = verify_inbound(plan, entra(graph), journal, desired=desired, progress=False)
+    boss = graph.state.add_user(userPrincipalName="boss@contoso.com", employeeId="1")
+    for number in range(2, 150):
+        graph.state.add_user(userPrincipalName=f"u{number}@contoso.com",
+                             employeeId=str(number), manager=boss["id"])
+    target = entra(graph)
 
-    assert before.counts().to_dict() == {"pending": 4} and not before.converged
-    assert after.counts().to_dict() == {"converged": 4} and after.converged
-    assert set(after.results["log_action"]) == {"create"}
-    logs = [r for r in graph.state.requests if r["path"] == "/v1.0/auditLogs/provisioning"]
-    assert logs and logs[-1]["query"]["$filter"].startswith(f"jobId eq '{JOB_ID}' and "
-                                                            "activityDateTime ge ")
+    first = snapshot_delta(target, tmp_path, progress=False)
+    gone = graph.state.by_employee_id("7")
+    assert gone is not None
+    graph.state.delete_user(gone["id"])
+    changed = graph.state.by_employee_id("8")
+    assert changed is not None
+    changed["department"] = "Legal"
+    graph.state.touch(changed["id"])
+    graph.state.requests.clear()
+    second = snapshot_delta(target, tmp_path, progress=False)
+    calls = [r["path"] for r in graph.state.requests]
+    full = snapshot_entra(target, progress=False)
 
-
-def test_verify_gives_the_provisioning_log_reason_of_a_failure(graph: RunningGraph,
-                                                              tmp_path: Path) -> None:
-    graph.state.add_user(userPrincipalName="emp1001@contoso.com")  # UPN taken, no employeeId
-    desired = workers(2)
-    plan = plan_of(desired)
-    journal = tmp_path / "journal.db"
-    push_inbound(plan, approve_all(plan), entra(graph), journal, desired=desired,
-                 progress=False, calls_per_second=50)
-
-    verification = verify_inbound(plan, entra(graph), journal, desired=desired, progress=False)
-
-    by_key = verification.results.set_index("hr_key")
-    assert by_key.loc["1000", "state"] == "converged"
-    assert by_key.loc["1001", "state"] == "failed"
-    assert "EntryConflict" in by_key.loc["1001", "reason"]
-    assert "emp1001@contoso.com" in by_key.loc["1001", "reason"]
+    assert first.count == 149 and second.count == 148
+    state = json.loads((tmp_path / DELTA_STATE).read_text(encoding="utf-8"))
+    assert "$deltatoken=" in state["deltaLink"]
+    assert calls == ["/v1.0/users/delta"]  # one call: the changes only
+    strip = [{k: v for k, v in r.items() if k != "meta"} for r in full.resources]
+    assert sorted(strip, key=lambda r: r["id"]) == sorted(
+        ({k: v for k, v in r.items() if k != "meta"} for r in second.resources),
+        key=lambda r: r["id"])
 
 
-def test_verify_sees_updates_and_disables_through_the_users(graph: RunningGraph,
-                                                           tmp_path: Path) -> None:
-    for key in ("1000", "1001"):
-        graph.state.add_user(userPrincipalName=f"emp{key}@contoso.com", employeeId=key,
-                             department="Marketing")
-    desired = workers(2)
-    desired.loc[2, "worker_active"] = False
-    plan = plan_of(desired, ["update", "disable"])
-    journal = tmp_path / "journal.db"
-    push_inbound(plan, approve_all(plan), entra(graph), journal, desired=desired,
-                 progress=False, calls_per_second=50)
-
-    verification = verify_inbound(plan, entra(graph), journal, desired=desired, progress=False)
-
-    assert verification.converged
-    assert verification.results.set_index("hr_key")["log_action"].to_dict() == {
-        "1000": "update", "1001": "disable"}
-    assert graph.state.by_employee_id("1001")["accountEnabled"] is False  # type: ignore[index]
-    assert json.loads(json.dumps(graph.state.bulk_payloads))[0]["Operations"][1]["data"][
-        "active"] is False
+# -- access review: lifecycle dates and guests ------------------------------------------------------
 
 
-def test_verify_without_a_push_says_so(graph: RunningGraph, tmp_path: Path) -> None:
-    plan = plan_of(workers(1))
-    with pytest.raises(PlanError, match="push first"):
-        verify_inbound(plan, entra(graph), tmp_path / "journal.db", desired=workers(1),
-                       progress=False)
+def test_lifecycle_dates_and_guests_for_the_access_review(graph: RunningGraph) -> None:
+    """Lifecycle Workflows trigger on employeeHireDate / employeeLeaveDateTime; guests carry
+    externalUserState and createdDateTime (learn.microsoft.com/graph/api/resources/user)."""
+    from datetime import date
 
+    from recon.core.config import parse_config
+    from recon.targets.entra.review import guests, lifecycle_dates
+    from recon.workflows.reconcile import reconcile
 
-# -- end to end ------------------------------------------------------------------------------------
+    graph.state.add_user(id="a", userPrincipalName="a@contoso.com", employeeId="1",
+                         employeeHireDate="2020-01-01T00:00:00Z")
+    graph.state.add_user(id="b", userPrincipalName="b@contoso.com", employeeId="2",
+                         employeeHireDate="2020-02-01T08:00:00Z",
+                         employeeLeaveDateTime="2026-12-31T00:00:00Z")
+    graph.state.add_user(id="g1", userPrincipalName="x_f.com#EXT#@contoso.com", userType="Guest",
+                         externalUserState="Accepted", createdDateTime="2020-01-01T00:00:00Z")
+    graph.state.add_user(id="g2", userPrincipalName="y_f.com#EXT#@contoso.com", userType="Guest",
+                         externalUserState="PendingAcceptance",
+                         createdDateTime="2026-11-01T00:00:00Z")
+    hr = "id,status,hired,left,mail\n1,Active,2020-01-01,,a@contoso.com\n" \
+         "2,Active,2020-02-01,,b@contoso.com\n"
+    from tempfile import TemporaryDirectory
 
-AS_OF = date(2026, 11, 15)
+    with TemporaryDirectory() as where:
+        (Path(where) / "hr.csv").write_text(hr, encoding="utf-8")
+        config = parse_config({
+            "as_of": "2026-11-15",
+            "source": {"path": "hr.csv", "key": "id", "hire_date": "hired",
+                       "termination_date": "left",
+                       "status": {"column": "status", "active": ["Active"]}},
+            "target": {"entra": {"token_env": TOKEN_ENV, "graph_url": graph.url}},
+            "attributes": {"externalId": "[id]", "userName": "[mail]"},
+            "match": [{"source": "[id]", "target": "externalId"}]}, base_dir=Path(where))
+        result = reconcile(config)
+    directory = snapshot_entra(config.target.entra, progress=False)  # type: ignore[arg-type]
 
+    dates = lifecycle_dates(result, directory)
+    invited = guests(directory, date(2026, 11, 15))
 
-def sample_config(graph: RunningGraph) -> Config:
-    """data/samples/entra-inbound.yaml (Microsoft's 1,000-row inbound sample), pointed at the
-    loopback tenant instead of its empty snapshot, with guests excluded by a config rule."""
-    data = yaml.safe_load((SAMPLES / "entra-inbound.yaml").read_text(encoding="utf-8"))
-    data["as_of"] = AS_OF.isoformat()
-    data["target"] = {
-        "entra": {"credential": "token", "token_env": TOKEN_ENV, "graph_url": graph.url,
-                  "inbound": {"service_principal_id": SP_ID, "job_id": JOB_ID}},
-        "exclude": '[urn:recon:graph:userType] = "Guest"',
-    }
-    return parse_config(data, base_dir=SAMPLES)
-
-
-def test_the_sample_extract_converges_in_entra_through_bulk_upload(
-    graph: RunningGraph, tmp_path: Path,
-) -> None:
-    """Reconcile → plan → approve → bulkUpload → provisioning logs → reconcile again: nothing
-    left to do. The tenant already holds a drifted worker, a leaver still enabled, a rehire
-    still disabled, a guest (excluded by the config) and a service account without employeeId
-    (an orphan: reported, never touched)."""
-    tenant = graph.state
-    tenant.add_user(userPrincipalName="emp1783@contoso.com", employeeId="1783",
-                    department="Old dept")
-    tenant.add_user(userPrincipalName="emp1571@contoso.com", employeeId="1571")  # HR: inactive
-    tenant.add_user(userPrincipalName="emp1387@contoso.com", employeeId="1387",
-                    accountEnabled=False)
-    tenant.add_user(userPrincipalName="guest_fabrikam.com#EXT#@contoso.com", userType="Guest")
-    tenant.add_user(userPrincipalName="svc-backup@contoso.com")
-    config = sample_config(graph)
-    entra_target = config.target.entra
-    assert entra_target is not None
-
-    first = reconcile(config)
-    the_plan = plan(first, config)
-    approval = approve(the_plan, approver="Ines Auditor", everything=True)
-    pushed = push_inbound(the_plan, approval, entra_target, tmp_path / "journal.db",
-                          desired=first.desired, policy=config.policy, progress=False)
-    verification = verify_inbound(the_plan, entra_target, tmp_path / "journal.db",
-                                  desired=first.desired, progress=False)
-    second = reconcile(config)
-
-    counts = first.counts()
-    assert {"joiner", "drift", "leaver", "rehire", "orphan", "excluded"} <= set(counts.index)
-    assert counts["orphan"] == 1 and counts["excluded"] == 1
-    actions = the_plan.counts().to_dict()
-    assert {"update": 1, "enable": 1, "disable": 1}.items() <= actions.items()
-    assert pushed.ok and statuses(pushed) == {"succeeded": len(the_plan)}
-    assert [len(p["Operations"]) for p in tenant.bulk_payloads][:-1] == [50] * (
-        len(tenant.bulk_payloads) - 1)
-    assert verification.converged, verification.results.query("state != 'converged'")
-    assert len(plan(second, config)) == 0
-    assert second.counts()["in_sync"] == counts["joiner"] + 3
-    assert tenant.by_employee_id("1571")["accountEnabled"] is False  # type: ignore[index]
-    assert tenant.by_employee_id("1783")["department"] != "Old dept"  # type: ignore[index]
-
-
-def test_the_cli_pushes_to_entra_and_verifies_through_the_logs(
-    graph: RunningGraph, tmp_path: Path,
-) -> None:
-    """recon reconcile → approve → push → verify with target.entra, as a scheduled job runs."""
-    from typer.testing import CliRunner
-
-    from recon.cli import app
-
-    data = yaml.safe_load((SAMPLES / "entra-inbound.yaml").read_text(encoding="utf-8"))
-    data["source"]["path"] = str(SAMPLES / data["source"]["path"])
-    data["target"] = {"entra": {"credential": "token", "token_env": TOKEN_ENV,
-                                "graph_url": graph.url,
-                                "inbound": {"service_principal_id": SP_ID, "job_id": JOB_ID}}}
-    config = tmp_path / "entra.yaml"
-    config.write_text(yaml.safe_dump(data), encoding="utf-8")
-    run = tmp_path / "run"
-    runner = CliRunner()
-
-    def recon(*args: str) -> int:
-        return runner.invoke(app, [str(a) for a in args], catch_exceptions=False).exit_code
-
-    assert recon("reconcile", "-c", config, "--out", run, "--as-of", AS_OF) == 0
-    assert recon("approve", "--plan", run / "plan.json", "--out", run / "approval.json",
-                 "--approver", "Ines Auditor", "--category", "joiner") == 0
-    assert recon("push", "-c", config, "--plan", run / "plan.json", "--approval",
-                 run / "approval.json", "--journal", run / "journal.db") == 0
-    assert recon("verify", "-c", config, "--plan", run / "plan.json", "--approval",
-                 run / "approval.json", "--journal", run / "journal.db",
-                 "--out", run / "verification.csv") == 0
-
-    verification = pd.read_csv(run / "verification.csv", dtype=str)
-    assert len(verification) == 170 and set(verification["state"]) == {"converged"}
-    assert len(graph.state.users) == 170
+    assert dates[["hr_key", "differs"]].values.tolist() == [["2", "leave"]]
+    assert dates.loc[0, "Entra employeeLeaveDateTime"] == date(2026, 12, 31)
+    assert invited["externalUserState"].tolist() == ["PendingAcceptance", "Accepted"]
+    assert invited["days since invited"].tolist() == [14, 2510]

@@ -80,9 +80,55 @@ class ScimTarget(_Model):
     page_size: int = Field(default=200, gt=0)
 
 
+class EntraMapping(_Model):
+    """One attribute mapping of the API-driven inbound provisioning app, as the Entra admin
+    center shows it (Provisioning → Mappings): the SCIM attribute of the uploaded record, the
+    Graph user property the app writes from it, and how (docs/entra.md, "Mappings")."""
+
+    source: str  # SCIM path in the record: externalId, name.givenName, urn:…:User:department
+    target: str  # Graph user property: employeeId, givenName, employeeOrgData.costCenter
+    apply: Literal["always", "on_create"] = "always"  # "Apply this mapping"
+    generated: bool = False  # the app computes the value (RandomString…): recon cannot predict it
+    matching: bool = False  # "Match objects using this attribute"
+    flow_null: bool = False  # "Flow null values" ticked: an omitted value clears the property
+
+    @model_validator(mode="after")
+    def _generated_once(self) -> EntraMapping:
+        if self.generated and self.apply == "always":
+            raise ValueError(
+                f"mapping {self.source} → {self.target}: a generated value must be applied "
+                "on object creation only (apply: on_create), or every update renames the "
+                "account (Microsoft's inbound provisioning FAQ)")
+        return self
+
+
 class EntraInbound(_Model):
+    """API-driven inbound provisioning: the job recon pushes to, and how the app is set up."""
+
     service_principal_id: str
     job_id: str
+    # The app's attribute mappings; None means the mappings docs/entra.md lists (externalId ↔
+    # employeeId matching). Only these attributes are compared by reconcile and verify.
+    mappings: list[EntraMapping] | None = None
+    cloud_only: bool = True  # "…to Microsoft Entra ID": synced (hybrid) users are not sent
+    calls_per_window: int = Field(default=35, ge=1, le=40)  # bulkUpload calls in any 5 s
+    daily_quota: int = Field(default=2000, gt=0)  # calls in 24 h: 2,000 (P1/P2), 6,000 (Governance)
+    check_schema: bool = True  # read the job's schema before a push; warn where it disagrees
+
+    @field_validator("mappings")
+    @classmethod
+    def _one_matching(cls, value: list[EntraMapping] | None) -> list[EntraMapping] | None:
+        if value is None:
+            return value
+        matching = [m for m in value if m.matching]
+        if len(matching) != 1:
+            raise ValueError(f"exactly one mapping needs matching: true (the app's matching "
+                             f"attribute), found {len(matching)}")
+        targets = [m.target.lower() for m in value]
+        twice = sorted({t for t in targets if targets.count(t) > 1})
+        if twice:
+            raise ValueError(f"Graph property {twice[0]!r} is the target of several mappings")
+        return value
 
 
 class EntraTarget(_Model):
@@ -99,6 +145,29 @@ class EntraTarget(_Model):
     page_size: int = Field(default=999, gt=0, le=999)
     user_filter: str | None = None
     inbound: EntraInbound | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _token_env_means_token(cls, data: Any) -> Any:
+        """``token_env`` alone implies ``credential: token``; with another credential it is a
+        mistake that would otherwise end in azure-identity's many-line sign-in error."""
+        if not isinstance(data, dict) or not data.get("token_env"):
+            return data
+        credential = data.get("credential")
+        if credential is None:
+            return {**data, "credential": "token"}
+        if credential != "token":
+            raise ValueError(f"token_env is read only with credential: token (this target says "
+                             f"credential: {credential}); write credential: token, or remove "
+                             "token_env")
+        return data
+
+    @model_validator(mode="after")
+    def _token_needs_env(self) -> EntraTarget:
+        if self.credential == "token" and not self.token_env:
+            raise ValueError("credential: token needs token_env: NAME, the environment variable "
+                             "that holds the bearer token")
+        return self
 
 
 class Target(_Model):

@@ -1,259 +1,156 @@
-"""A small Microsoft Graph on 127.0.0.1 that speaks the documented wire format.
+"""A small Microsoft Graph on 127.0.0.1 that behaves as Microsoft documents it.
 
-It is the stand-in for a tenant in the tests: the real msgraph-sdk and recon's httpx calls talk
-to it over loopback HTTP, so paging, throttling and payload checks are exercised end to end.
-It implements only what recon uses, as the Graph docs describe it:
+It is the stand-in for a tenant in the tests and in notebook 4: the real msgraph-sdk and
+recon's httpx calls talk to it over loopback HTTP. It implements what recon uses, each answer
+after a Microsoft page (short names and URLs in ``recon.testing.graph_tenant``):
 
-- ``GET /v1.0/users`` with ``$select``, ``$top`` (1..999), a minimal ``$filter``
-  (``employeeId eq '…'``, ``userType eq '…'``, ``accountEnabled eq true|false``, joined by
-  ``and``), ``$expand=manager($select=…)`` and ``@odata.nextLink`` paging with ``$skiptoken``;
-  chosen pages answer ``429`` with ``Retry-After`` once (``throttle_pages``);
-- ``GET /v1.0/users/{id}``;
-- ``GET /v1.0/auditLogs/provisioning`` (``provisioningObjectSummary`` entries) with ``$filter``
-  on ``jobId``, ``cycleId``, ``changeId`` (``eq``) and ``activityDateTime`` (``ge gt le lt``),
-  ``$top`` and paging;
-- ``POST /v1.0/servicePrincipals/{id}/synchronization/jobs/{jobId}/bulkUpload``: checks the
-  content type (``application/scim+json``), the BulkRequest schema, at most 50 operations,
-  POST to ``/Users`` only, unique bulkIds, core User schema and externalId; then applies each
-  operation like API-driven inbound provisioning with its default mapping (match
-  ``externalId`` ↔ ``employeeId``; create or update; ``active`` → ``accountEnabled``; manager
-  by the manager's externalId) and writes one provisioning log entry per operation. It answers
-  ``202 Accepted`` with an empty body and a ``Location`` to the provisioning logs. With
-  ``defer=True`` the operations wait until ``process_pending()``, as the real service applies
-  them asynchronously.
+- ``GET /v1.0/users``: ``$select`` checked against the user properties (unknown → 400,
+  single-user-only → 501), ``$top`` 1..999, ``$filter`` with ``eq`` and ``in`` (≤ 15 values,
+  KNOWN) on the properties recon filters, ``$expand=manager($select=…)``, ``@odata.nextLink``
+  paging with ``$skiptoken``; chosen pages answer 429 with Retry-After once (THR) — LIST, USER;
+- ``GET /v1.0/users/delta``: a round of pages ending in ``@odata.deltaLink``; later rounds
+  return the changed users (all selected properties) and removed ones as ``@removed``;
+  ``manager`` selectable as ``manager@delta``; ``$expand``, ``$top``, ``$orderby`` refused —
+  DELTA and the delta-query overview;
+- ``GET /v1.0/users/{id}``; ``PATCH /v1.0/users/{id}`` → 204, employeeId longer than 16 → 400,
+  a user synced from on-premises AD → 400 (UPD; the message is the one Graph is reported to give);
+- ``GET /v1.0/auditLogs/provisioning``: ``$filter`` with ``eq``, ``contains``, ``gt``, ``lt``
+  only (``ge``/``le`` → 400), ``$top``, newest first, ``$skiptoken`` paging; an entry is
+  visible only ``log_delay`` seconds after processing — PLIST, ISS;
+- ``GET …/synchronization/jobs/{jobId}`` (status code Active, Paused, Quarantine…) and
+  ``…/schema`` (the job's attribute mappings); ``POST …/start`` and ``…/pause`` — JOB, JSTAT,
+  SCH, AM;
+- ``POST …/synchronization/jobs/{jobId}/bulkUpload``: at most 40 calls in any 5 s and a daily
+  quota, else 429 with Retry-After (CON, ISS); ``application/scim+json`` only, a SCIM
+  BulkRequest of at most 50 operations, else 400 "Invalid Data Format" (BULK, ISS); non-POST
+  operations are ignored and not logged (Microsoft Q&A 2028268); duplicate bulkIds are
+  accepted (GEX sends two); 202, empty body, ``Location`` to the job's logs (BULK). A paused
+  job accepts and logs nothing until started (ISS); with ``defer`` uploads wait for
+  ``process_pending()``. Processing is ``recon.testing.graph_provisioning``.
 
-Every request needs ``Authorization: Bearer <token>``. The server runs in a daemon thread and
-shuts itself down after ``lifetime`` seconds if a test forgets to stop it.
+Every request needs ``Authorization: Bearer <token>`` (401 InvalidAuthenticationToken, ISS).
+The server runs in a daemon thread and shuts itself down after ``lifetime`` seconds.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 import threading
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 from recon.core.scim import BULK_REQUEST, CORE_USER, ENTERPRISE, is_schema
-
-MAX_BULK_OPERATIONS = 50
-MAX_PAGE = 999
-DEFAULT_PROPERTIES = (
-    "businessPhones", "displayName", "givenName", "id", "jobTitle", "mail", "mobilePhone",
-    "officeLocation", "preferredLanguage", "surname", "userPrincipalName",
+from recon.testing.graph_provisioning import GENERATED_UPN_EXPRESSION, Job, now_iso
+from recon.testing.graph_queries import (
+    field_of,
+    log_clauses,
+    matches,
+    selected,
+    split_top_level,
+    user_clauses,
 )
-_FILTER_CLAUSE = re.compile(
-    r"^\s*(?P<prop>\w+)\s+(?P<op>eq|ge|gt|le|lt)\s+(?P<value>'(?:[^']|'')*'|[\w:.+-]+)\s*$",
-    re.IGNORECASE,
+from recon.testing.graph_tenant import (
+    DEFAULT_JOB_ID,
+    DEFAULT_SP_ID,
+    GraphError,
+    GraphState,
 )
 
+__all__ = ["DEFAULT_JOB_ID", "DEFAULT_SP_ID", "GraphError", "GraphState", "RunningGraph",
+           "running_graph"]
 
-class GraphError(Exception):
-    """An error answer in Graph's shape: ``{"error": {"code", "message"}}``."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+MAX_BULK_OPERATIONS = 50  # BULK, CON, ISS
+MAX_PAGE = 999  # LIST
+DELTA_PAGE = 100
+MAX_EMPLOYEE_ID = 16  # USER, UPD: "The maximum length is 16 characters"
+SYNCED_USER_MESSAGE = ("Unable to update the specified properties for on-premises mastered "
+                       "Directory Sync objects or objects currently undergoing migration.")
 
 
-def _parse_filter(text: str | None) -> list[tuple[str, str, str]]:
-    """``a eq 'x' and b ge 2026-01-01T00:00:00Z`` → [(a, eq, x), (b, ge, 2026-…)]."""
-    if not text:
-        return []
-    clauses = []
-    for part in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE):
-        match = _FILTER_CLAUSE.match(part)
-        if not match:
-            raise GraphError(400, "Request_UnsupportedQuery", f"Unsupported query: {part!r}")
-        value = match["value"]
-        if value.startswith("'"):
-            value = value[1:-1].replace("''", "'")
-        clauses.append((match["prop"], match["op"].lower(), value))
-    return clauses
+def _token(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode()
 
 
-def _split_top_level(text: str) -> list[str]:
-    """Split ``a,manager($select=id,employeeId)`` on commas outside parentheses."""
-    parts, depth, current = [], 0, ""
-    for char in text:
-        if char == "," and depth == 0:
-            parts.append(current)
-            current = ""
-            continue
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        current += char
-    if current:
-        parts.append(current)
-    return [part.strip() for part in parts if part.strip()]
+def _untoken(text: str) -> dict[str, Any]:
+    try:
+        loaded = json.loads(base64.urlsafe_b64decode(text.encode()).decode())
+    except ValueError as error:
+        raise GraphError(400, "BadRequest", "Invalid skip or delta token.") from error
+    if not isinstance(loaded, dict):
+        raise GraphError(400, "BadRequest", "Invalid skip or delta token.")
+    return loaded
 
 
-def _compare(actual: Any, op: str, expected: str) -> bool:
-    if isinstance(actual, bool):
-        return op == "eq" and str(actual).lower() == expected.lower()
-    if actual is None:
-        return op == "eq" and expected == "null"
-    text = str(actual)
-    if op == "eq":
-        return text == expected
-    left, right = (datetime.fromisoformat(v.replace("Z", "+00:00")) for v in (text, expected))
-    return {"ge": left >= right, "gt": left > right, "le": left <= right, "lt": left < right}[op]
+def _shape_manager(state: GraphState, user: dict[str, Any], inner: str) -> dict[str, Any] | None:
+    manager = state.users.get(user.get("manager") or "")
+    if manager is None:
+        return None  # Graph leaves the navigation property out when there is none
+    found = re.search(r"\$select=([^;)]*)", inner)
+    fields = found.group(1).split(",") if found else ["id"]
+    return {"@odata.type": "#microsoft.graph.user", **{f: manager.get(f) for f in fields}}
 
 
-@dataclass
-class GraphState:
-    """What the tenant holds, and what the tests can look at afterwards."""
-
-    token: str
-    tenant_id: str = "00000000-0000-0000-0000-00000000feed"
-    users: dict[str, dict[str, Any]] = field(default_factory=dict)
-    logs: list[dict[str, Any]] = field(default_factory=list)
-    throttle_pages: set[int] = field(default_factory=set)  # page numbers (0-based) that 429 once
-    retry_after: int = 1
-    throttle_bulk_calls: set[int] = field(default_factory=set)  # bulkUpload calls that 429
-    bulk_calls: int = 0
-    defer: bool = False
-    pending: list[tuple[str, str, list[dict[str, Any]]]] = field(default_factory=list)
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    bulk_payloads: list[dict[str, Any]] = field(default_factory=list)
-    lock: threading.RLock = field(default_factory=threading.RLock)
-    _throttled: set[tuple[str, int]] = field(default_factory=set)
-
-    def add_user(self, **properties: Any) -> dict[str, Any]:
-        """Add a user by Graph property names; ``manager`` is the manager's object id."""
-        user = {"id": properties.pop("id", None) or str(uuid.uuid4()), "accountEnabled": True,
-                "userType": "Member", **properties}
-        with self.lock:
-            self.users[user["id"]] = user
-        return user
-
-    def by_employee_id(self, employee_id: str) -> dict[str, Any] | None:
-        return next((u for u in self.users.values() if u.get("employeeId") == employee_id), None)
-
-    def process_pending(self) -> int:
-        """Apply deferred bulkUpload operations, as the provisioning service's next cycle would."""
-        with self.lock:
-            pending, self.pending = self.pending, []
-        for job_id, sp_id, operations in pending:
-            self._apply(job_id, sp_id, operations)
-        return sum(len(ops) for _, _, ops in pending)
-
-    # -- bulkUpload semantics --------------------------------------------------------------
-
-    def _apply(self, job_id: str, sp_id: str, operations: list[dict[str, Any]]) -> None:
-        cycle_id = str(uuid.uuid4())
-        with self.lock:
-            touched = [(op, *self._apply_one(op["data"])) for op in operations]
-            # References resolve after the whole batch, so a manager created later in the
-            # same request is found (Entra's reference-resolution step).
-            for number, (op, user, action, _, error) in enumerate(touched):
-                manager = ((op["data"].get(ENTERPRISE) or {}).get("manager") or {})
-                manager_key = manager.get("value") if isinstance(manager, dict) else None
-                boss = self.by_employee_id(str(manager_key)) if manager_key else None
-                if user is None or boss is None or user.get("manager") == boss["id"]:
-                    continue
-                user["manager"] = boss["id"]
-                if action == "other":
-                    touched[number] = (op, user, "update", "success", error)
-            for op, user, action, status, error in touched:
-                self.logs.append(self._log_entry(job_id, sp_id, cycle_id, op, user, action,
-                                                 status, error))
-
-    def _apply_one(
-        self, data: dict[str, Any]
-    ) -> tuple[dict[str, Any] | None, str, str, tuple[str, str] | None]:
-        mapped = _inbound_mapping(data)
-        external_id = str(data["externalId"])
-        user = self.by_employee_id(external_id)
-        if user is None:
-            upn = mapped.get("userPrincipalName")
-            if not upn:
-                return None, "create", "failure", (
-                    "MandatoryFieldsMissing", "userName is required to create a user")
-            clash = next((u for u in self.users.values()
-                          if str(u.get("userPrincipalName", "")).lower() == upn.lower()), None)
-            if clash is not None:
-                return None, "create", "failure", (
-                    "EntryConflict",
-                    f"Another object with the userPrincipalName {upn} already exists")
-            user = self.add_user(employeeId=external_id, **mapped)
-            return user, "create", "success", None
-        changed = {key: value for key, value in mapped.items() if user.get(key) != value}
-        if not changed:
-            return user, "other", "skipped", None
-        action = "disable" if changed.get("accountEnabled") is False else "update"
-        user.update(changed)
-        return user, action, "success", None
-
-    def _log_entry(
-        self, job_id: str, sp_id: str, cycle_id: str, op: dict[str, Any],
-        user: dict[str, Any] | None, action: str, status: str, error: tuple[str, str] | None,
-    ) -> dict[str, Any]:
-        data = op["data"]
-        return {
-            "id": str(uuid.uuid4()),
-            "activityDateTime": _now(),
-            "tenantId": self.tenant_id,
-            "jobId": job_id,
-            "cycleId": cycle_id,
-            "changeId": str(uuid.uuid4()),
-            "provisioningAction": action,
-            "durationInMilliseconds": 12,
-            "initiatedBy": {"id": "", "displayName": "Azure AD Provisioning Service",
-                            "initiatorType": "system"},
-            "servicePrincipal": {"id": sp_id, "displayName": "API-driven provisioning"},
-            "sourceSystem": {"id": "", "displayName": "API", "details": {}},
-            "targetSystem": {"id": "", "displayName": "Entra ID", "details": {}},
-            "sourceIdentity": {"id": str(data.get("externalId")),
-                               "displayName": data.get("displayName") or "",
-                               "identityType": "User", "details": {}},
-            "targetIdentity": {"id": user["id"] if user else "",
-                               "displayName": (user or {}).get("displayName") or "",
-                               "identityType": "User", "details": {}},
-            "provisioningStatusInfo": {
-                "status": status,
-                "errorInformation": None if error is None else {
-                    "errorCode": error[0], "reason": error[1], "additionalDetails": None,
-                    "errorCategory": "nonServiceFailure", "recommendedAction": None},
-            },
-            "provisioningSteps": [],
-            "modifiedProperties": [],
-        }
+def shape_user(state: GraphState, user: dict[str, Any], select: list[str],
+               expand: list[str]) -> dict[str, Any]:
+    """A user as Graph returns it: the selected properties (null when unset), the expansions."""
+    shaped = {name: user.get(name) for name in select if name != "manager"}
+    shaped.setdefault("id", user["id"])
+    for item in expand:
+        name, _, inner = item.partition("(")
+        if name.strip() != "manager":
+            raise GraphError(400, "Request_UnsupportedQuery", f"Cannot expand {name!r}.")
+        manager = _shape_manager(state, user, inner)
+        if manager is not None:
+            shaped["manager"] = manager
+    return shaped
 
 
-def _inbound_mapping(data: dict[str, Any]) -> dict[str, Any]:
-    """The default attribute mapping of the API-driven inbound app, SCIM → Graph properties."""
-    enterprise = data.get(ENTERPRISE) or {}
-    name = data.get("name") or {}
-    work_mail = next((e.get("value") for e in data.get("emails") or []
-                      if isinstance(e, dict) and e.get("type") == "work"), None)
-    active = data.get("active", True)
-    mapped: dict[str, Any] = {
-        "userPrincipalName": data.get("userName"),
-        "displayName": data.get("displayName"),
-        "givenName": name.get("givenName"),
-        "surname": name.get("familyName"),
-        "jobTitle": data.get("title"),
-        "mail": work_mail,
-        "employeeType": data.get("userType"),
-        "department": enterprise.get("department"),
-        "companyName": enterprise.get("organization"),
-        # SCIM active may arrive as a boolean or as the string "False" (facts §10.2).
-        "accountEnabled": str(active).lower() != "false",
+def job_resource(job: Job) -> dict[str, Any]:
+    """A synchronizationJob (JOB): schedule, status with its code (JSTAT), settings."""
+    return {
+        "id": job.job_id, "templateId": "API2AAD",
+        "schedule": {"expiration": None, "interval": "PT40M",
+                     "state": "Active" if job.status == "Active" else "Disabled"},
+        "status": {"code": job.status, "countSuccessiveCompleteFailures": 0,
+                   "escrowsPruned": False, "lastExecution": None, "quarantine": None
+                   if job.status != "Quarantine" else {
+                       "reason": "EncounteredQuarantineException",
+                       "error": {"code": "NotificationEmailMissing", "tenantActionable": True,
+                                 "message": "Set a notification e-mail, then restart."}},
+                   "troubleshootingUrl": None},
+        "synchronizationJobSettings": [],
     }
-    return {key: value for key, value in mapped.items() if value is not None}
+
+
+def schema_resource(job: Job) -> dict[str, Any]:
+    """The job's synchronizationSchema (SCH): one rule, one object mapping, its attribute
+    mappings with source, targetAttributeName, matchingPriority and flowType (AM)."""
+    def source(mapping: Any) -> dict[str, Any]:
+        if mapping.generated:
+            return {"expression": GENERATED_UPN_EXPRESSION, "name": "Join", "type": "Function",
+                    "parameters": []}
+        return {"expression": f"[{mapping.source}]", "name": mapping.source,
+                "type": "Attribute", "parameters": []}
+
+    attribute_mappings = [{
+        "source": source(m), "targetAttributeName": m.target, "defaultValue": None,
+        "exportMissingReferences": False, "flowBehavior": "FlowWhenChanged",
+        "flowType": "ObjectAddOnly" if m.apply == "on_create" else "Always",
+        "matchingPriority": 1 if m.matching else 0} for m in job.mappings]
+    return {"id": job.job_id, "version": "Date:2026-01-01", "directories": [],
+            "synchronizationRules": [{
+                "name": "API2AAD", "sourceDirectoryName": "API",
+                "targetDirectoryName": "Azure Active Directory", "objectMappings": [{
+                    "name": f"Provision API {ENTERPRISE}", "enabled": True,
+                    "flowTypes": "Add, Update", "sourceObjectName": ENTERPRISE,
+                    "targetObjectName": "User", "attributeMappings": attribute_mappings}]}]}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -276,9 +173,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def _error(self, error: GraphError, headers: dict[str, str] | None = None) -> None:
+    def _error(self, error: GraphError) -> None:
+        # learn.microsoft.com/graph/errors: {"error": {"code", "message", "innerError"}}
         self._send(error.status, {"error": {"code": error.code, "message": error.message,
-                                            "innerError": {"date": _now()}}}, headers)
+                                            "innerError": {"date": now_iso()}}}, error.headers)
 
     def _dispatch(self, method: str) -> None:
         state = self.server.state
@@ -292,7 +190,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if self.headers.get("Authorization") != f"Bearer {state.token}":
                 raise GraphError(401, "InvalidAuthenticationToken",
-                                 "Access token is empty or invalid.")
+                                 "Access token has expired or is not yet valid.")
             self._route(method, parts.path, query, body)
         except GraphError as error:
             self._error(error)
@@ -303,6 +201,13 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._dispatch("POST")
 
+    def do_PATCH(self) -> None:
+        self._dispatch("PATCH")
+
+    def _base(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host!s}:{port}/v1.0"
+
     def _route(self, method: str, path: str, query: dict[str, str], body: bytes) -> None:
         segments = [s for s in path.split("/") if s]
         if not segments or segments[0] != "v1.0":
@@ -310,36 +215,19 @@ class _Handler(BaseHTTPRequestHandler):
         rest = segments[1:]
         if method == "GET" and rest == ["users"]:
             return self._list_users(query)
-        if method == "GET" and len(rest) == 2 and rest[0] == "users":
-            return self._get_user(rest[1], query)
+        if method == "GET" and rest in (["users", "delta"], ["users", "delta()"]):
+            return self._delta(query)
+        if len(rest) == 2 and rest[0] == "users" and method in ("GET", "PATCH"):
+            return (self._get_user(rest[1], query) if method == "GET"
+                    else self._patch_user(rest[1], body))
         if method == "GET" and rest == ["auditLogs", "provisioning"]:
             return self._list_logs(query)
-        if (len(rest) == 6 and rest[0] == "servicePrincipals" and rest[2:4] == [
-                "synchronization", "jobs"] and rest[5] == "bulkUpload"):
-            if method != "POST":
-                raise GraphError(405, "MethodNotAllowed", "Only POST is supported.")
-            return self._bulk_upload(rest[1], rest[4], body)
+        if (len(rest) >= 5 and rest[0] == "servicePrincipals"
+                and rest[2:4] == ["synchronization", "jobs"]):
+            return self._job(method, rest[1], rest[4], rest[5:], body)
         raise GraphError(404, "BadRequest", f"Resource not found for the segment {path!r}.")
 
     # -- users ---------------------------------------------------------------------------------
-
-    def _shape_user(self, user: dict[str, Any], select: list[str], expand: list[str]) -> dict[str,
-                                                                                              Any]:
-        state = self.server.state
-        shaped = {name: user.get(name) for name in select if name != "manager"}
-        for item in expand:
-            name, _, inner = item.partition("(")
-            if name.strip() != "manager":
-                raise GraphError(400, "Request_UnsupportedQuery", f"Cannot expand {name!r}.")
-            manager = state.users.get(user.get("manager") or "")
-            if manager is None:
-                continue  # Graph leaves the navigation property out when there is none
-            inner_select = re.search(r"\$select=([^;)]*)", inner)
-            fields = inner_select.group(1).split(",") if inner_select else list(
-                DEFAULT_PROPERTIES)
-            shaped["manager"] = {"@odata.type": "#microsoft.graph.user",
-                                 **{f: manager.get(f) for f in fields}}
-        return shaped
 
     def _list_users(self, query: dict[str, str]) -> None:
         state = self.server.state
@@ -348,69 +236,126 @@ class _Handler(BaseHTTPRequestHandler):
             raise GraphError(400, "Request_UnsupportedQuery",
                              f"Invalid page size specified: '{top}'. Must be between 1 and 999"
                              " inclusive.")
-        select = query["$select"].split(",") if "$select" in query else list(DEFAULT_PROPERTIES)
-        expand = _split_top_level(query.get("$expand", ""))
-        clauses = _parse_filter(query.get("$filter"))
-        for prop, op, _ in clauses:
-            if prop not in {"employeeId", "userType", "accountEnabled"} or op != "eq":
-                raise GraphError(400, "Request_UnsupportedQuery",
-                                 f"Unsupported or invalid query filter clause on {prop!r}.")
-        offset = 0
-        if "$skiptoken" in query:
-            offset = int(base64.urlsafe_b64decode(query["$skiptoken"].encode()).decode())
+        select = selected(query, collection=True)
+        expand = split_top_level(query.get("$expand", ""))
+        clauses = user_clauses(query.get("$filter"))
+        offset = int(_untoken(query["$skiptoken"])["offset"]) if "$skiptoken" in query else 0
         page_number = offset // top
         with state.lock:
             key = (json.dumps(sorted(query.items())), page_number)
-            if page_number in state.throttle_pages and key not in state._throttled:
+            throttled = page_number in state.throttle_pages and key not in state._throttled
+            if throttled:
                 state._throttled.add(key)
-                raise_throttled = True
-            else:
-                raise_throttled = False
             users = [u for u in sorted(state.users.values(), key=lambda u: u["id"])
-                     if all(_compare(u.get(p), op, v) for p, op, v in clauses)]
-            page = [self._shape_user(u, select, expand) for u in users[offset:offset + top]]
-        if raise_throttled:
-            self._error(GraphError(429, "TooManyRequests", "Too many requests."),
-                        {"Retry-After": str(state.retry_after)})
-            return
+                     if all(matches(u.get(p), op, v) for p, op, v in clauses)]
+            page = [shape_user(state, u, select, expand) for u in users[offset:offset + top]]
+        if throttled:
+            raise GraphError(429, "TooManyRequests", "Too many requests.",
+                             {"Retry-After": str(state.retry_after)})
         body: dict[str, Any] = {"@odata.context": f"{self._base()}/$metadata#users",
                                 "value": page}
         if offset + top < len(users):
             next_query = {k: v for k, v in query.items() if k != "$skiptoken"}
-            next_query["$skiptoken"] = base64.urlsafe_b64encode(
-                str(offset + top).encode()).decode()
+            next_query["$skiptoken"] = _token({"offset": offset + top})
             body["@odata.nextLink"] = f"{self._base()}/users?" + "&".join(
                 f"{k}={quote(v, safe='$(),=')}" for k, v in next_query.items())
         self._send(200, body)
 
     def _get_user(self, user_id: str, query: dict[str, str]) -> None:
-        user = self.server.state.users.get(user_id)
-        if user is None:
-            raise GraphError(404, "Request_ResourceNotFound",
-                             f"Resource '{user_id}' does not exist.")
-        select = query["$select"].split(",") if "$select" in query else list(DEFAULT_PROPERTIES)
-        self._send(200, self._shape_user(user, select, _split_top_level(query.get("$expand",
-                                                                                   ""))))
+        state = self.server.state
+        with state.lock:
+            user = state.users.get(user_id)
+            if user is None:
+                raise GraphError(404, "Request_ResourceNotFound",
+                                 f"Resource '{user_id}' does not exist or one of its queried "
+                                 "reference-property objects are not present.")
+            shaped = shape_user(state, user, selected(query, collection=False),
+                                split_top_level(query.get("$expand", "")))
+        self._send(200, shaped)
 
-    def _base(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}/v1.0"
+    def _patch_user(self, user_id: str, body: bytes) -> None:
+        """UPD: 204 No Content; the checks below are the ones recon relies on."""
+        state = self.server.state
+        try:
+            changes = json.loads(body or b"{}")
+        except ValueError as error:
+            raise GraphError(400, "BadRequest", "Unable to read JSON request payload.") from error
+        if not isinstance(changes, dict):
+            raise GraphError(400, "BadRequest", "Unable to read JSON request payload.")
+        with state.lock:
+            user = state.users.get(user_id)
+            if user is None:
+                raise GraphError(404, "Request_ResourceNotFound",
+                                 f"Resource '{user_id}' does not exist.")
+            changes = {k: v for k, v in changes.items() if not k.startswith("@odata")}
+            for name, value in changes.items():
+                if name not in {"employeeId", "department", "jobTitle", "displayName",
+                                "givenName", "surname", "accountEnabled", "employeeType",
+                                "companyName", "employeeHireDate", "employeeLeaveDateTime"}:
+                    raise GraphError(400, "Request_BadRequest",
+                                     f"Property '{name}' is read-only or not supported here.")
+                if name == "employeeId" and value is not None and len(str(value)) > \
+                        MAX_EMPLOYEE_ID:
+                    raise GraphError(400, "Request_BadRequest", "Invalid value specified for "
+                                     "property 'employeeId' of resource 'User'.")
+            if user.get("onPremisesSyncEnabled"):
+                raise GraphError(400, "Request_BadRequest", SYNCED_USER_MESSAGE)
+            user.update(changes)
+            state.touch(user_id)
+        self._send(204)
+
+    def _delta(self, query: dict[str, str]) -> None:
+        """DELTA: the first round returns every user, later rounds what changed since."""
+        state = self.server.state
+        for refused in ("$expand", "$top", "$orderby"):
+            if refused in query:
+                raise GraphError(400, "Request_UnsupportedQuery",
+                                 f"{refused} is not supported with delta queries.")
+        if "$deltatoken" in query:
+            token = _untoken(query["$deltatoken"])
+            since, offset, select = int(token["since"]), 0, token["select"]
+        elif "$skiptoken" in query:
+            token = _untoken(query["$skiptoken"])
+            since, offset, select = int(token["since"]), int(token["offset"]), token["select"]
+        else:
+            since, offset = 0, 0
+            select = selected(query, collection=True)
+        with state.lock:
+            changed = sorted((v, uid) for uid, v in state.versions.items()
+                             if v > since and uid in state.users)
+            gone = sorted((v, uid, reason) for uid, (v, reason) in state.removed.items()
+                          if v > since and since > 0)
+            items: list[dict[str, Any]] = []
+            for _, uid in changed:
+                user = state.users[uid]
+                shaped = {n: user.get(n) for n in select if n != "manager" and n in user}
+                shaped["id"] = uid
+                if "manager" in select and user.get("manager"):
+                    shaped["manager@delta"] = [{"@odata.type": "#microsoft.graph.user",
+                                                "id": user["manager"]}]
+                items.append(shaped)
+            items += [{"id": uid, "@removed": {"reason": reason}} for _, uid, reason in gone]
+            version = state.version
+        page = items[offset:offset + DELTA_PAGE]
+        body: dict[str, Any] = {"@odata.context": f"{self._base()}/$metadata#users",
+                                "value": page}
+        if offset + DELTA_PAGE < len(items):
+            body["@odata.nextLink"] = f"{self._base()}/users/delta?$skiptoken=" + _token(
+                {"since": since, "offset": offset + DELTA_PAGE, "select": select})
+        else:
+            body["@odata.deltaLink"] = f"{self._base()}/users/delta?$deltatoken=" + _token(
+                {"since": version, "select": select})
+        self._send(200, body)
 
     # -- provisioning logs ---------------------------------------------------------------------
 
     def _list_logs(self, query: dict[str, str]) -> None:
         state = self.server.state
         top = int(query.get("$top", "100"))
-        clauses = _parse_filter(query.get("$filter"))
-        fields = {"jobid": "jobId", "cycleid": "cycleId", "changeid": "changeId",
-                  "activitydatetime": "activityDateTime"}
-        for prop, _, _ in clauses:
-            if prop.lower() not in fields:
-                raise GraphError(400, "BadRequest", f"Invalid filter clause on {prop!r}.")
+        clauses = log_clauses(query.get("$filter"))
         offset = int(query.get("$skiptoken", "0"))
-        with state.lock:
-            entries = [e for e in state.logs
-                       if all(_compare(e.get(fields[p.lower()]), op, v) for p, op, v in clauses)]
+        entries = [e for e in state.visible_logs()
+                   if all(matches(field_of(e, path), op, v) for path, op, v in clauses)]
         entries.sort(key=lambda e: e["activityDateTime"], reverse=True)
         body: dict[str, Any] = {
             "@odata.context": f"{self._base()}/$metadata#auditLogs/provisioning",
@@ -422,16 +367,39 @@ class _Handler(BaseHTTPRequestHandler):
                 f"{k}={quote(v, safe='$')}" for k, v in next_query.items())
         self._send(200, body)
 
-    # -- bulkUpload ----------------------------------------------------------------------------
+    # -- synchronization jobs ------------------------------------------------------------------
 
-    def _bulk_upload(self, sp_id: str, job_id: str, body: bytes) -> None:
+    def _job(self, method: str, sp_id: str, job_id: str, action: list[str], body: bytes) -> None:
+        state = self.server.state
+        job = state.jobs.get(job_id)
+        if job is None or job.service_principal_id != sp_id:
+            raise GraphError(404, "Request_ResourceNotFound",
+                             f"The synchronization job {job_id!r} was not found.")
+        if method == "GET" and not action:
+            return self._send(200, job_resource(job))
+        if method == "GET" and action == ["schema"]:
+            return self._send(200, schema_resource(job))
+        if method == "POST" and action in (["start"], ["pause"]):
+            if action == ["start"]:
+                state.start_job(job_id)
+            else:
+                state.pause_job(job_id)
+            return self._send(204)
+        if action == ["bulkUpload"]:
+            if method != "POST":
+                raise GraphError(405, "MethodNotAllowed", "Only POST is supported.")
+            return self._bulk_upload(job, body)
+        raise GraphError(404, "BadRequest", f"Unknown job action {'/'.join(action)!r}.")
+
+    def _bulk_upload(self, job: Job, body: bytes) -> None:
         state = self.server.state
         with state.lock:
             call_number, state.bulk_calls = state.bulk_calls, state.bulk_calls + 1
-        if call_number in state.throttle_bulk_calls:
-            self._error(GraphError(429, "TooManyRequests", "Too many requests."),
-                        {"Retry-After": str(state.retry_after)})
-            return
+        wait = state.admit_bulk_call()
+        if call_number in state.throttle_bulk_calls or wait > 0:
+            seconds = max(1, math.ceil(wait)) if wait > 0 else state.retry_after
+            raise GraphError(429, "TooManyRequests", "Too many requests.",
+                             {"Retry-After": str(seconds)})
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if content_type != "application/scim+json":
             raise GraphError(400, "BadRequest", "Invalid Data Format: the Content-Type must be "
@@ -440,50 +408,43 @@ class _Handler(BaseHTTPRequestHandler):
             request = json.loads(body)
         except ValueError as error:
             raise GraphError(400, "BadRequest", f"Invalid Data Format: {error}") from error
-        operations = _validate_bulk(request)
+        operations = validate_bulk(request)
         with state.lock:
             state.bulk_payloads.append(request)
-            if state.defer:
-                state.pending.append((job_id, sp_id, operations))
+            job.staged.append(operations)
         if not state.defer:
-            state._apply(job_id, sp_id, operations)
-        self._send(202, None, {
-            "Location": f"{self._base()}/auditLogs/provisioning/?$filter=jobid eq '{job_id}'"})
+            state.process_pending(job.job_id)  # a paused job keeps them staged (ISS)
+        self._send(202, None, {"Location": f"{self._base()}/auditLogs/provisioning/?$filter="
+                                           f"jobid%20eq%20'{job.job_id}'"})
 
 
-def _validate_bulk(request: Any) -> list[dict[str, Any]]:
+def validate_bulk(request: Any) -> list[dict[str, Any]]:
+    """The POST operations of a BulkRequest, or a 400 "Invalid Data Format" (BULK, ISS)."""
     def bad(message: str) -> GraphError:
-        return GraphError(400, "BadRequest", message)
+        return GraphError(400, "BadRequest", f"Invalid Data Format: {message}")
 
     if not isinstance(request, dict) or BULK_REQUEST not in request.get("schemas", []):
-        raise bad(f"The request must be a SCIM BulkRequest ({BULK_REQUEST}).")
+        raise bad(f"the request must be a SCIM BulkRequest ({BULK_REQUEST}).")
     operations = request.get("Operations")
     if not isinstance(operations, list) or not operations:
-        raise bad("The BulkRequest has no Operations.")
+        raise bad("the BulkRequest has no Operations.")
     if len(operations) > MAX_BULK_OPERATIONS:
-        raise bad(f"The BulkRequest has {len(operations)} operations; at most "
+        raise bad(f"the BulkRequest has {len(operations)} operations; at most "
                   f"{MAX_BULK_OPERATIONS} are allowed.")
-    seen: set[str] = set()
+    posts = []
     for number, op in enumerate(operations, start=1):
         if not isinstance(op, dict):
-            raise bad(f"Operation {number} is not an object.")
-        if op.get("method") != "POST" or op.get("path") != "/Users":
-            raise bad(f"Operation {number}: only POST to /Users is supported.")
-        bulk_id = op.get("bulkId")
-        if not isinstance(bulk_id, str) or not bulk_id:
-            raise bad(f"Operation {number}: bulkId is required.")
-        if bulk_id in seen:
-            raise bad(f"Operation {number}: bulkId {bulk_id!r} is not unique.")
-        seen.add(bulk_id)
+            raise bad(f"operation {number} is not an object.")
+        if op.get("method") != "POST":
+            continue  # FAQ: only POST; others are not processed, not even logged (Q&A 2028268)
         data = op.get("data")
         if not isinstance(data, dict) or CORE_USER not in data.get("schemas", []):
-            raise bad(f"Operation {number}: data must be a SCIM User ({CORE_USER}).")
+            raise bad(f"operation {number}: data must be a SCIM User ({CORE_USER}).")
         for key, value in data.items():
             if is_schema(key) and isinstance(value, dict) and key not in data["schemas"]:
-                raise bad(f"Operation {number}: namespace {key!r} is not listed in schemas.")
-        if not data.get("externalId"):
-            raise bad(f"Operation {number}: externalId is required.")
-    return operations
+                raise bad(f"operation {number}: namespace {key!r} is not listed in schemas.")
+        posts.append(op)
+    return posts
 
 
 class _Server(ThreadingHTTPServer):

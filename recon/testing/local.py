@@ -79,7 +79,13 @@ _GRAPH_FROM_SCIM = {
 
 
 def graph_user(resource: dict[str, Any]) -> dict[str, Any]:
-    """A SCIM User dict as the Graph user properties Entra would hold for it."""
+    """A SCIM User dict as the Graph user properties Entra would hold for it.
+
+    The sample accounts carry no lifecycle dates; for the local tenant ``createdDateTime`` and
+    ``employeeHireDate`` come from the account's ``meta.created``, and a disabled account's
+    ``employeeLeaveDateTime`` from its ``meta.lastModified`` — the dates a tenant that never
+    wrote them from HR tends to hold — so notebook 4 has differences with HR to show.
+    """
     user: dict[str, Any] = {}
     for path, name in _GRAPH_FROM_SCIM.items():
         value = get_path(resource, path)
@@ -90,7 +96,27 @@ def graph_user(resource: dict[str, Any]) -> dict[str, Any]:
         if name == "accountEnabled":
             value = str(value).strip().lower() not in {"false", "0", "no"}
         user[name] = value
+    meta = resource.get("meta") or {}
+    if meta.get("created"):
+        user["createdDateTime"] = user["employeeHireDate"] = meta["created"]
+    if user.get("accountEnabled") is False and meta.get("lastModified"):
+        user["employeeLeaveDateTime"] = meta["lastModified"]
     return user
+
+
+#: Invited users for the local tenant (the sample snapshot has none): what notebook 4's guest
+#: review lists — an invitation never accepted, an old accepted one, a recent one.
+LOCAL_GUESTS: tuple[dict[str, Any], ...] = (
+    {"userPrincipalName": "pat_fabrikam.com#EXT#@contoso.onmicrosoft.com",
+     "displayName": "Pat (Fabrikam)", "externalUserState": "PendingAcceptance",
+     "createdDateTime": "2024-02-12T09:30:00Z"},
+    {"userPrincipalName": "lee_northwind.com#EXT#@contoso.onmicrosoft.com",
+     "displayName": "Lee (Northwind)", "externalUserState": "Accepted",
+     "createdDateTime": "2021-06-01T14:00:00Z"},
+    {"userPrincipalName": "sam_tailspin.com#EXT#@contoso.onmicrosoft.com",
+     "displayName": "Sam (Tailspin)", "externalUserState": "Accepted",
+     "createdDateTime": "2026-10-20T08:15:00Z"},
+)
 
 
 def with_entra(config: Config, graph_url: str) -> Config:
@@ -118,6 +144,8 @@ def start_local_graph(config: Config, resources: list[dict[str, Any]],
     running = stack.enter_context(running_graph(token, lifetime=lifetime))
     for resource in resources:
         running.state.add_user(**graph_user(resource))
+    for guest in LOCAL_GUESTS:
+        running.state.add_user(userType="Guest", **guest)
     entra = EntraTarget(credential="token", token_env=token_env, graph_url=running.url)
     target = Target(entra=entra, exclude=config.target.exclude)
     return LocalTarget(config.model_copy(update={"target": target}), running.url, stack.close)

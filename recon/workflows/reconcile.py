@@ -32,6 +32,7 @@ from recon.core.schema import TargetSchema, check_target_paths
 from recon.core.snapshot import Snapshot
 from recon.io.hr import HrExtract, read_hr
 from recon.io.snapshots import read_snapshot
+from recon.targets.entra.compare import synced_accounts, written_only
 
 ALWAYS_READ = ["userName", "externalId", "displayName"]
 
@@ -130,6 +131,7 @@ def reconcile(
     clock.done("map", f"{len(config.attributes)} attributes for {len(desired):,} workers, "
                       f"{len(current):,} accounts read")
     snapshot_source, snapshot_digest, snapshot_groups = target.source, target.digest, target.groups
+    synced = synced_accounts(target) if config.target.entra is not None else set()
     del target  # the resource dicts are a run's largest object: let them go once flattened
     excluded = (
         evaluate_predicate(config.target.exclude, current, context)
@@ -139,6 +141,8 @@ def reconcile(
     clock.done("match", f"{len(pairs):,} candidate pairs, {int(excluded.sum()):,} accounts "
                         "excluded")
     result = classify(desired, current, excluded, pairs, quality.invalid["reason"], config, day)
+    if config.target.entra is not None:  # only what the inbound app writes can converge
+        result = written_only(result, config, synced)
     groups = None
     if config.groups is not None and snapshot_groups is not None:
         groups = classify_groups(config, hr.frame, desired, result.identities,

@@ -1,16 +1,19 @@
-"""Did Entra apply what bulkUpload accepted? Provisioning logs plus a fresh read of the users.
+"""Did Entra apply what was pushed? Provisioning logs plus a fresh read of the users.
 
 bulkUpload answers 202 and nothing per operation; the provisioning service applies the records
-minutes later (facts §5.4: 5–10 min to the logs). ``verify_inbound`` reads
-``/auditLogs/provisioning`` for the job since the push and ``/users`` again, and judges each
-pushed op:
+later and logs them 5–10 minutes after (learn.microsoft.com/entra/identity/app-provisioning/
+inbound-provisioning-api-issues). ``verify_inbound`` reads ``/auditLogs/provisioning`` for the
+job since the push and ``/users`` again, and judges each approved op:
 
-- ``converged``: the Entra user (matched by employeeId = HR key) holds what the record asked
-  for, whatever the logs say (they lag);
-- ``failed``: not converged and the latest log entry for the record is a failure — its error
-  code and reason are the report; or the push itself failed;
-- ``pending``: not converged and no failure logged yet (run verify again later);
-- ``skipped``: never sent (links, deletes, orphans), with the push's reason.
+- ``converged``: the Entra user holds what the record asked for — on the attributes the app
+  writes (``AppMappings.compared``: create-only ones for a create, generated ones never), by
+  ``recon.core.same``'s rule — whatever the logs say (they lag); a link op, when the account
+  carries the matching value;
+- ``failed``: not converged and the log says why — a failure, or a step skipped with a reason
+  (a manager the job could not resolve), in plain words with the code; or the push did not send
+  it (stale, refused);
+- ``pending``: not converged and nothing logged that explains it yet (run verify again later);
+- ``skipped``, ``link_needed``, ``not_sent`` (the daily quota): never sent, with the push's reason.
 
 The expected records are rebuilt from the desired frame, exactly as the push built them: the
 journal keeps ids, statuses and a record digest, never personal data.
@@ -19,10 +22,9 @@ journal keeps ids, statuses and a record digest, never personal data.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,63 +33,64 @@ import pandas as pd
 from recon.core.approve import Approval, check_approval
 from recon.core.config import Config, EntraTarget
 from recon.core.plan import Plan
-from recon.core.scim import ENTERPRISE, get_path
+from recon.core.same import same
+from recon.core.scim import GRAPH_EXTENSION, get_path, parse_path
 from recon.errors import ConfigError, PlanError
 from recon.io.journal import Journal
 from recon.targets.entra.credentials import graph_credential
-from recon.targets.entra.graph import LogEntry, provisioning_logs, snapshot_entra
+from recon.targets.entra.graph import snapshot_entra
 from recon.targets.entra.inbound import inbound_job
-from recon.targets.entra.mapping import GRAPH_ATTRIBUTES, MANAGER_KEY
+from recon.targets.entra.logs import LogEntry, provisioning_logs
+from recon.targets.entra.mapping import MANAGER, MANAGER_KEY, AppMappings, app_mappings, path_key
+from recon.targets.entra.preconditions import json_of, link_value
 from recon.targets.entra.records import inbound_ops
 from recon.workflows.push_entra import desired_for
 
-VERIFY_STATES = ("converged", "failed", "pending", "skipped")
+VERIFY_STATES = ("converged", "failed", "pending", "skipped", "link_needed", "not_sent")
 CLOCK_SKEW = timedelta(minutes=2)  # Entra's clock against ours, when matching log entries
-_CASELESS = {"username", 'emails[type eq "work"].value'}
-_MANAGER = f"{ENTERPRISE}:manager"
 _BULK_ID = re.compile(r"\bbulkId=(\S+)")
+_NOT_SENT = {"skipped": "skipped", "link_needed": "link_needed", "deferred": "not_sent"}
 
 
 def _instant(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def _norm(value: Any, path: str) -> str | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if path == "active":
-        return str(value).strip().lower()
-    text = unicodedata.normalize("NFC", str(value)).strip()
-    return text.lower() if path.lower() in _CASELESS else text
+def compared_paths(mappings: AppMappings, *, create: bool) -> list[str]:
+    """The SCIM paths verify compares: those the app writes (on create, also create-only)."""
+    paths = [a.scim_path for a in mappings.read_table()
+             if (parse_path(a.scim_path).schema or "").lower() != GRAPH_EXTENSION
+             and a.scim_path != "id"]
+    return [p for p in dict.fromkeys(paths) if mappings.compared(p, create=create)]
 
 
-def differences(record: dict[str, Any], user: dict[str, Any],
-                employee_ids: Collection[str] = ()) -> list[str]:
+def differences(record: dict[str, Any], user: dict[str, Any], mappings: AppMappings, *,
+                create: bool = False, employee_ids: Collection[str] = ()) -> list[str]:
     """The SCIM paths where the Entra user does not (yet) hold what the record asked for.
 
-    Only paths that inbound provisioning writes by default are compared. The manager compares
-    by the manager's employeeId, which is what the record carries, and only when that manager
-    has an Entra account (``employee_ids``): Entra cannot point at a manager it does not hold.
+    The manager compares by the manager's employeeId, which is what the record carries, and
+    only when that manager has an Entra account (``employee_ids``): Entra cannot point at a
+    manager it does not hold.
     """
     differing = []
-    for attribute in GRAPH_ATTRIBUTES:
-        if not attribute.inbound:
+    for path in compared_paths(mappings, create=create):
+        expected = get_path(record, path)
+        if isinstance(expected, dict):
+            expected = expected.get("value")
+        if expected is None or (isinstance(expected, str) and not expected.strip()):
             continue
-        path = attribute.scim_path
-        expected = _norm(get_path(record, path), path)
-        if expected is None or (path == _MANAGER and expected not in employee_ids):
+        manager = path_key(path) == path_key(MANAGER)
+        if manager and str(expected) not in employee_ids:
             continue
-        actual = get_path(user, MANAGER_KEY if path == _MANAGER else path)
-        if path == "active" and actual is None:
-            actual = True  # a missing active means active
-        if _norm(actual, path) != expected:
+        actual = get_path(user, MANAGER_KEY if manager else path)
+        if not same(path, expected, actual):
             differing.append(path)
     return differing
 
 
 @dataclass(frozen=True)
 class InboundVerification:
-    """Per pushed op: did Entra apply it? Rendering is the caller's."""
+    """Per approved op: did Entra apply it? Rendering is the caller's."""
 
     results: pd.DataFrame  # op_id, action, hr_key, state, reason, target_id, log_action, log_status
     logs_read: int
@@ -108,38 +111,39 @@ class InboundVerification:
                 f"({self.logs_read} provisioning log entries, {self.users_read} users read)")
 
 
-@dataclass(frozen=True)
-class _Pushed:
-    op_id: str
-    bulk_id: str
-    sent_at: datetime
-
-
-def _judge(record: dict[str, Any], user: dict[str, Any] | None, entries: list[LogEntry],
-           employee_ids: Collection[str]) -> tuple[str, str, str, str, str]:
+def _judge(differing: list[str], entries: list[LogEntry], target_id: str
+           ) -> tuple[str, str, str, str, str]:
     """(state, reason, target_id, log_action, log_status) of one accepted op."""
     latest = max(entries, key=lambda e: _instant(e.activity)) if entries else None
     log_action = latest.action if latest else ""
     log_status = latest.status if latest else ""
-    target_id = str((user or {}).get("id") or (latest.target_id if latest else ""))
-    differing = differences(record, user, employee_ids) if user is not None else [
-        "(no account)"]
     if not differing:
         return "converged", "", target_id, log_action, log_status
-    if latest is not None and latest.status == "failure":
-        reason = f"{latest.error_code}: {latest.reason}".strip(": ") or "failure"
-        return "failed", reason, target_id, log_action, log_status
+    explained = [e for e in entries if e.status == "failure" or e.skip_reasons]
+    if explained:
+        why = max(explained, key=lambda e: _instant(e.activity))
+        return "failed", why.explained() or why.status, target_id, log_action, log_status
     if latest is None:
-        reason = "no provisioning log entry yet (Entra applies uploads within minutes)"
-    elif user is None:
-        reason = f"log says {latest.action}/{latest.status}, but no user has this employeeId"
-    else:
-        reason = (f"log says {latest.action}/{latest.status}, but Entra differs on "
-                  f"{', '.join(differing)} (replication delay, or the app's mapping)")
-    return "pending", reason, target_id, log_action, log_status
+        reason = "no provisioning log entry yet (Entra logs uploads 5 to 10 minutes later)"
+        return "pending", reason, target_id, log_action, log_status
+    if differing == ["(no account)"]:
+        return ("pending", f"log says {latest.action}/{latest.status}, but no user has this "
+                "matching value yet", target_id, log_action, log_status)
+    if latest.status == "skipped" and latest.action == "other":
+        return ("failed", f"the job found nothing to change, but Entra differs on "
+                f"{', '.join(differing)}: the app's mapping of these attributes differs from "
+                "target.entra.inbound.mappings", target_id, log_action, log_status)
+    return ("pending", f"log says {latest.action}/{latest.status}, but Entra differs on "
+            f"{', '.join(differing)} (replication delay)", target_id, log_action, log_status)
 
 
-def _pushed(journal_path: Path, plan: Plan) -> tuple[pd.DataFrame, dict[str, _Pushed]]:
+@dataclass(frozen=True)
+class _Sent:
+    bulk_id: str
+    sent_at: datetime
+
+
+def _journaled(journal_path: Path, plan: Plan) -> tuple[pd.DataFrame, dict[str, _Sent]]:
     """The journal's state of the plan's ops, and when/how each accepted op was sent."""
     if not journal_path.exists():
         raise PlanError(f"{journal_path}: no push journal; push first")
@@ -153,13 +157,12 @@ def _pushed(journal_path: Path, plan: Plan) -> tuple[pd.DataFrame, dict[str, _Pu
     accepted = attempts[(attempts["outcome"] == "succeeded")
                         & attempts["op_id"].isin(ops["op_id"])]
     latest = accepted.sort_values("started_at").drop_duplicates("op_id", keep="last")
-    pushed = {}
+    sent = {}
     for op_id, summary, started in zip(latest["op_id"], latest["request_summary"],
                                        latest["started_at"], strict=True):
         found = _BULK_ID.search(str(summary or ""))
-        pushed[str(op_id)] = _Pushed(str(op_id), found.group(1) if found else str(op_id),
-                                     _instant(str(started)))
-    return ops, pushed
+        sent[str(op_id)] = _Sent(found.group(1) if found else str(op_id), _instant(str(started)))
+    return ops, sent
 
 
 def verify_inbound(
@@ -176,38 +179,60 @@ def verify_inbound(
     ``desired`` is the same desired frame the push used (records are rebuilt from it).
     """
     inbound = inbound_job(target)
-    ops, pushed = _pushed(Path(journal_path), plan)
+    mappings = app_mappings(inbound)
+    ops, sent = _journaled(Path(journal_path), plan)
     credential = credential if credential is not None else graph_credential(target)
     entries: list[LogEntry] = []
-    if pushed:
-        since = min(p.sent_at for p in pushed.values()) - CLOCK_SKEW
+    if sent:
+        since = min(s.sent_at for s in sent.values()) - CLOCK_SKEW
         entries = provisioning_logs(target, inbound.job_id, since.strftime("%Y-%m-%dT%H:%M:%SZ"),
                                     credential=credential)
     snapshot = snapshot_entra(target, progress=progress, credential=credential)
+    by_id = {str(u["id"]): u for u in snapshot.resources if u.get("id")}
     by_key: dict[str, dict[str, Any]] = {}
-    for user in snapshot.resources:
-        if user.get("externalId"):
-            by_key.setdefault(str(user["externalId"]), user)
+    for resource in snapshot.resources:
+        held = get_path(resource, mappings.matching.source)
+        if held not in (None, ""):
+            by_key.setdefault(str(held), resource)
     by_source: dict[str, list[LogEntry]] = {}
     for entry in entries:
         by_source.setdefault(entry.source_id, []).append(entry)
-    records = {op.op_id: op for op in inbound_ops(
-        plan.ops[plan.ops["op_id"].isin(list(pushed))], desired)}
-    actions = dict(zip(plan.ops["op_id"], plan.ops["action"].astype(str), strict=True))
-    hr_keys = dict(zip(plan.ops["op_id"], plan.ops["hr_key"].astype("string").fillna(""),
-                       strict=True))
+    plan_ops = plan.ops.set_index("op_id")
+    judged = [str(o) for o, s in zip(ops["op_id"], ops["status"], strict=True)
+              if str(o) in sent or s == "already_applied"]
+    records_of = plan.ops[plan.ops["op_id"].isin(judged)
+                          & plan.ops["action"].isin(["create", "update", "enable", "disable"])]
+    records = {op.op_id: op.record for op in inbound_ops(records_of, desired)}
+    now = datetime.now(UTC)
     rows = []
     for op_id, status, error in zip(ops["op_id"], ops["status"], ops["error"], strict=True):
-        action, hr_key = actions[op_id], str(hr_keys[op_id])
-        sent = pushed.get(str(op_id))
-        if sent is None:  # never accepted: skipped by design, or refused by Graph
-            state = "skipped" if status == "skipped" else "failed"
-            rows.append((op_id, action, hr_key, state, str(error or status), "", "", ""))
+        op = plan_ops.loc[op_id]
+        action, target_id = str(op["action"]), str(op["target_id"] or "")
+        hr_key = "" if pd.isna(op["hr_key"]) else str(op["hr_key"])
+        if op_id not in judged:  # never accepted: by design, or refused before sending
+            state = _NOT_SENT.get(str(status), "failed")
+            rows.append((op_id, action, hr_key, state, str(error or status), target_id, "", ""))
             continue
-        mine = [e for e in by_source.get(hr_key, []) + by_source.get(sent.bulk_id, [])
-                if e.activity and _instant(e.activity) >= sent.sent_at - CLOCK_SKEW]
-        rows.append((op_id, action, hr_key, *_judge(records[op_id].record, by_key.get(hr_key),
-                                                    mine, by_key.keys())))
+        when = sent[op_id].sent_at if op_id in sent else now
+        if action == "link":
+            value = link_value(json_of(op["payload"]), mappings) or hr_key
+            account = by_id.get(target_id) or {}
+            ok = same(mappings.matching.source, get_path(account, mappings.matching.source),
+                      value)
+            rows.append((op_id, action, hr_key, "converged" if ok else "pending",
+                         "" if ok else f"{mappings.matching.target} is not {value!r} yet",
+                         target_id, "", ""))
+            continue
+        record = records[op_id]
+        key = str(get_path(record, mappings.matching.source) or hr_key)
+        user = by_key.get(key)
+        mine = [e for e in by_source.get(key, [])
+                if e.activity and _instant(e.activity) >= when - CLOCK_SKEW]
+        differing = (differences(record, user, mappings, create=action == "create",
+                                 employee_ids=by_key.keys())
+                     if user is not None else ["(no account)"])
+        found_id = str((user or {}).get("id") or target_id)
+        rows.append((op_id, action, hr_key, *_judge(differing, mine, found_id)))
     frame = pd.DataFrame(rows, columns=["op_id", "action", "hr_key", "state", "reason",
                                         "target_id", "log_action", "log_status"])
     return InboundVerification(frame, len(entries), len(snapshot.resources))

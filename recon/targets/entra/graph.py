@@ -1,4 +1,4 @@
-"""Reading Microsoft Graph with msgraph-sdk: users (the snapshot) and provisioning logs.
+"""Reading Microsoft Graph with msgraph-sdk: the session, paging, and users (the snapshot).
 
 msgraph-sdk is async; recon's library surface is not. Each public call runs its own event
 loop (``run_sync``), in a worker thread when the caller already has one running (JupyterLab).
@@ -6,6 +6,9 @@ The SDK's middleware retries 429/503/504 and honours ``Retry-After``; recon rais
 ``MAX_RETRIES`` because a tenant-wide throttle can answer 429 several times in a row.
 
 The SDK imports slowly (seconds), so it is imported inside the functions that need it.
+Provisioning logs are read by ``recon.targets.entra.logs``, the job and the link PATCH by
+``recon.targets.entra.jobs``, repeated snapshots through ``users/delta`` by
+``recon.targets.entra.delta``.
 
 Requests go through the SDK — its request builders, its request adapter, its auth and retry
 middleware — but recon parses the JSON of each page itself: the SDK's model deserialization
@@ -31,11 +34,18 @@ from recon.core.config import EntraTarget
 from recon.core.snapshot import Snapshot
 from recon.errors import PushError
 from recon.targets.entra.credentials import GraphEndpoint, graph_credential, graph_endpoint
-from recon.targets.entra.mapping import MANAGER_EXPAND, graph_select, scim_user
+from recon.targets.entra.mapping import (
+    MANAGER_EXPAND,
+    GraphAttribute,
+    app_mappings,
+    graph_select,
+    read_property,
+    scim_user,
+)
 
 MAX_RETRIES = 10  # the SDK's ceiling (RetryHandlerOption.MAX_MAX_RETRIES)
 MAX_PAGES = 100_000  # 99.9 M users at 999 a page: a bound, not a limit anyone meets
-LOG_PAGE_SIZE = 500
+MAX_IN_VALUES = 15  # values of one `in` filter (learn.microsoft.com/graph/known-issues)
 
 T = TypeVar("T")
 
@@ -112,7 +122,7 @@ def graph_errors(endpoint: GraphEndpoint) -> Iterator[None]:
         raise PushError(describe_error(error, endpoint)) from error
 
 
-def _progress(enabled: bool, label: str) -> Any:
+def progress_bar(enabled: bool, label: str) -> Any:
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -121,7 +131,7 @@ def _progress(enabled: bool, label: str) -> Any:
                     console=Console(stderr=True), disable=not enabled, transient=False)
 
 
-async def _page(session: GraphSession, builder: Any, config: Any = None) -> dict[str, Any]:
+async def page_of(session: GraphSession, builder: Any, config: Any = None) -> dict[str, Any]:
     """One GET through the SDK's request builder and adapter, as the JSON Graph sent."""
     from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
@@ -134,12 +144,12 @@ async def _page(session: GraphSession, builder: Any, config: Any = None) -> dict
     return page
 
 
-async def _pages(session: GraphSession, builder: Any, config: Any,
-                 on_page: Callable[[int], None]) -> list[dict[str, Any]]:
+async def pages(session: GraphSession, builder: Any, config: Any,
+                on_page: Callable[[int], None]) -> list[dict[str, Any]]:
     """Every item of a collection, following ``@odata.nextLink`` verbatim (G-PAGE)."""
     items: list[dict[str, Any]] = []
     seen_links: set[str] = set()
-    page = await _page(session, builder, config)
+    page = await page_of(session, builder, config)
     for _ in range(MAX_PAGES):
         values = page.get("value") or []
         items.extend(values)
@@ -150,8 +160,13 @@ async def _pages(session: GraphSession, builder: Any, config: Any,
         if link in seen_links:
             raise PushError(f"Microsoft Graph returned the same @odata.nextLink twice: {link}")
         seen_links.add(link)
-        page = await _page(session, builder.with_url(link))
+        page = await page_of(session, builder.with_url(link))
     return items
+
+
+def read_table(target: EntraTarget) -> tuple[GraphAttribute, ...]:
+    """What a snapshot of this target reads: the SCIM paths of the app's mappings included."""
+    return app_mappings(target.inbound).read_table()
 
 
 async def _read_users(session: GraphSession, target: EntraTarget,
@@ -159,12 +174,13 @@ async def _read_users(session: GraphSession, target: EntraTarget,
     from kiota_abstractions.base_request_configuration import RequestConfiguration
     from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 
+    table = read_table(target)
     query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
-        select=graph_select(), expand=[MANAGER_EXPAND], top=target.page_size,
+        select=graph_select(table), expand=[MANAGER_EXPAND], top=target.page_size,
         filter=target.user_filter)
-    users = await _pages(session, session.client.users,
-                         RequestConfiguration(query_parameters=query), on_page)
-    return [scim_user(user, session.endpoint.base_url) for user in users]
+    users = await pages(session, session.client.users,
+                        RequestConfiguration(query_parameters=query), on_page)
+    return [scim_user(user, session.endpoint.base_url, table) for user in users]
 
 
 def snapshot_entra(target: EntraTarget, *, progress: bool = True,
@@ -178,7 +194,7 @@ def snapshot_entra(target: EntraTarget, *, progress: bool = True,
     async def read() -> list[dict[str, Any]]:
         session = open_session(target, credential)
         try:
-            with _progress(progress, "Reading Entra users") as bar:
+            with progress_bar(progress, "Reading Entra users") as bar:
                 task = bar.add_task("users", total=None, pages=0)
 
                 def on_page(count: int) -> None:
@@ -193,64 +209,65 @@ def snapshot_entra(target: EntraTarget, *, progress: bool = True,
     return Snapshot.of(resources, source=f"entra:{endpoint.base_url}/users")
 
 
+def _quoted(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+async def _users_where(session: GraphSession, target: EntraTarget, prop: str,
+                       values: list[str]) -> list[dict[str, Any]]:
+    """Users whose ``prop`` is one of ``values``: ``in`` filters of at most 15 values each
+    (learn.microsoft.com/graph/known-issues: "limited to 15 expressions"), four at a time."""
+    from kiota_abstractions.base_request_configuration import RequestConfiguration
+    from msgraph.generated.users.users_request_builder import UsersRequestBuilder
+
+    table = read_table(target)
+    gate = asyncio.Semaphore(4)
+
+    async def chunk(part: list[str]) -> list[dict[str, Any]]:
+        query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
+            select=graph_select(table), expand=[MANAGER_EXPAND], top=MAX_IN_VALUES,
+            filter=f"{prop} in ({','.join(_quoted(v) for v in part)})")
+        async with gate:
+            return await pages(session, session.client.users,
+                               RequestConfiguration(query_parameters=query), lambda _: None)
+
+    parts = [values[n:n + MAX_IN_VALUES] for n in range(0, len(values), MAX_IN_VALUES)]
+    found = await asyncio.gather(*(chunk(part) for part in parts))
+    return [user for users in found for user in users]
+
+
 @dataclass(frozen=True)
-class LogEntry:
-    """The parts of a ``provisioningObjectSummary`` that verify needs."""
+class Accounts:
+    """Entra users re-read before a push, as Graph sent them (wire names)."""
 
-    id: str
-    activity: str  # ISO UTC
-    job_id: str
-    action: str
-    status: str  # success | warning | failure | skipped
-    source_id: str
-    target_id: str
-    error_code: str
-    reason: str
+    by_id: dict[str, dict[str, Any]]
+    by_key: dict[str, list[dict[str, Any]]]  # matching value (employeeId) → users holding it
+
+    def scim(self, user: dict[str, Any], target: EntraTarget) -> dict[str, Any]:
+        return scim_user(user, "", read_table(target))
 
 
-def _log_entry(summary: dict[str, Any]) -> LogEntry:
-    status_info = summary.get("provisioningStatusInfo") or {}
-    error = status_info.get("errorInformation") or {}
-    return LogEntry(
-        id=str(summary.get("id") or ""),
-        activity=str(summary.get("activityDateTime") or ""),
-        job_id=str(summary.get("jobId") or ""),
-        action=str(summary.get("provisioningAction") or ""),
-        status=str(status_info.get("status") or ""),
-        source_id=str((summary.get("sourceIdentity") or {}).get("id") or ""),
-        target_id=str((summary.get("targetIdentity") or {}).get("id") or ""),
-        error_code=str(error.get("errorCode") or ""),
-        reason=str(error.get("reason") or ""),
-    )
-
-
-def provisioning_logs(target: EntraTarget, job_id: str, since: str, *,
-                      credential: Any | None = None) -> list[LogEntry]:
-    """``/auditLogs/provisioning`` entries of one job at or after ``since`` (ISO UTC), paged.
-
-    Reports APIs allow about 5 requests per 10 s (facts §1.9); the SDK's retry handler waits
-    out the 429s, and pages are large so a verify needs few calls.
-    """
+def read_accounts(target: EntraTarget, ids: list[str], keys: list[str], *,
+                  credential: Any | None = None) -> Accounts:
+    """The users with these object ids, and those whose matching property (employeeId by
+    default) holds one of ``keys`` — the honest precondition of a bulkUpload push."""
     endpoint = graph_endpoint(target)
-    quoted_job = job_id.replace("'", "''")
+    matching = app_mappings(target.inbound).matching.target
 
-    async def read() -> list[LogEntry]:
-        from kiota_abstractions.base_request_configuration import RequestConfiguration
-        from msgraph.generated.audit_logs.provisioning.provisioning_request_builder import (
-            ProvisioningRequestBuilder,
-        )
-
+    async def read() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         session = open_session(target, credential)
         try:
             with graph_errors(endpoint):
-                query = ProvisioningRequestBuilder.ProvisioningRequestBuilderGetQueryParameters(
-                    filter=f"jobId eq '{quoted_job}' and activityDateTime ge {since}",
-                    top=LOG_PAGE_SIZE)
-                summaries = await _pages(session, session.client.audit_logs.provisioning,
-                                         RequestConfiguration(query_parameters=query),
-                                         lambda _: None)
-                return [_log_entry(summary) for summary in summaries]
+                by_id = await _users_where(session, target, "id", sorted(set(ids)))
+                by_key = await _users_where(session, target, matching, sorted(set(keys)))
+                return by_id, by_key
         finally:
             await session.http.aclose()
 
-    return run_sync(read)
+    by_id, by_key = run_sync(read)
+    holders: dict[str, list[dict[str, Any]]] = {}
+    for user in {u["id"]: u for u in by_id + by_key}.values():
+        value = read_property(user, matching)
+        if value not in (None, ""):
+            holders.setdefault(str(value), []).append(user)
+    return Accounts({str(u["id"]): u for u in by_id}, holders)

@@ -5,36 +5,38 @@ with the *whole* source record, matches it to an Entra user (default ``externalI
 ``employeeId``) and decides itself whether that is a create, an update, a disable or an enable
 (facts §5.1, §5.4). So every approved op — create, update, enable, disable — becomes one full
 record of the worker as HR describes it, with ``active`` saying whether the account should be
-enabled, and ``manager.value`` holding the *manager's HR key* (the service resolves it).
-Sending the full record also keeps "flow null values" tenants safe, where an omitted attribute
-would be cleared.
+enabled, and ``manager.value`` holding the *manager's HR key* (the service resolves it, but
+only against records it has processed: ``manager_record`` restates a manager's account so the
+job processes it first). Where the app "flows null values", an omitted attribute would be
+cleared: ``keep_current`` fills it with what the account holds.
 
 Pure: no network. ``recon.targets.entra.inbound`` sends what this module builds.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-import unicodedata
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
+from recon.core.same import same
 from recon.core.scim import (
     CORE_USER,
     ENTERPRISE,
     GRAPH_EXTENSION,
     bulk_request,
-    case_insensitive,
     get_path,
     is_schema,
     parse_path,
     set_path,
 )
 from recon.errors import PlanError
+from recon.targets.entra.mapping import MANAGER, MANAGER_KEY, AppMappings, path_key
 
 MAX_OPERATIONS = 50  # per bulkUpload request (facts §5.2)
 INBOUND_ACTIONS = ("create", "update", "enable", "disable")
@@ -75,9 +77,7 @@ def inbound_record(row: Mapping[str, Any], paths: Iterable[str], *, active: bool
         set_path(record, path, text)
     record.setdefault("externalId", str(row["hr_key"]))
     record["active"] = active
-    for key in record:
-        if is_schema(key) and key not in record["schemas"]:
-            record["schemas"].append(ENTERPRISE if key.lower() == ENTERPRISE.lower() else key)
+    _list_schemas(record)
     emails = record.get("emails")
     if isinstance(emails, list):
         for email in emails:
@@ -131,7 +131,68 @@ def managers_first(ops: list[InboundOp]) -> list[InboundOp]:
             depth[member] = base + number
         return depth.get(chain[0], 0) if chain else depth.get(key, 0)
 
-    return sorted(ops, key=lambda op: depth_of(op.hr_key))
+    return sorted(ops, key=lambda op: -1 if op.action == MANAGER_RECORD
+                  else depth_of(op.hr_key))
+
+
+MANAGER_RECORD = "manager_record"
+"""The action of a record that restates a manager's account, so the job processes it first."""
+
+
+def manager_record_id(hr_key: str) -> str:
+    """The journal's id of a manager record: a digest, not the HR key itself."""
+    return "manager-record:" + hashlib.sha256(hr_key.encode("utf-8")).hexdigest()[:24]
+
+
+def keep_current(record: dict[str, Any], account: dict[str, Any], mappings: AppMappings) -> None:
+    """Fill, from the account (SCIM-shaped), what a "flow null values" mapping would clear.
+
+    With "Flow null values" ticked, omitting an attribute clears it (learn.microsoft.com/entra/
+    identity/app-provisioning/clear-attribute-values); recon never clears a value HR leaves
+    empty, so it sends the account's own value instead.
+    """
+    for path in mappings.flow_null_paths():
+        if get_path(record, path) not in (None, ""):
+            continue
+        current = get_path(account, MANAGER_KEY if path_key(path) == path_key(MANAGER)
+                           else path)
+        if current in (None, "") or path_key(path) == path_key("active"):
+            continue
+        set_path(record, path, current)
+        _list_schemas(record)
+
+
+def manager_record(hr_key: str, account: dict[str, Any], mappings: AppMappings
+                   ) -> dict[str, Any] | None:
+    """A record that restates a manager's account as it is (nothing changes), so the job
+    processes the manager and can then resolve references to it (learn.microsoft.com/entra/
+    identity/app-provisioning/hr-manager-update-issues: the manager record must have been
+    processed first). None when the account cannot be restated exactly: a flow-null mapping
+    recon does not read back would be cleared."""
+    record: dict[str, Any] = {"schemas": [CORE_USER]}
+    for mapping in mappings.mappings:
+        if mapping.matching or mapping.generated or mapping.apply == "on_create":
+            continue
+        if path_key(mapping.source) == path_key("active"):
+            continue
+        if not mappings.reads_back(mapping):
+            if mapping.flow_null:
+                return None
+            continue
+        value = get_path(account, MANAGER_KEY if path_key(mapping.source) == path_key(MANAGER)
+                         else mapping.source)
+        if value not in (None, ""):
+            set_path(record, mapping.source, value)
+    set_path(record, mappings.matching.source, hr_key)
+    record["active"] = get_path(account, "active") is not False
+    _list_schemas(record)
+    return record
+
+
+def _list_schemas(record: dict[str, Any]) -> None:
+    for key in record:
+        if is_schema(key) and key not in record["schemas"]:
+            record["schemas"].append(ENTERPRISE if key.lower() == ENTERPRISE.lower() else key)
 
 
 def inbound_ops(ops: pd.DataFrame, desired: pd.DataFrame) -> list[InboundOp]:
@@ -168,16 +229,6 @@ def _payload(value: Any) -> dict[str, Any]:
     return {}
 
 
-def _same(left: Any, right: Any, path: str) -> bool:
-    def norm(value: Any) -> str | None:
-        if value is None:
-            return None
-        text = unicodedata.normalize("NFC", str(value)).strip()
-        return text.lower() if case_insensitive(path) else text
-
-    return norm(left) == norm(right)
-
-
 def drifted_from_plan(ops: pd.DataFrame, built: list[InboundOp]) -> list[str]:
     """Where a record no longer carries what the plan op (and so the approver) said.
 
@@ -199,7 +250,7 @@ def drifted_from_plan(ops: pd.DataFrame, built: list[InboundOp]) -> list[str]:
         for path, approved in checks:
             if approved is None or path.lower() == "active" or parse_path(path).is_reference:
                 continue
-            if not _same(approved, get_path(op.record, path), path):
+            if not same(path, approved, get_path(op.record, path)):
                 problems.append(f"op {op.op_id[:12]} ({op.action} {op.hr_key}) approved {path} "
                                 f"= {approved!r}, the HR file now gives "
                                 f"{get_path(op.record, path)!r}")
