@@ -509,8 +509,10 @@ class ScimClient:
         return groups
 
     def count(self, endpoint: str = USERS) -> int:
-        """totalResults of an endpoint, read with ``count=0`` (RFC 7644 §3.4.2.4)."""
-        return _as_int(self._read(endpoint, {"count": 0}).get("totalResults"), 0)
+        """totalResults of an endpoint, read with ``count=0`` (RFC 7644 §3.4.2.4); a target that
+        sends no totalResults (AWS in cursor mode) is counted by reading its listing."""
+        total = self._read(endpoint, {"count": 0}).get("totalResults")
+        return _as_int(total, 0) if total is not None else len(self.read_all(endpoint))
 
     def get(self, resource_id: str, endpoint: str = USERS) -> ScimReply:
         """GET one resource; 404 is an answer (the reply), not an exception."""

@@ -158,9 +158,17 @@ class QuirkLayer:
             self._played("no_bulk")
             return _error(501, "Bulk is not supported")
         if method == "PATCH":
-            refused = self._patch(body)
+            refused = self._patch(json.loads(body or b"{}").get("Operations") or [])
             if refused is not None:
                 return refused
+        if method == "POST" and path.endswith("/Bulk"):
+            operations = json.loads(body or b"{}").get("Operations") or []
+            patched = [op for item in operations if isinstance(item, dict)
+                       and str(item.get("method", "")).upper() == "PATCH"
+                       for op in (item.get("data") or {}).get("Operations") or []]
+            refused = self._patch(patched) if patched else None
+            if refused is not None:
+                return refused  # the whole Bulk request: the quirk holds inside it too
         if method == "GET" and path.rsplit("/", 1)[-1] in {"Users", "Groups"}:
             return self._list(target, params, headers, body, upstream)
         status, reply_headers, reply = upstream(method, target, headers, body)
@@ -168,7 +176,16 @@ class QuirkLayer:
             self._played("no_location")
             reply_headers = [(k, v) for k, v in reply_headers if k.lower() != "location"]
             reply = self._edit(reply, lambda data: (data.get("meta") or {}).pop("location", None))
+        if q.no_location and path.endswith("/Bulk") and status == 200:
+            reply = self._edit(reply, self._without_locations)
         return self._finish(status, reply_headers, reply)
+
+    def _without_locations(self, data: dict[str, Any]) -> None:
+        """A BulkResponse without the location of what it created (nor the resource's id)."""
+        for operation in data.get("Operations") or []:
+            if isinstance(operation, dict) and operation.pop("location", None):
+                self._played("no_location")
+                operation.pop("response", None)
 
     def _discovery(self, method: str, target: str, headers: dict[str, str], body: bytes,
                    upstream: Upstream, path: str) -> Answer:
@@ -182,27 +199,25 @@ class QuirkLayer:
 
         def edit(data: dict[str, Any]) -> None:
             if q.no_bulk:
+                self._played("no_bulk")
                 data["bulk"] = {"supported": False, "maxOperations": 0, "maxPayloadSize": 0}
             if q.no_etags:
+                self._played("no_etags")
                 data["etag"] = {"supported": False}
             if q.put_only:
+                self._played("put_only")
                 data["patch"] = {"supported": False}
         return status, reply_headers, self._edit(reply, edit)
 
-    def _patch(self, body: bytes) -> Answer | None:
+    def _patch(self, operations: list[Any]) -> Answer | None:
         if self.quirks.put_only:
             self._played("put_only")
             return _error(501, "PATCH is not supported; use PUT")
-        if self.quirks.no_patch_filters:
-            try:
-                operations = json.loads(body or b"{}").get("Operations") or []
-            except (ValueError, AttributeError):
-                return None
-            if any("[" in str(op.get("path") or "") for op in operations
-                   if isinstance(op, dict)):
-                self._played("no_patch_filters")
-                return _error(400, "Complex SCIM path selectors that include filters are not "
-                                   "supported", "invalidPath")
+        if self.quirks.no_patch_filters and any(
+                "[" in str(op.get("path") or "") for op in operations if isinstance(op, dict)):
+            self._played("no_patch_filters")
+            return _error(400, "Complex SCIM path selectors that include filters are not "
+                               "supported", "invalidPath")
         return None
 
     def _list(self, target: str, params: dict[str, str], headers: dict[str, str], body: bytes,
@@ -266,6 +281,8 @@ class QuirkLayer:
 
     def _finish(self, status: int, headers: list[tuple[str, str]], reply: bytes) -> Answer:
         if self.quirks.no_etags:
+            if any(k.lower() == "etag" for k, _ in headers) or b'"version"' in reply:
+                self._played("no_etags")
             headers = [(k, v) for k, v in headers if k.lower() != "etag"]
             reply = self._edit(reply, _strip_versions) if reply else reply
         return status, headers, reply

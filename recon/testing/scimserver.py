@@ -286,15 +286,22 @@ def _without_manager(item: dict[str, Any]) -> dict[str, Any]:
     return {**item, ENTERPRISE: {k: v for k, v in enterprise.items() if k != "manager"}}
 
 
-def _wire_managers(client: ScimClient, items: list[dict[str, Any]], ids: dict[str, str]) -> None:
-    """Second pass: managers given as seeded ids now point at the server's ids."""
+def _wire_managers(client: ScimClient, items: list[dict[str, Any]], ids: dict[str, str],
+                   *, chunk: int = 500) -> None:
+    """Second pass: managers given as seeded ids now point at the server's ids (Bulk if offered)."""
     def manager_of(item: dict[str, Any]) -> Any:
         return (((item.get(ENTERPRISE) or {}).get("manager") or {}).get("value"))
-    for item in items:
-        manager = manager_of(item)
-        if not manager:
-            continue
-        patch = {"schemas": [PATCH_OP], "Operations": [
-            {"op": "add", "path": f"{ENTERPRISE}:manager",
-             "value": {"value": ids.get(str(manager), str(manager))}}]}
-        client.patch(f"/Users/{ids[_key(item)]}", patch)
+    patches = [(f"/Users/{ids[_key(item)]}", {"schemas": [PATCH_OP], "Operations": [
+        {"op": "add", "path": f"{ENTERPRISE}:manager",
+         "value": {"value": ids.get(str(manager_of(item)), str(manager_of(item)))}}]})
+        for item in items if manager_of(item)]
+    if not client.discover().bulk:
+        for path, patch in patches:
+            client.patch(path, patch)
+        return
+    for start in range(0, len(patches), chunk):
+        reply = client.bulk([{"method": "PATCH", "path": path, "bulkId": f"m{start + i}",
+                              "data": patch}
+                             for i, (path, patch) in enumerate(patches[start:start + chunk])])
+        if not reply.ok:
+            raise PushError(f"seed: wiring managers failed: {reply.status} {reply.detail}")

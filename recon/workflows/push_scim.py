@@ -363,6 +363,14 @@ class _Engine:
                                            earlier.target_id if earlier else None, True)
         return outcomes, leftover
 
+    def _created_id(self, op: Op) -> str | None:
+        """The id of an account a Bulk create made, for an answer without its location."""
+        try:
+            found = self._lookup(op)
+        except (_Transient, _Failed):
+            return None
+        return str(found.get("id")) if found else None
+
     def _bulk_chunk(self, chunk: list[Op]) -> tuple[dict[str, _Outcome], list[Op]]:
         attempts = self.journal.begin_many(
             (op.op_id, op.action, op.method, op.path, f"bulk; {op.summary}") for op in chunk)
@@ -387,7 +395,10 @@ class _Engine:
             answer = answers.get(op.bulk_id)
             status = int(str((answer or {}).get("status", "0")).split()[0] or 0)
             if answer is not None and 200 <= status < 300:
-                target = op.target_id or _id_of(answer.get("location"))
+                target = op.target_id or _id_of(answer.get("location")) or _id_of(
+                    (answer.get("response") or {}).get("id"))
+                if not target and op.method == "POST":  # created, but where? look it up
+                    target = self._created_id(op)
                 outcomes[op.op_id] = _Outcome("succeeded", target, status, journaled=True)
             elif status in {400, 403} or (status == 409 and op.method != "POST"):
                 detail = ((answer or {}).get("response") or {}).get("detail") or ""
