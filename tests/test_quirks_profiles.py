@@ -11,6 +11,7 @@ import copy
 import json
 import sqlite3
 import typing
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -20,7 +21,7 @@ import httpx
 import pytest
 
 from recon.core.config import ScimTarget
-from recon.core.scim import CORE_GROUP, ENTERPRISE, PATCH_OP
+from recon.core.scim import CORE_GROUP, CORE_USER, ENTERPRISE, PATCH_OP
 from recon.targets.scim import ScimClient
 from recon.targets.scim_profiles import GENERIC, PROFILES, Profile, profile_for
 from recon.targets.scim_requests import apply_patch, shape
@@ -135,7 +136,7 @@ def test_apply_patch_leaves_its_input_alone() -> None:
 
 
 def test_shapes_of_one_update() -> None:
-    current = {"id": "1", "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+    current = {"id": "1", "schemas": [CORE_USER],
                "userName": "ann@example.com", "title": "Engineer", "meta": {"version": "W/1"},
                "emails": [{"type": "work", "value": "ann@example.com", "primary": True},
                           {"type": "home", "value": "ann@home.example"}]}
@@ -181,7 +182,9 @@ def test_the_push_shapes_requests_for_the_profile_and_converges(
     assert_converged(client)
     updates = [method for method, _ in journal_methods(tmp_path / "push.db") if method != "POST"]
     assert set(updates) == {sent}
-    again = push(plan, approve_all(plan), client, tmp_path / "other.db", progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        again = push(plan, approve_all(plan), client, tmp_path / "other.db", progress=False)
     assert set(again.results["status"]) == {"already_applied"}
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from recon.core.ops import Op
 from recon.core.scim import ENTERPRISE, PATCH_OP, Path, is_schema, parse_path
 
 #: Attributes a PUT must not carry: the server owns them (RFC 7643 §3.1), or they are read-only.
@@ -174,6 +175,42 @@ def writable(resource: dict[str, Any]) -> dict[str, Any]:
 def has_filtered_path(patch: dict[str, Any] | None) -> bool:
     return any("[" in str(operation.get("path") or "")
                for operation in (patch or {}).get("Operations") or [])
+
+
+def sent_summary(style: str, op: Op) -> str:
+    """The op's journal summary, saying how the request was shaped for the profile."""
+    if op.method != "PATCH" or style == "path_filter":
+        return op.summary
+    if style == "put":
+        return f"{op.summary} (sent as PUT)"
+    return op.summary + (" (filtered paths sent as value objects)"
+                         if has_filtered_path(op.payload) else "")
+
+
+def written_paths(ops: list[Op]) -> list[str]:
+    """The attribute paths the ops write (creates: the payload's top-level attributes)."""
+    written: dict[str, None] = {}
+    for op in ops:
+        if op.method == "POST":
+            written.update(dict.fromkeys(k for k in (op.payload or {}) if k != "schemas"))
+        written.update(dict.fromkeys(k for k in op.desired if k != "members"))
+    return list(written)
+
+
+def refusal_hint(style: str, op: Op, status: int) -> str:
+    """The likely cause of a refused write, and what to set (docs/providers.md)."""
+    if status == 401:
+        return "; the target refused the token (target.scim.token_env)"
+    if status == 403:
+        return "; the token may not write here: grant the SCIM token or app write permission"
+    if op.method != "PATCH" or style == "put":
+        return ""
+    if status in {405, 501}:
+        return "; the target does not take PATCH: set target.scim.patch_style: put"
+    if status == 400 and style == "path_filter" and has_filtered_path(op.payload):
+        return ("; if the target refuses filtered PATCH paths, set target.scim.patch_style: "
+                "value_object")
+    return ""
 
 
 def needs_current(style: str, method: str, patch: dict[str, Any] | None) -> bool:

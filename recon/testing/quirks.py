@@ -10,7 +10,7 @@ bends the request or the answer the way a provider's documentation says it does
 - ``no_total_results``: lists carry no ``totalResults`` (AWS in cursor mode);
 - ``no_location``: 201 Created without a ``Location`` header (nor ``meta.location``);
 - ``case_exact_eq``: ``eq`` filters compare case-sensitively, even on userName;
-- ``no_extension_filters``: a filter on an extension attribute (``urn:…``) is a 400;
+- ``no_extension_filters``: a filter on an extension attribute (a schema URN) is a 400;
 - ``filter_attributes``: only these attributes may be filtered on (others: 400 invalidFilter);
 - ``no_bulk``: ServiceProviderConfig says no Bulk, and /Bulk answers 501;
 - ``no_etags``: no ETag header, no ``meta.version``, ``If-Match`` is dropped, config says no;
@@ -40,7 +40,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from recon.core.scim import ERROR, get_path
+from recon.core.scim import ERROR, get_path, is_schema
 from recon.testing.scimserver import cursor_pagination
 
 #: method, target (path and query), headers, body → status, headers, body
@@ -226,7 +226,7 @@ class QuirkLayer:
         path = urlsplit(target).path
         filter_text = params.get("filter", "")
         attribute = filter_text.split(" ", 1)[0]
-        if filter_text and q.no_extension_filters and attribute.lower().startswith("urn:"):
+        if filter_text and q.no_extension_filters and is_schema(attribute):
             self._played("no_extension_filters")
             return _error(400, f"filtering on {attribute} is not supported", "invalidFilter")
         if filter_text and q.filter_attributes and attribute.lower() not in {

@@ -37,7 +37,7 @@ import time
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +61,14 @@ from recon.errors import PushError
 from recon.io.journal import DONE, Attempt, Finished, Journal, OpState
 from recon.targets.scim import ScimClient, ScimHttpError, ScimReply, ScimUnavailable
 from recon.targets.scim_discovery import Discovery
-from recon.targets.scim_requests import has_filtered_path, needs_current, shape
+from recon.targets.scim_requests import (
+    needs_current,
+    refusal_hint,
+    sent_summary,
+    shape,
+    written_paths,
+)
+from recon.workflows.push_progress import ProgressBar
 
 PHASES = (("create", "group_create"), ("update", "link", "enable", "disable"), ("delete",))
 
@@ -239,7 +246,8 @@ class _Engine:
                 return _Outcome("already_applied", str(existing.get("id")), 409)
             raise _Failed(409, f"POST {op.endpoint}: 409 {reply.detail}")
         return self._finish(attempt, _Outcome("failed", None, reply.status,
-                                              f"POST {op.endpoint}: {reply.status} {reply.detail}"))
+                                              f"POST {op.endpoint}: {reply.status} {reply.detail}"
+                                              f"{refusal_hint(self.style, op, reply.status)}"))
 
     def _write(self, op: Op, use_etag: bool) -> _Outcome | None:
         """PATCH/PUT/DELETE with a precondition; None means "412, decide again"."""
@@ -269,18 +277,10 @@ class _Engine:
                                                   else "the account no longer exists"))
         return self._finish(attempt, _Outcome("failed", op.target_id, reply.status,
                                               f"{method} {op.path}: {reply.status} "
-                                              f"{reply.detail}{self._hint(op, reply)}"))
+                                              f"{reply.detail}"
+                                              f"{refusal_hint(self.style, op, reply.status)}"))
 
-    def _hint(self, op: Op, reply: ScimReply) -> str:
-        """What to set when the target refuses the shape of an update (docs/providers.md)."""
-        if op.method != "PATCH" or self.style == "put":
-            return ""
-        if reply.status in {405, 501}:
-            return "; the target does not take PATCH: set target.scim.patch_style: put"
-        if reply.status == 400 and self.style == "path_filter" and has_filtered_path(op.payload):
-            return ("; if the target refuses filtered PATCH paths, set target.scim.patch_style: "
-                    "value_object")
-        return ""
+
 
     def _judge(self, op: Op, current: dict[str, Any] | None) -> Verdict:
         """Decide from the account as it is now: already applied, stale, or go ahead."""
@@ -298,13 +298,8 @@ class _Engine:
     # journal plumbing
 
     def _begin(self, op: Op, method: str | None = None) -> Attempt:
-        sent = method or op.method
-        summary = op.summary if sent == op.method else f"{op.summary} (sent as {sent})"
-        if sent == op.method and op.method == "PATCH" and self.style == "value_object" \
-                and has_filtered_path(op.payload):
-            summary += " (filtered paths sent as value objects)"
-        return self.journal.begin(op.op_id, action=op.action, method=sent, path=op.path,
-                                  summary=summary)
+        return self.journal.begin(op.op_id, action=op.action, method=method or op.method,
+                                  path=op.path, summary=sent_summary(self.style, op))
 
     def _send(self, attempt: Attempt, op: Op, request: Callable[[], ScimReply]) -> ScimReply:
         try:
@@ -460,18 +455,6 @@ def _by_account(ops: list[Op]) -> list[list[Op]]:
 # -- the SCIM push ----------------------------------------------------------------------------
 
 
-@dataclass
-class _Progress:
-    bar: Any = None
-    task: Any = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def advance(self) -> None:
-        if self.bar is not None:
-            with self.lock:
-                self.bar.advance(self.task)
-
-
 def push_scim(
     plan: Plan, approval: Approval, client: ScimClient, journal_path: str | Path, *,
     policy: Policy | None = None, concurrency: int = 4, dry_run: bool = False,
@@ -503,9 +486,7 @@ def push_scim(
         skipped = {op.op_id: _Outcome("skipped", states[op.op_id].target_id)
                    for op in ops if op.op_id in states and states[op.op_id].status in DONE}
         todo = [op for op in ops if op.op_id not in skipped]
-        meter = _Progress()
-        with _progress_bar(progress, len(todo)) as (bar, task):
-            meter.bar, meter.task = bar, task
+        with ProgressBar(progress, len(todo)) as meter:
             engine = _Engine(client, journal, retry or RetryPolicy(), meter.advance)
             bulk = engine.discovery.bulk if use_bulk is None else use_bulk
             if bulk and not engine.discovery.bulk:
@@ -530,13 +511,7 @@ def push_scim(
 
 def _warn_ignored(client: ScimClient, ops: list[Op]) -> None:
     """Name the attributes these ops write that the provider ignores or rejects (its profile)."""
-    written: dict[str, None] = {}
-    for op in ops:
-        if op.method == "POST":
-            written.update(dict.fromkeys(k for k in (op.payload or {}) if k != "schemas"))
-        written.update(dict.fromkeys(k for k in op.desired if k != "members"))
-    ignored = client.profile.ignored(list(written))
-    if ignored:
+    if ignored := client.profile.ignored(written_paths(ops)):
         warnings.warn(f"target.scim.profile {client.profile.name}: the provider ignores or "
                       f"rejects {', '.join(ignored)} (docs/providers.md); those values will "
                       "not converge", stacklevel=3)
@@ -579,30 +554,6 @@ def _run_singles(engine: _Engine, ops: list[Op], states: dict[str, OpState], con
         for future in [pool.submit(run_account, group) for group in groups]:
             future.result()
     return outcomes
-
-
-class _progress_bar:
-    """A rich progress bar on stderr, or nothing."""
-
-    def __init__(self, enabled: bool, total: int) -> None:
-        self.enabled = enabled and total > 0
-        self.total = total
-        self.bar: Any = None
-
-    def __enter__(self) -> tuple[Any, Any]:
-        if not self.enabled:
-            return None, None
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-        self.bar = Progress("push", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                            console=Console(stderr=True), transient=False)
-        self.bar.__enter__()
-        return self.bar, self.bar.add_task("push", total=self.total)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
 
 
 def _results(ops: list[Op], outcomes: dict[str, _Outcome], attempts: dict[str, int]
