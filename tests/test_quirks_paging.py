@@ -7,8 +7,11 @@ of it by recon.testing.quirks, and a counting layer records what the client aske
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -19,7 +22,18 @@ from recon.core.config import ScimTarget
 from recon.errors import PushError, TargetReadError
 from recon.targets.scim import ScimClient, snapshot_scim
 from recon.targets.scim_profiles import GENERIC, Profile
-from recon.testing import QuirkApp, Quirks, cursor_pagination, inprocess_app, seed, user
+from recon.testing import (
+    QuirkApp,
+    QuirkProxy,
+    Quirks,
+    cursor_pagination,
+    inprocess_app,
+    seed,
+    start_server,
+    user,
+)
+
+SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -203,3 +217,29 @@ def test_a_profile_that_says_cursor_falls_back_to_index_on_a_target_without_curs
     client = client_over(counting, page_size=3, profile=replace(GENERIC, paging="cursor"))
     assert len(client.users()) == 7
     assert "startIndex" in list_pages(counting)[-1]
+
+
+# -- the command line: one line and exit 1, never a partial file ------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_recon_snapshot_refuses_a_partial_target_in_one_line(tmp_path: Path) -> None:
+    """`recon snapshot` against a server that ignores startIndex: exit 1, one line, no file."""
+    with start_server() as server:
+        seed(server.client(), people(12))
+        with QuirkProxy(server.url, Quirks(ignore_start_index=True)) as proxy:
+            config = tmp_path / "recon.yaml"
+            config.write_text((SAMPLES / "recon-live.yaml").read_text(encoding="utf-8").replace(
+                "url: http://127.0.0.1:8000/v2, token_env: RECON_SCIM_TOKEN",
+                f"url: {proxy.url}, page_size: 5").replace("path: workers.csv",
+                                                           f"path: {SAMPLES / 'workers.csv'}"),
+                encoding="utf-8")
+            done = subprocess.run(
+                [sys.executable, "-m", "recon.cli", "snapshot", "--config", str(config),
+                 "--out", str(tmp_path / "target.json")],
+                capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "read 5 of the 12 resources" in lines[0], done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "target.json").exists()
