@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import sqlite3
+import time
 import typing
 import warnings
 from collections.abc import Callable, Iterable
@@ -22,7 +23,7 @@ import pytest
 
 from recon.core.config import ScimTarget
 from recon.core.scim import CORE_GROUP, CORE_USER, ENTERPRISE, PATCH_OP
-from recon.targets.scim import ScimClient
+from recon.targets.scim import ScimClient, connect
 from recon.targets.scim_profiles import GENERIC, PROFILES, Profile, profile_for
 from recon.targets.scim_requests import apply_patch, shape
 from recon.testing import QuirkApp, Quirks, inprocess_app, inprocess_client, seed, user
@@ -256,3 +257,21 @@ def test_throttling_longer_than_the_push_waits_stops_the_push(tmp_path: Path) ->
     errors = list(result.results["error"])
     assert "asks to wait 3600 s, more than max_retry_after (60 s)" in errors[0]
     assert all(e.startswith("not sent: rate-limited") for e in errors[1:])
+
+
+# -- pacing a provider's published rate ---------------------------------------------------------
+
+
+def test_connect_applies_the_profile_and_paces_its_rate() -> None:
+    """Slack's limits are organisation-wide: 10 requests/s, unless the config says otherwise."""
+    app = inprocess_app()
+    target = ScimTarget(url="http://127.0.0.1/v2", profile="slack")
+    client = connect(target, transport=httpx.WSGITransport(app=app))
+    assert (client.profile.name, client.page_size) == ("slack", 1000)
+    started = time.monotonic()
+    for _ in range(4):
+        client.count()
+    assert time.monotonic() - started >= 0.29  # three intervals of 0.1 s
+    unpaced = connect(target.model_copy(update={"requests_per_second": 0}),
+                      transport=httpx.WSGITransport(app=app))
+    assert unpaced.profile.requests_per_second is None

@@ -415,3 +415,16 @@ def test_a_case_exact_target_is_looked_up_thoroughly_after_a_conflict() -> None:
     assert client.find("userName", "ann.lee@example.com") == []
     assert [r["userName"] for r in client.find("userName", "ann.lee@example.com",
                                                thorough=True)] == ["Ann.Lee@example.com"]
+
+
+def test_pages_slower_than_the_timeout_say_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("recon.targets.scim.time.sleep", lambda _: None)
+
+    def too_slow(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    http = httpx.Client(transport=httpx.MockTransport(too_slow), base_url="http://127.0.0.1/v2",
+                        timeout=7.0)
+    with pytest.raises(TargetReadError, match=r"no answer within target\.scim\.timeout \(7\.0 s\)"
+                                              r", 5 times"):
+        ScimClient(http).count()

@@ -149,11 +149,16 @@ class ScimClient:
         for tries in range(1, patience.max_tries + 1):
             try:
                 reply = self.send("GET", path, params=params)
-            except ScimUnavailable:
-                if tries == patience.max_tries:
-                    raise
-                time.sleep(patience.delay(tries, None))
-                continue
+            except ScimUnavailable as error:
+                if tries < patience.max_tries:
+                    time.sleep(patience.delay(tries, None))
+                    continue
+                if isinstance(error.__cause__, httpx.TimeoutException):
+                    raise TargetReadError(
+                        f"{error}: no answer within target.scim.timeout "
+                        f"({self.http.timeout.read} s), {tries} times; a target whose pages "
+                        "slow down with their offset needs a longer timeout") from error
+                raise
             if reply.ok and reply.body is not None:
                 return reply.body
             if not (reply.throttled or reply.status >= 500) or tries == patience.max_tries:
