@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from socketserver import ThreadingMixIn
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from recon.core.scim import ERROR, get_path, is_schema
@@ -305,7 +305,7 @@ def wsgi_upstream(app: Any, base: dict[str, Any]) -> Upstream:
         parts = urlsplit(target)
         environ = {k: v for k, v in base.items() if not k.startswith("HTTP_")
                    and k not in {"CONTENT_TYPE", "CONTENT_LENGTH"}}
-        environ.update({"REQUEST_METHOD": method, "PATH_INFO": parts.path,
+        environ.update({"REQUEST_METHOD": method, "PATH_INFO": unquote(parts.path),
                         "QUERY_STRING": parts.query, "wsgi.input": io.BytesIO(body),
                         "CONTENT_LENGTH": str(len(body))})
         for name, value in headers.items():
