@@ -108,8 +108,8 @@ def sample_slice(folder: Path, every: int = 4) -> tuple[Config, Snapshot]:
 @pytest.mark.parametrize("case", list(CASES.values()), ids=list(CASES))
 def test_the_whole_loop_converges_without_duplicates(case: Case, tmp_path: Path) -> None:
     base, sample = sample_slice(tmp_path)
-    with start_server(config=case.server_config) as server:
-        direct = server.client()  # seeding and the final count bypass the quirks
+    with start_server(config=case.server_config) as server, server.client() as direct:
+        # seeding and the final count bypass the quirks
         seed_groups(direct, sample.groups or [], seed(direct, sample.resources))
         with QuirkProxy(server.url, case.quirks) as proxy, FaultProxy(
                 proxy.url, LOSSY if case.lost_replies else Faults(), seed=3) as faults:

@@ -226,8 +226,8 @@ def test_a_profile_that_says_cursor_falls_back_to_index_on_a_target_without_curs
 @pytest.mark.integration
 def test_recon_snapshot_refuses_a_partial_target_in_one_line(tmp_path: Path) -> None:
     """`recon snapshot` against a server that ignores startIndex: exit 1, one line, no file."""
-    with start_server() as server:
-        seed(server.client(), people(12))
+    with start_server() as server, server.client() as direct:
+        seed(direct, people(12))
         with QuirkProxy(server.url, Quirks(ignore_start_index=True)) as proxy:
             config = tmp_path / "recon.yaml"
             config.write_text((SAMPLES / "recon-live.yaml").read_text(encoding="utf-8").replace(
@@ -243,3 +243,22 @@ def test_recon_snapshot_refuses_a_partial_target_in_one_line(tmp_path: Path) -> 
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "read 5 of the 12 resources" in lines[0], done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "target.json").exists()
+
+
+def test_a_cursor_listing_that_stops_bringing_news_is_refused() -> None:
+    """Cursor pages that keep a nextCursor but repeat what was read: no totalResults to trust."""
+    app = QuirkApp(server_with(6, {"pagination": cursor_pagination(max_page_size=3)}),
+                   Quirks(no_total_results=True))
+
+    served = {"pages": 0}
+
+    def stuck(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if not environ["PATH_INFO"].endswith("/Users"):
+            return app(environ, start_response)
+        served["pages"] += 1  # every page is the first page, with yet another nextCursor
+        body = b"".join(app({**environ, "QUERY_STRING": "cursor=&count=3"}, start_response))
+        return [json.dumps({**json.loads(body), "nextCursor": f"page{served['pages']}"}).encode()]
+
+    with pytest.raises(TargetReadError, match="read 3 resources, and the listing never said "
+                                              "it was complete in 3 passes"):
+        client_over(stuck).users()

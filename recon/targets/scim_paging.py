@@ -176,7 +176,8 @@ def _incomplete(endpoint: str, last: Pass | None, union: int) -> str:
     if last.ended == "repeated":
         why = (f"; at startIndex {last.at} it answered with resources already read (it may "
                "ignore startIndex: set target.scim.profile, or a page_size above the user count)")
-    total = "an unknown number" if last.total is None else str(last.total)
-    return (f"GET {endpoint}: read {union} of the {total} resources the target reports "
-            f"(totalResults) in {PASSES} passes{why}; refusing a partial snapshot, which would "
-            "plan existing accounts as joiners")
+    read = (f"read {union} resources, and the listing never said it was complete"
+            if last.total is None else
+            f"read {union} of the {last.total} resources the target reports (totalResults)")
+    return (f"GET {endpoint}: {read} in {PASSES} passes{why}; refusing a partial snapshot, "
+            "which would plan existing accounts as joiners")
