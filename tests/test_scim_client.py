@@ -6,6 +6,7 @@ Real-target quirks are played by a thin WSGI layer that rewrites the real server
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -14,8 +15,8 @@ import httpx
 import pytest
 
 from recon.core.config import ScimTarget
-from recon.core.scim import is_active
-from recon.errors import ConfigError
+from recon.core.scim import ENTERPRISE, is_active
+from recon.errors import ConfigError, TargetReadError, TargetSetupError
 from recon.targets.scim import (
     BearerToken,
     ScimClient,
@@ -26,7 +27,8 @@ from recon.targets.scim import (
     reply_of,
     snapshot_scim,
 )
-from recon.testing import inprocess_app, inprocess_client, seed, user
+from recon.targets.scim_profiles import PROFILES
+from recon.testing import QuirkApp, Quirks, inprocess_app, inprocess_client, seed, user
 from tests.plans import patch_op
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -271,7 +273,8 @@ def test_token_comes_from_the_environment_and_never_shows(
     assert isinstance(client.http.auth, BearerToken)
     monkeypatch.setenv("RECON_TEST_TOKEN", "wrong")
     refused = connect(target, transport=httpx.WSGITransport(app=app))
-    with pytest.raises(ScimHttpError) as caught:
+    with pytest.raises(TargetSetupError, match="check the environment variable RECON_TEST_TOKEN"
+                       ) as caught:
         refused.count()
     assert caught.value.status == 401 and "wrong" not in str(caught.value)
 
@@ -303,3 +306,125 @@ def test_a_target_that_refuses_the_sort_is_read_unsorted() -> None:
         return app(environ, start_response)
 
     assert len(client_over(picky, page_size=3).users()) == 7
+
+
+# -- errors that name their likely cause ---------------------------------------------------------
+
+
+def test_a_wrong_base_url_says_to_check_it() -> None:
+    """404 at discovery and on /Users: the URL is wrong, not the data."""
+    http = httpx.Client(transport=httpx.WSGITransport(app=inprocess_app()),
+                        base_url="http://127.0.0.1/v2/scim")
+    with pytest.raises(TargetSetupError, match=r"GET /Users: 404 .*: check target\.scim\.url: "
+                       r"http://127\.0\.0\.1/v2/scim \(the SCIM base usually ends in /scim/v2\)"
+                       ) as caught:
+        ScimClient(http).discover()
+    assert caught.value.exit_code == 2
+
+
+def test_a_wrong_base_url_names_the_profiles_url_pattern() -> None:
+    http = httpx.Client(transport=httpx.WSGITransport(app=inprocess_app()),
+                        base_url="http://127.0.0.1/nowhere")
+    client = ScimClient(http, profile=PROFILES["github_emu"])
+    with pytest.raises(TargetSetupError, match=re.escape(
+            "it looks like https://api.github.com/scim/v2/enterprises/<enterprise>")):
+        client.users()
+
+
+def test_a_target_without_service_provider_config_is_read_with_safe_defaults() -> None:
+    """No /ServiceProviderConfig (GitHub, Zoom): a probe of /Users, then no Bulk, no ETags."""
+    client = client_over(QuirkApp(inprocess_app(), Quirks(no_discovery=True)))
+    found = client.discover()
+    assert found.config is None and not found.bulk and not found.etag and found.patch
+    assert found.patch_style == "path_filter" and not found.cursor
+
+
+def test_a_rejected_token_is_reported_at_discovery_not_later(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 401 on /ServiceProviderConfig was swallowed and the run failed later on /Users."""
+    monkeypatch.setenv("RECON_TEST_TOKEN", "wrong")
+    app = inprocess_app(token="right")
+    target = ScimTarget(url="http://127.0.0.1/v2", token_env="RECON_TEST_TOKEN")
+    with pytest.raises(TargetSetupError, match=r"^GET /(ServiceProviderConfig|ResourceTypes): 401 .* the target "
+                       r"refused the token; check the environment variable RECON_TEST_TOKEN"):
+        snapshot_scim(target, transport=httpx.WSGITransport(app=app))
+
+
+def answering(status: int, headers: list[tuple[str, str]], *, times: int = 1_000,
+              app: WSGIApp | None = None) -> WSGIApp:
+    """A target that answers every list of /Users with ``status`` (``times`` times)."""
+    inner = app or inprocess_app()
+    left = {"times": times}
+
+    def answer(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ["PATH_INFO"].endswith("/Users") and left["times"] > 0:
+            left["times"] -= 1
+            start_response(f"{status} X", [("Content-Type", "application/scim+json"), *headers])
+            return [json.dumps({"status": str(status), "detail": "refused"}).encode()]
+        return inner(environ, start_response)
+    return answer
+
+
+def test_a_missing_permission_says_so() -> None:
+    with pytest.raises(TargetSetupError, match="the token was accepted but may not read /Users"):
+        client_over(answering(403, [])).users()
+
+
+def test_throttling_longer_than_the_run_waits_is_one_line(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr("recon.targets.scim.time.sleep", slept.append)
+    with pytest.raises(TargetReadError, match=r"rate-limited for longer than this run waits: "
+                       r"the target asks to wait 3600 s, recon waits at most 60 s") as caught:
+        client_over(answering(429, [("Retry-After", "3600")])).users()
+    assert slept == [] and caught.value.exit_code == 1
+
+
+@pytest.mark.parametrize("headers", [[("Retry-After", "2")],
+                                     [("X-RateLimit-Remaining", "0"), ("X-RateLimit-Reset", "0")]],
+                         ids=["429", "github-403"])
+def test_brief_throttling_is_waited_out(monkeypatch: pytest.MonkeyPatch,
+                                        headers: list[tuple[str, str]]) -> None:
+    """429 with Retry-After, and GitHub's 403 with rate-limit headers, are retried."""
+    slept: list[float] = []
+    monkeypatch.setattr("recon.targets.scim.time.sleep", slept.append)
+    app = inprocess_app()
+    seed(client_over(app), people(3))
+    status = 429 if headers[0][0] == "Retry-After" else 403
+    assert len(client_over(answering(status, headers, times=2, app=app)).users()) == 3
+    assert len(slept) == 2
+
+
+# -- look-ups a provider cannot filter -------------------------------------------------------------
+
+
+def test_a_filter_the_target_refuses_is_answered_from_the_listing() -> None:
+    """no_extension_filters: the look-up reads the listing and compares with the same rule."""
+    app = inprocess_app()
+    seed(client_over(app), [user("ann@example.com", employee_number="E1"),
+                            user("bob@example.com", employee_number="E2")])
+    client = client_over(QuirkApp(app, Quirks(no_extension_filters=True)))
+    path = f"{ENTERPRISE}:employeeNumber"
+    assert [r["userName"] for r in client.find(path, "E2")] == ["bob@example.com"]
+
+
+def test_a_case_exact_target_is_looked_up_thoroughly_after_a_conflict() -> None:
+    app = inprocess_app()
+    seed(client_over(app), [user("Ann.Lee@example.com")])
+    client = client_over(QuirkApp(app, Quirks(case_exact_eq=True)))
+    assert client.find("userName", "ann.lee@example.com") == []
+    assert [r["userName"] for r in client.find("userName", "ann.lee@example.com",
+                                               thorough=True)] == ["Ann.Lee@example.com"]
+
+
+def test_pages_slower_than_the_timeout_say_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("recon.targets.scim.time.sleep", lambda _: None)
+
+    def too_slow(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    http = httpx.Client(transport=httpx.MockTransport(too_slow), base_url="http://127.0.0.1/v2",
+                        timeout=7.0)
+    with pytest.raises(TargetReadError, match=r"no answer within target\.scim\.timeout \(7\.0 s\)"
+                                              r", 5 times"):
+        ScimClient(http).count()

@@ -74,10 +74,20 @@ class Source(_Model):
 
 
 class ScimTarget(_Model):
+    """A SCIM 2.0 service provider; ``profile`` names its documented quirks (docs/providers.md).
+
+    ``page_size``, ``patch_style`` and ``requests_per_second`` override the profile's (and what
+    the target's ServiceProviderConfig says); ``requests_per_second: 0`` sends unpaced.
+    """
+
     url: str
     token_env: str | None = None
     timeout: float = 30.0
-    page_size: int = Field(default=200, gt=0)
+    profile: Literal["generic", "aws_identity_center", "github_emu", "slack", "atlassian",
+                     "zoom"] = "generic"
+    page_size: int | None = Field(default=None, gt=0)
+    patch_style: Literal["path_filter", "value_object", "put"] | None = None
+    requests_per_second: float | None = Field(default=None, ge=0)
 
 
 class EntraMapping(_Model):

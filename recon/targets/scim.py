@@ -7,111 +7,65 @@ stale, done) is the push engine's business, not this module's.
 
 Real targets are lenient in what they send, so reads tolerate: ``active`` as the string
 ``"False"``, PATCH answered with 200 (and the resource) or 204 (and nothing), and the version
-in the ``ETag`` header or only in ``meta.version``.
-
-The bearer token is read from the environment variable named in the config and lives only in the
-auth object of the ``httpx.Client``: it is never printed, logged, stored or put in an error.
+in the ``ETag`` header or only in ``meta.version``. Each provider's documented quirks are a
+profile (recon.targets.scim_profiles); listings are read by recon.targets.scim_paging, complete
+or not at all. Reads retry 429 (honouring ``Retry-After``), 5xx and broken connections a bounded
+number of times, and an error names its likely cause: a wrong base URL (404), a rejected token
+(401), a missing permission (403), throttling for longer than the run waits.
+The wire (connection safety, replies, patience) is recon.targets.scim_http; the bearer token is
+read from the environment variable the config names and is never printed, logged or stored.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
-import os
-from collections.abc import Generator, Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 
 from recon.core.config import ScimTarget
-from recon.core.scim import bulk_request
+from recon.core.same import same
+from recon.core.scim import bulk_request, get_path
 from recon.core.snapshot import Snapshot
-from recon.errors import ConfigError, PushError
+from recon.errors import TargetReadError, TargetSetupError
+from recon.targets.scim_discovery import Discovery, lenient_config
+from recon.targets.scim_http import (
+    SCIM_JSON,
+    BearerToken,
+    Pacer,
+    ReadRetry,
+    ScimHttpError,
+    ScimReply,
+    ScimUnavailable,
+    check_url,
+    eq_filter,
+    read_token,
+    reply_of,
+)
+from recon.targets.scim_paging import RestartListing, read_listing
+from recon.targets.scim_profiles import GENERIC, Profile, profile_for
 
-if TYPE_CHECKING:  # scim2-models takes a second to import: only discovery needs it
-    from scim2_models import ResourceType, Schema, ServiceProviderConfig
+__all__ = ["DEFAULT_PAGE_SIZE", "GROUPS", "USERS", "BearerToken", "Discovery", "ReadRetry",
+           "ScimClient", "ScimHttpError", "ScimReply", "ScimUnavailable", "check_url", "connect",
+           "eq_filter", "reply_of", "snapshot_scim"]
 
-SCIM_JSON = "application/scim+json"
 USERS = "/Users"
 GROUPS = "/Groups"
+SERVICE_PROVIDER_CONFIG = "/ServiceProviderConfig"
 #: Pages of this size are asked for by default; servers may return fewer (RFC 7644 §3.4.2.4).
 DEFAULT_PAGE_SIZE = 200
-#: A bounded read: a target that keeps returning full pages past this many is broken.
-MAX_PAGES = 100_000
-
-
-class ScimHttpError(PushError):
-    """The target answered a read with an error status (the message carries its SCIM detail)."""
-
-    def __init__(self, message: str, *, status: int) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class ScimUnavailable(PushError):
-    """The target could not be reached, or the connection broke before a full reply."""
-
-
-# -- Connection -------------------------------------------------------------------------------
-
-
-class BearerToken(httpx.Auth):
-    """Adds ``Authorization: Bearer …``; its repr never shows the token."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        yield request
-
-    def __repr__(self) -> str:
-        return "BearerToken(<redacted>)"
-
-
-def is_loopback(host: str) -> bool:
-    """127.0.0.0/8, ::1 and ``localhost`` never leave the machine, so plain http is fine there."""
-    name = host.strip("[]").lower()
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
-def check_url(url: str, *, insecure: bool = False) -> str:
-    """The base URL without a trailing slash; plain http only to loopback unless ``insecure``."""
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ConfigError(f"target.scim.url: not an http(s) URL: {url!r}")
-    if parts.username or parts.password:
-        raise ConfigError("target.scim.url: credentials in the URL are not accepted; use token_env")
-    if parts.scheme == "http" and not is_loopback(parts.hostname) and not insecure:
-        raise ConfigError(
-            f"target.scim.url: plain http to {parts.hostname} would send the token in clear; "
-            "use https (or --insecure for a test target)"
-        )
-    return url.rstrip("/")
-
-
-def read_token(token_env: str | None) -> str | None:
-    """The token from the named environment variable; an empty or unset variable is an error."""
-    if token_env is None:
-        return None
-    token = os.environ.get(token_env, "").strip()
-    if not token:
-        raise ConfigError(f"target.scim.token_env: environment variable {token_env} is not set")
-    return token
+#: RFC 9865 §2.1: the server no longer knows this cursor; the listing starts again.
+CURSOR_ERRORS = frozenset({"invalidcursor", "expiredcursor"})
 
 
 def connect(
     target: ScimTarget, *, insecure: bool = False, transport: httpx.BaseTransport | None = None,
     max_connections: int = 32,
 ) -> ScimClient:
-    """A client for ``target.scim`` of the config: TLS verified, token from the environment."""
+    """A client for ``target.scim`` of the config: TLS verified, token from the environment,
+    the provider's profile (``target.scim.profile``) with the config's overrides."""
     base_url = check_url(target.url, insecure=insecure)
     token = read_token(target.token_env)
     http = httpx.Client(
@@ -124,151 +78,7 @@ def connect(
         limits=httpx.Limits(max_connections=max_connections,
                             max_keepalive_connections=max_connections),
     )
-    return ScimClient(http, page_size=target.page_size)
-
-
-# -- Replies ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ScimReply:
-    """What the target answered: status, parsed body (if JSON), version and resource id."""
-
-    status: int
-    body: dict[str, Any] | None
-    etag: str | None
-    resource_id: str | None
-    retry_after: float | None = None
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status < 300
-
-    @property
-    def detail(self) -> str:
-        """The SCIM error detail (RFC 7644 §3.12), or the HTTP reason, on one line."""
-        if self.body:
-            text = self.body.get("detail") or self.body.get("scimType") or ""
-            if text:
-                return " ".join(str(text).split())[:300]
-        return httpx.codes.get_reason_phrase(self.status) or f"HTTP {self.status}"
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds form; an HTTP date is treated as 1 s)."""
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return 1.0
-
-
-def _id_from_location(location: str | None) -> str | None:
-    if not location:
-        return None
-    return location.rstrip("/").rsplit("/", 1)[-1] or None
-
-
-def reply_of(response: httpx.Response) -> ScimReply:
-    """Turn an httpx response into a ScimReply, accepting 200-with-body and 204-without."""
-    body: dict[str, Any] | None = None
-    if response.content:
-        try:
-            parsed = response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            parsed = None
-        body = parsed if isinstance(parsed, dict) else None
-    meta = (body or {}).get("meta") or {}
-    etag = response.headers.get("ETag") or (meta.get("version") if isinstance(meta, dict) else None)
-    resource_id = (body or {}).get("id") or _id_from_location(response.headers.get("Location")
-                                                              if response.status_code == 201
-                                                              else None)
-    return ScimReply(
-        status=response.status_code,
-        body=body,
-        etag=str(etag) if etag else None,
-        resource_id=str(resource_id) if resource_id else None,
-        retry_after=_retry_after(response.headers.get("Retry-After")),
-    )
-
-
-# -- Discovery --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Discovery:
-    """What the target says it supports (RFC 7644 §4), parsed with scim2-models."""
-
-    config: ServiceProviderConfig
-    resource_types: list[ResourceType] = field(default_factory=list)
-    schemas: list[Schema] = field(default_factory=list)
-
-    @property
-    def bulk(self) -> bool:
-        return bool(self.config.bulk and self.config.bulk.supported)
-
-    @property
-    def bulk_max_operations(self) -> int:
-        value = self.config.bulk.max_operations if self.config.bulk else None
-        return int(value) if value else 0
-
-    @property
-    def bulk_max_payload(self) -> int:
-        value = self.config.bulk.max_payload_size if self.config.bulk else None
-        return int(value) if value else 0
-
-    @property
-    def etag(self) -> bool:
-        return bool(self.config.etag and self.config.etag.supported)
-
-    @property
-    def filter(self) -> bool:
-        return bool(self.config.filter and self.config.filter.supported)
-
-    @property
-    def filter_max_results(self) -> int | None:
-        value = self.config.filter.max_results if self.config.filter else None
-        return int(value) if value else None
-
-    @property
-    def patch(self) -> bool:
-        return bool(self.config.patch and self.config.patch.supported)
-
-
-def _lenient_config(data: dict[str, Any]) -> dict[str, Any]:
-    """Real targets omit required blocks of ServiceProviderConfig; absent means unsupported."""
-    fixed = dict(data)
-    for block in ("patch", "bulk", "filter", "changePassword", "sort", "etag"):
-        value = fixed.get(block)
-        if not isinstance(value, dict):
-            fixed[block] = {"supported": False}
-        elif "supported" in value:
-            fixed[block] = {**value, "supported": _truthy(value["supported"])}
-    return fixed
-
-
-def _truthy(value: Any) -> bool:
-    """Booleans as real targets send them: true, "True", "true", 1."""
-    if isinstance(value, str):
-        return value.strip().lower() in {"true", "1", "yes"}
-    return bool(value)
-
-
-# -- Filters ----------------------------------------------------------------------------------
-
-
-def quote(value: str) -> str:
-    """A SCIM filter string literal: JSON string rules (RFC 7644 §3.4.2.2 uses JSON values)."""
-    return json.dumps(value, ensure_ascii=False)
-
-
-def eq_filter(attribute: str, value: str) -> str:
-    """``attribute eq "value"`` with the value quoted and escaped."""
-    if not attribute.replace(".", "").replace(":", "").replace("_", "").replace("$", "") \
-            .replace("-", "").isalnum():
-        raise ValueError(f"not a plain SCIM attribute path: {attribute!r}")
-    return f"{attribute} eq {quote(value)}"
+    return ScimClient(http, profile=profile_for(target), token_env=target.token_env)
 
 
 # -- Client -----------------------------------------------------------------------------------
@@ -277,21 +87,29 @@ def eq_filter(attribute: str, value: str) -> str:
 class ScimClient:
     """SCIM operations over a caller-provided ``httpx.Client`` (whose base URL is the SCIM root).
 
-    Reads raise :class:`ScimHttpError` on an error status; writes return the :class:`ScimReply`
-    so that the caller decides. A broken connection raises :class:`ScimUnavailable`.
+    Reads raise :class:`ScimHttpError` on an error status (:class:`TargetSetupError` when it
+    names a setup mistake); writes return the :class:`ScimReply` so that the caller decides. A
+    broken connection raises :class:`ScimUnavailable`. ``profile`` holds the provider's quirks.
     """
 
-    def __init__(self, http: httpx.Client, *, page_size: int = DEFAULT_PAGE_SIZE) -> None:
+    def __init__(self, http: httpx.Client, *, page_size: int | None = None,
+                 profile: Profile = GENERIC, token_env: str | None = None,
+                 read_retry: ReadRetry | None = None) -> None:
         self.http = http
-        self.page_size = page_size
+        self.profile = profile
+        self.page_size = page_size or profile.page_size or DEFAULT_PAGE_SIZE
+        self.token_env = token_env
+        self.read_retry = read_retry or ReadRetry()
+        self._pacer = Pacer(profile.requests_per_second)
         self._discovery: Discovery | None = None
+        self._unfilterable: set[str] = set()
 
     @property
     def base_url(self) -> str:
         return str(self.http.base_url).rstrip("/")
 
     def __repr__(self) -> str:
-        return f"ScimClient({self.base_url!r})"
+        return f"ScimClient({self.base_url!r}, profile={self.profile.name!r})"
 
     def close(self) -> None:
         self.http.close()
@@ -316,6 +134,7 @@ class ScimClient:
             content = json.dumps(body, ensure_ascii=False).encode("utf-8")
         if if_match:
             headers["If-Match"] = if_match
+        self._pacer.wait()
         try:
             response = self.http.request(method, path, content=content, params=params,
                                          headers=headers)
@@ -325,25 +144,91 @@ class ScimClient:
         return reply_of(response)
 
     def _read(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        reply = self.send("GET", path, params=params)
-        if not reply.ok or reply.body is None:
-            raise ScimHttpError(f"GET {path}: {reply.status} {reply.detail}", status=reply.status)
-        return reply.body
+        """GET with bounded retries; an error status raises with its likely cause."""
+        patience = self.read_retry
+        for tries in range(1, patience.max_tries + 1):
+            try:
+                reply = self.send("GET", path, params=params)
+            except ScimUnavailable as error:
+                if tries < patience.max_tries:
+                    time.sleep(patience.delay(tries, None))
+                    continue
+                if isinstance(error.__cause__, httpx.TimeoutException):
+                    raise TargetReadError(
+                        f"{error}: no answer within target.scim.timeout "
+                        f"({self.http.timeout.read} s), {tries} times; a target whose pages "
+                        "slow down with their offset needs a longer timeout") from error
+                raise
+            if reply.ok and reply.body is not None:
+                return reply.body
+            if not (reply.throttled or reply.status >= 500) or tries == patience.max_tries:
+                raise self._refusal(path, reply, tries)
+            if reply.throttled and (reply.retry_after or 0) > patience.max_retry_after:
+                raise self._refusal(path, reply, tries)
+            time.sleep(patience.delay(tries, reply.retry_after))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _refusal(self, path: str, reply: ScimReply, tries: int) -> Exception:
+        """The exception for an error reply, naming the likely cause where the status tells it."""
+        what = f"GET {path}: {reply.status} {reply.detail}"
+        if reply.throttled:
+            waits = (f"asks to wait {reply.retry_after:.0f} s" if reply.retry_after is not None
+                     else f"still throttles after {tries} tries")
+            rate = self.profile.requests_per_second
+            paced = f" (paced at {rate:.3g} requests/s)" if rate else ""
+            return TargetReadError(
+                f"{what}: rate-limited for longer than this run waits: the target {waits}, "
+                f"recon waits at most {self.read_retry.max_retry_after:.0f} s{paced}; "
+                "try again later, or lower target.scim.requests_per_second")
+        if reply.status == 401:
+            token = (f"the environment variable {self.token_env} (target.scim.token_env)"
+                     if self.token_env else "target.scim.token_env (no token is configured)")
+            return TargetSetupError(f"{what}: the target refused the token; check {token}",
+                                    status=401)
+        if reply.status == 403:
+            return TargetSetupError(
+                f"{what}: the token was accepted but may not read {path}; grant the SCIM "
+                "token or app the permission to read users (and groups)", status=403)
+        if reply.status == 404 and path in {USERS, GROUPS}:
+            example = (f"for {self.profile.title} it looks like {self.profile.url_pattern}"
+                       if self.profile.url_pattern else "the SCIM base usually ends in /scim/v2")
+            groups = ", or the target has no /Groups" if path == GROUPS else ""
+            return TargetSetupError(f"{what}: check target.scim.url: {self.base_url} "
+                                    f"({example}){groups}", status=404)
+        return ScimHttpError(what, status=reply.status, scim_type=reply.scim_type)
 
     # discovery
 
     def discover(self) -> Discovery:
-        """ServiceProviderConfig, ResourceTypes and Schemas; cached for the client's lifetime."""
+        """ServiceProviderConfig, ResourceTypes and Schemas with the profile; cached.
+
+        A target without ServiceProviderConfig (404, or a profile that says so) is probed with
+        one small read of /Users, so that a wrong URL or token shows here, before any write.
+        """
         if self._discovery is None:
             from scim2_models import ResourceType, Schema, ServiceProviderConfig
 
-            config = ServiceProviderConfig.model_validate(
-                _lenient_config(self._read("/ServiceProviderConfig")))
+            if not self.profile.discovery:
+                self._probe()
+                self._discovery = Discovery(None, profile=self.profile)
+                return self._discovery
+            try:
+                raw = self._read(SERVICE_PROVIDER_CONFIG)
+            except ScimHttpError as error:
+                if error.status not in {404, 501}:
+                    raise
+                self._probe()  # a wrong URL raises here; else the target just has none
+                self._discovery = Discovery(None, profile=self.profile)
+                return self._discovery
+            config = ServiceProviderConfig.model_validate(lenient_config(raw))
             resource_types = [ResourceType.model_validate(item)
                               for item in self._optional_list("/ResourceTypes")]
             schemas = [Schema.model_validate(item) for item in self._optional_list("/Schemas")]
-            self._discovery = Discovery(config, resource_types, schemas)
+            self._discovery = Discovery(config, resource_types, schemas, self.profile)
         return self._discovery
+
+    def _probe(self) -> None:
+        self._read(USERS, {"count": 1})
 
     def _optional_list(self, path: str) -> list[dict[str, Any]]:
         """Discovery lists that some targets do not serve: a 404 means none."""
@@ -356,70 +241,65 @@ class ScimClient:
         resources = body.get("Resources", [])
         return [item for item in resources if isinstance(item, dict)]
 
+    def _capabilities(self) -> Discovery:
+        """Discovery, or the profile alone when the target's own description cannot be read."""
+        try:
+            return self.discover()
+        except (ScimHttpError, ScimUnavailable):
+            return Discovery(None, profile=self.profile)
+
     # reads
+
+    def read_all(
+        self, endpoint: str, *, page_size: int | None = None,
+        params: dict[str, Any] | None = None, progress: Callable[[int], None] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Every resource of an endpoint, each once, or TargetReadError (recon.targets.scim_paging).
+
+        Pages are by cursor where the profile or the target's ``pagination`` says so (RFC 9865),
+        else by index, sorted by ``meta.created`` when the target can sort, so that newcomers
+        land at the end; a target that advertises sorting but refuses it is read unsorted, and
+        one that refuses cursors is read by index.
+        """
+        found = self._capabilities()
+        count = page_size or self.page_size
+        if found.max_page_size:
+            count = min(count, found.max_page_size)
+        query = dict(params or {})
+        sorted_here = not found.cursor and found.sort and "sortBy" not in query
+        if sorted_here:
+            query["sortBy"] = "meta.created"
+
+        def read(path: str, page_params: dict[str, Any]) -> dict[str, Any]:
+            try:
+                return self._read(path, page_params)
+            except ScimHttpError as error:
+                if error.status == 400 and (error.scim_type or "").lower() in CURSOR_ERRORS:
+                    raise RestartListing(str(error)) from error
+                raise
+
+        cursor = found.cursor
+        try:
+            return read_listing(read, endpoint, count=count, query=query, cursor=cursor,
+                                progress=progress)
+        except ScimHttpError as error:
+            if error.status == 400 and sorted_here:
+                query.pop("sortBy")
+            elif cursor and error.status in {400, 501}:
+                cursor = False  # the profile says cursors, the target does not know them
+            else:
+                raise
+            return read_listing(read, endpoint, count=count, query=query, cursor=cursor,
+                                progress=progress)
 
     def iter_resources(
         self, endpoint: str, *, page_size: int | None = None, params: dict[str, Any] | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Every resource of an endpoint, page by page (1-based ``startIndex``, RFC 7644 §3.4.2.4).
-
-        The server may return fewer than ``count`` (its own cap), and ``totalResults`` may move
-        while we read (accounts created or deleted meanwhile). So paging goes on until a short or
-        empty page rather than trusting ``totalResults``, and a resource seen twice (the window
-        shifted under us) is yielded once. Pages are sorted by ``meta.created`` when the target
-        can sort, so that newcomers land at the end; when the last ``totalResults`` still says
-        more than we saw, the list is read once more (bounded) to pick up what shifted past us.
-        """
-        count = page_size or self.page_size
-        query = dict(params or {})
-        if self._can_sort():
-            query.setdefault("sortBy", "meta.created")
-        seen: set[str] = set()
-        for _ in range(3):
-            try:
-                total = yield from self._pages(endpoint, count, query, seen)
-            except ScimHttpError as error:
-                # A target that advertises sorting but not on meta.created: read unsorted.
-                if error.status != 400 or "sortBy" not in query or seen:
-                    raise
-                query.pop("sortBy")
-                total = yield from self._pages(endpoint, count, query, seen)
-            if total <= len(seen):
-                return
-
-    def _pages(self, endpoint: str, count: int, query: dict[str, Any], seen: set[str]
-               ) -> Generator[dict[str, Any], None, int]:
-        """One pass over the pages; returns the last totalResults."""
-        start = 1
-        total = 0
-        for _ in range(MAX_PAGES):
-            body = self._read(endpoint, {**query, "startIndex": start, "count": count})
-            page = [item for item in body.get("Resources") or [] if isinstance(item, dict)]
-            for resource in page:
-                key = str(resource.get("id", ""))
-                if key and key in seen:
-                    continue
-                seen.add(key)
-                yield resource
-            total = _as_int(body.get("totalResults"), 0)
-            if not page:
-                return total
-            start += len(page)
-            if len(page) < count:
-                if start > total:
-                    return total  # a short page at the end: done
-                count = len(page)  # the server caps pages below what we asked: its cap it is
-        raise PushError(f"GET {endpoint}: more than {MAX_PAGES} pages; the target keeps paging")
-
-    def _can_sort(self) -> bool:
-        try:
-            config = self.discover().config
-        except PushError:
-            return False
-        return bool(config.sort and config.sort.supported)
+        """The resources of :meth:`read_all`, one by one (read completely first)."""
+        yield from self.read_all(endpoint, page_size=page_size, params=params)
 
     def users(self, *, page_size: int | None = None) -> list[dict[str, Any]]:
-        return list(self.iter_resources(USERS, page_size=page_size))
+        return self.read_all(USERS, page_size=page_size)
 
     def groups(self, *, page_size: int | None = None, exclude_members: bool = False
                ) -> list[dict[str, Any]]:
@@ -430,19 +310,17 @@ class ScimClient:
         on its own, ``GET /Groups/{id}``; a group that has no ``members`` there either has none.
         """
         params = {"excludedAttributes": "members"} if exclude_members else None
-        groups = list(self.iter_resources(GROUPS, page_size=page_size, params=params))
+        groups = self.read_all(GROUPS, page_size=page_size, params=params)
         for group in groups:
             if "members" not in group and group.get("id"):
-                reply = self.get(str(group["id"]), GROUPS)
-                if not reply.ok or reply.body is None:
-                    raise ScimHttpError(f"GET {GROUPS}/{group['id']}: {reply.status} "
-                                        f"{reply.detail}", status=reply.status)
-                group["members"] = reply.body.get("members") or []
+                group["members"] = self._read(f"{GROUPS}/{group['id']}").get("members") or []
         return groups
 
     def count(self, endpoint: str = USERS) -> int:
-        """totalResults of an endpoint, read with ``count=0`` (RFC 7644 §3.4.2.4)."""
-        return _as_int(self._read(endpoint, {"count": 0}).get("totalResults"), 0)
+        """totalResults of an endpoint, read with ``count=0`` (RFC 7644 §3.4.2.4); a target that
+        sends no totalResults (AWS in cursor mode) is counted by reading its listing."""
+        total = self._read(endpoint, {"count": 0}).get("totalResults")
+        return _as_int(total, 0) if total is not None else len(self.read_all(endpoint))
 
     def get(self, resource_id: str, endpoint: str = USERS) -> ScimReply:
         """GET one resource; 404 is an answer (the reply), not an exception."""
@@ -457,10 +335,28 @@ class ScimClient:
                                 status=reply.status)
         return reply.body
 
-    def find(self, attribute: str, value: str, endpoint: str = USERS) -> list[dict[str, Any]]:
-        """Resources whose ``attribute eq value`` (e.g. userName, externalId)."""
-        body = self._read(endpoint, {"filter": eq_filter(attribute, value)})
-        return [item for item in body.get("Resources") or [] if isinstance(item, dict)]
+    def find(self, attribute: str, value: str, endpoint: str = USERS, *,
+             thorough: bool = False) -> list[dict[str, Any]]:
+        """Resources whose ``attribute eq value`` (e.g. userName, externalId).
+
+        An attribute the profile cannot filter on, or that the target refused as a filter, is
+        looked up by reading the listing and comparing here (the "same value" rule). So is a
+        case-insensitive attribute that found nothing on a target whose ``eq`` is case-exact,
+        or anything that found nothing when ``thorough`` (after a 409 on create).
+        """
+        if self.profile.can_filter(attribute) and attribute not in self._unfilterable:
+            try:
+                body = self._read(endpoint, {"filter": eq_filter(attribute, value)})
+            except ScimHttpError as error:
+                if error.status not in {400, 501}:
+                    raise
+                self._unfilterable.add(attribute)
+            else:
+                found = [item for item in body.get("Resources") or [] if isinstance(item, dict)]
+                if found or not (thorough or self.profile.case_exact_eq):
+                    return found
+        return [resource for resource in self.read_all(endpoint)
+                if same(attribute, get_path(resource, attribute), value)]
 
     # writes (the reply is returned; the caller decides what a status means)
 
@@ -486,9 +382,10 @@ class ScimClient:
 
     # snapshots
 
-    def snapshot(self, *, groups: bool = False, page_size: int | None = None) -> Snapshot:
+    def snapshot(self, *, groups: bool = False, page_size: int | None = None,
+                 progress: Callable[[int], None] | None = None) -> Snapshot:
         """Every user (and optionally every group) as the target returned them."""
-        users = self.users(page_size=page_size)
+        users = self.read_all(USERS, page_size=page_size, progress=progress)
         group_list = self.groups(page_size=page_size) if groups else None
         return Snapshot.of(users, source=self.base_url, groups=group_list)
 
@@ -514,14 +411,8 @@ def snapshot_scim(
         from rich.console import Console
 
         console = Console(stderr=True)
-        users: list[dict[str, Any]] = []
         with console.status(f"reading users from {client.base_url}") as status:
-            for number, resource in enumerate(client.iter_resources(USERS), start=1):
-                users.append(resource)
-                if number % 100 == 0:
-                    status.update(f"reading users from {client.base_url}: {number}")
-            group_list = client.groups() if groups else None
-        console.print(f"snapshot: {len(users)} users from {client.base_url}")
-        return Snapshot.of(users, source=client.base_url, groups=group_list)
-
-
+            taken = client.snapshot(groups=groups, progress=lambda number: status.update(
+                f"reading users from {client.base_url}: {number}"))
+        console.print(f"snapshot: {taken.count} users from {client.base_url}")
+        return taken

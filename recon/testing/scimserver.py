@@ -4,18 +4,24 @@
 tests through ``httpx.WSGITransport``); ``start_server()`` runs the real ``scim2-server`` command
 on a free 127.0.0.1 port and stops it when done (and when this process dies: the child gets
 SIGTERM from the kernel through PR_SET_PDEATHSIG on Linux).
+
+Both take ``config``: changes to the server's ServiceProviderConfig, e.g.
+``{"pagination": cursor_pagination()}`` to serve RFC 9865 cursor paging only, as AWS IAM
+Identity Center does (scim2-server implements the cursors itself).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -27,33 +33,59 @@ import httpx
 from recon.core.scim import CORE_GROUP, CORE_USER, ENTERPRISE, PATCH_OP
 from recon.errors import PushError
 from recon.targets.scim import ScimClient
+from recon.targets.scim_profiles import GENERIC, Profile
 
 STARTUP_TIMEOUT = 20.0
 
 
-def inprocess_app(*, token: str | None = None) -> Any:
+def cursor_pagination(*, max_page_size: int = 100, index: bool = False) -> dict[str, Any]:
+    """RFC 9865 §4 ``pagination``: cursors (and, with ``index``, startIndex too)."""
+    return {"cursor": True, "index": index, "defaultPaginationMethod": "cursor",
+            "defaultPageSize": max_page_size, "maxPageSize": max_page_size,
+            "cursorTimeout": 3600}
+
+
+def service_provider_config(changes: dict[str, Any] | None = None) -> dict[str, Any]:
+    """scim2-server's default ServiceProviderConfig (JSON) with ``changes`` merged in."""
+    from scim2_server.utils import load_default_service_provider_config
+
+    config: dict[str, Any] = load_default_service_provider_config().model_dump(mode="json")
+    return {**config, **(changes or {})}
+
+
+def inprocess_app(*, token: str | None = None, config: dict[str, Any] | None = None) -> Any:
     """scim2-server's WSGI app over a fresh InMemoryStorage (as the ``scim2-server`` command)."""
+    from scim2_models import ScimProvider, ServiceProviderConfig
     from scim2_server.memory import InMemoryStorage
     from scim2_server.service import ScimService
     from scim2_server.testserver.application import BEARER_TOKEN_SCHEME, BearerTokenApplication
-    from scim2_server.utils import load_default_provider
+    from scim2_server.utils import (
+        load_default_provider,
+        load_default_resource_types,
+        load_default_schemas,
+    )
 
     provider = load_default_provider()
+    if config:
+        provider = ScimProvider.from_discovery(
+            load_default_schemas().values(), load_default_resource_types().values(),
+            config=ServiceProviderConfig.model_validate(service_provider_config(config)))
     if token:
-        config = provider.config
-        assert config is not None
-        config.authentication_schemes = [*(config.authentication_schemes or []),
-                                         BEARER_TOKEN_SCHEME]
+        announced = provider.config
+        assert announced is not None
+        announced.authentication_schemes = [*(announced.authentication_schemes or []),
+                                            BEARER_TOKEN_SCHEME]
     service = ScimService(provider, secret="recon-tests")
     return BearerTokenApplication(InMemoryStorage(), provider, service=service,
                                   bearer_tokens=[token] if token else [])
 
 
-def inprocess_client(app: Any = None, *, page_size: int = 200) -> ScimClient:
+def inprocess_client(app: Any = None, *, page_size: int = 200,
+                     profile: Profile | None = None) -> ScimClient:
     """A ScimClient talking to an in-process scim2-server (a fresh one unless ``app`` is given)."""
     http = httpx.Client(transport=httpx.WSGITransport(app=app or inprocess_app()),
                         base_url="http://127.0.0.1/v2")
-    return ScimClient(http, page_size=page_size)
+    return ScimClient(http, page_size=page_size, profile=profile or GENERIC)
 
 
 def free_port() -> int:
@@ -85,6 +117,7 @@ class RunningServer:
     port: int
     host: str = "127.0.0.1"
     token: str | None = field(default=None, repr=False)
+    config_file: Path | None = None
 
     @property
     def url(self) -> str:
@@ -103,6 +136,8 @@ class RunningServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
+        if self.config_file is not None:
+            self.config_file.unlink(missing_ok=True)
 
     def __enter__(self) -> RunningServer:
         return self
@@ -111,19 +146,26 @@ class RunningServer:
         self.stop()
 
 
-def start_server(port: int = 0, token: str | None = None, *, host: str = "127.0.0.1"
-                 ) -> RunningServer:
+def start_server(port: int = 0, token: str | None = None, *, host: str = "127.0.0.1",
+                 config: dict[str, Any] | None = None) -> RunningServer:
     """Start ``scim2-server --hostname 127.0.0.1 --port N`` and wait until it answers."""
     chosen = port or free_port()
     command = [*_command(), "--hostname", host, "--port", str(chosen)]
     if token:
         command += ["--bearer-token", token]
+    config_file: Path | None = None
+    if config:
+        with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="scim2-spc-",
+                                         delete=False) as written:
+            json.dump(service_provider_config(config), written)
+        config_file = Path(written.name)
+        command += ["--service-provider-config", str(config_file)]
     process = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
-    server = RunningServer(process, chosen, host, token)
+    server = RunningServer(process, chosen, host, token, config_file)
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -244,15 +286,22 @@ def _without_manager(item: dict[str, Any]) -> dict[str, Any]:
     return {**item, ENTERPRISE: {k: v for k, v in enterprise.items() if k != "manager"}}
 
 
-def _wire_managers(client: ScimClient, items: list[dict[str, Any]], ids: dict[str, str]) -> None:
-    """Second pass: managers given as seeded ids now point at the server's ids."""
+def _wire_managers(client: ScimClient, items: list[dict[str, Any]], ids: dict[str, str],
+                   *, chunk: int = 500) -> None:
+    """Second pass: managers given as seeded ids now point at the server's ids (Bulk if offered)."""
     def manager_of(item: dict[str, Any]) -> Any:
         return (((item.get(ENTERPRISE) or {}).get("manager") or {}).get("value"))
-    for item in items:
-        manager = manager_of(item)
-        if not manager:
-            continue
-        patch = {"schemas": [PATCH_OP], "Operations": [
-            {"op": "add", "path": f"{ENTERPRISE}:manager",
-             "value": {"value": ids.get(str(manager), str(manager))}}]}
-        client.patch(f"/Users/{ids[_key(item)]}", patch)
+    patches = [(f"/Users/{ids[_key(item)]}", {"schemas": [PATCH_OP], "Operations": [
+        {"op": "add", "path": f"{ENTERPRISE}:manager",
+         "value": {"value": ids.get(str(manager_of(item)), str(manager_of(item)))}}]})
+        for item in items if manager_of(item)]
+    if not client.discover().bulk:
+        for path, patch in patches:
+            client.patch(path, patch)
+        return
+    for start in range(0, len(patches), chunk):
+        reply = client.bulk([{"method": "PATCH", "path": path, "bulkId": f"m{start + i}",
+                              "data": patch}
+                             for i, (path, patch) in enumerate(patches[start:start + chunk])])
+        if not reply.ok:
+            raise PushError(f"seed: wiring managers failed: {reply.status} {reply.detail}")

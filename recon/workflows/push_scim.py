@@ -22,6 +22,11 @@ The rules, in the order they apply (DESIGN.md "Push"):
    After any such uncertain outcome, a create is looked up (userName/externalId) before it is
    posted again, so a create never runs twice.
 6. Every write attempt is in the SQLite journal before it is sent (see recon.io.journal).
+7. The request is shaped for the target's profile at send time (recon.targets.scim_requests):
+   a PatchOp with filtered paths becomes a value object, or the whole resource goes by PUT,
+   from the account as just re-read. The op id, its approval, ``before`` and what verify checks
+   stay the plan's. A target that throttles for longer than ``max_retry_after`` stops the push
+   (the ops not yet sent fail with that reason; the journal resumes them on the next run).
 """
 
 from __future__ import annotations
@@ -29,9 +34,10 @@ from __future__ import annotations
 import random
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +59,16 @@ from recon.core.plan import Plan
 from recon.core.results import OK_STATUSES, RESULT_COLUMNS, PushResult
 from recon.errors import PushError
 from recon.io.journal import DONE, Attempt, Finished, Journal, OpState
-from recon.targets.scim import Discovery, ScimClient, ScimHttpError, ScimReply, ScimUnavailable
+from recon.targets.scim import ScimClient, ScimHttpError, ScimReply, ScimUnavailable
+from recon.targets.scim_discovery import Discovery
+from recon.targets.scim_requests import (
+    needs_current,
+    refusal_hint,
+    sent_summary,
+    shape,
+    written_paths,
+)
+from recon.workflows.push_progress import ProgressBar
 
 PHASES = (("create", "group_create"), ("update", "link", "enable", "disable"), ("delete",))
 
@@ -95,8 +110,8 @@ class _Transient(Exception):
 
 
 def _transient(reply: ScimReply, what: str) -> _Transient | None:
-    if reply.status == 429:
-        return _Transient(f"{what}: 429 {reply.detail}", status=429,
+    if reply.throttled:
+        return _Transient(f"{what}: {reply.status} {reply.detail}", status=reply.status,
                           retry_after=reply.retry_after, uncertain=False)
     if reply.status >= 500:
         return _Transient(f"{what}: {reply.status} {reply.detail}", status=reply.status,
@@ -115,8 +130,10 @@ class _Engine:
         self.retry = retry
         self.on_done = on_done
         self.discovery = _discover(client, retry)
+        self.style = self.discovery.patch_style
         self._rng = random.Random()
         self._rng_lock = threading.Lock()
+        self.halted: str | None = None  # set when the target throttles past our patience
 
     def _sleep(self, tries: int, retry_after: float | None) -> None:
         with self._rng_lock:
@@ -140,14 +157,19 @@ class _Engine:
             raise _Failed(reply.status, f"GET {op.path}: {reply.status} {reply.detail}")
         return reply.body, reply.etag
 
-    def _lookup(self, op: Op) -> dict[str, Any] | None:
-        """The account a create made earlier, found by its match keys; None when there is none."""
+    def _lookup(self, op: Op, *, thorough: bool = False) -> dict[str, Any] | None:
+        """The account a create made earlier, found by its match keys; None when there is none.
+
+        ``thorough`` (after a 409) also compares the listing here when a filter finds nothing:
+        a target whose ``eq`` is case-exact, or that refuses the filter, still finds it.
+        """
         found: dict[str, dict[str, Any]] = {}
         for attribute, value in op.match.items():
             if value in (None, ""):
                 continue
             try:
-                for resource in self.client.find(attribute, str(value), op.endpoint):
+                for resource in self.client.find(attribute, str(value), op.endpoint,
+                                                 thorough=thorough):
                     found[str(resource.get("id"))] = resource
             except ScimUnavailable as error:
                 raise _Transient(str(error), uncertain=False) from error
@@ -169,6 +191,8 @@ class _Engine:
     # one op, single requests
 
     def run_one(self, op: Op, state: OpState | None) -> _Outcome:
+        if self.halted:
+            return _Outcome("failed", op.target_id or None, 429, f"not sent: {self.halted}")
         uncertain = bool(state and state.uncertain)
         use_etag = self.discovery.etag and bool(op.etag) and not uncertain
         tries = 0
@@ -189,6 +213,13 @@ class _Engine:
                 uncertain = uncertain or problem.uncertain
                 use_etag = False
                 tries += 1
+                if (problem.retry_after or 0) > self.retry.max_retry_after:
+                    self.halted = (f"rate-limited for longer than this push waits: the target "
+                                   f"asks to wait {problem.retry_after:.0f} s, more than "
+                                   f"max_retry_after ({self.retry.max_retry_after:.0f} s); push "
+                                   "again later (the journal resumes)")
+                    return _Outcome("failed", op.target_id or None, problem.status,
+                                    self.halted)
                 if tries < self.retry.max_tries:
                     self._sleep(tries, problem.retry_after)
             except _Failed as failure:
@@ -203,20 +234,25 @@ class _Engine:
         attempt = self._begin(op)
         reply = self._send(attempt, op, lambda: self.client.create(op.payload or {}, op.endpoint))
         if reply.ok:
-            return self._finish(attempt, _Outcome("succeeded", reply.resource_id, reply.status))
+            created = reply.resource_id
+            if created is None and (found := self._lookup(op)) is not None:
+                created = str(found.get("id"))  # 201 without a body or a Location header
+            return self._finish(attempt, _Outcome("succeeded", created, reply.status))
         if reply.status == 409:  # uniqueness: an earlier attempt may have created it
             self.journal.finish(attempt, outcome="conflict", http_status=409, final=False,
                                 error=reply.detail)
-            existing = self._lookup(op)
+            existing = self._lookup(op, thorough=True)
             if existing is not None:
                 return _Outcome("already_applied", str(existing.get("id")), 409)
             raise _Failed(409, f"POST {op.endpoint}: 409 {reply.detail}")
         return self._finish(attempt, _Outcome("failed", None, reply.status,
-                                              f"POST {op.endpoint}: {reply.status} {reply.detail}"))
+                                              f"POST {op.endpoint}: {reply.status} {reply.detail}"
+                                              f"{refusal_hint(self.style, op, reply.status)}"))
 
     def _write(self, op: Op, use_etag: bool) -> _Outcome | None:
         """PATCH/PUT/DELETE with a precondition; None means "412, decide again"."""
-        if use_etag:
+        current: dict[str, Any] | None = None
+        if use_etag and not needs_current(self.style, op.method, op.payload):
             if_match: str | None = op.etag
         else:
             current, version = self._read(op)
@@ -224,9 +260,10 @@ class _Engine:
             if verdict.status is not None:
                 return _Outcome(verdict.status, op.target_id, None, verdict.reason)
             if_match = version if self.discovery.etag else None
-        attempt = self._begin(op)
+        method, body = shape(self.style, op.method, op.payload, current)
+        attempt = self._begin(op, method)
         reply = self._send(attempt, op, lambda: self.client.send(
-            op.method, op.path, body=op.payload, if_match=if_match))
+            method, op.path, body=body, if_match=if_match))
         if reply.ok:
             return self._finish(attempt, _Outcome("succeeded", op.target_id, reply.status))
         if reply.status == 412:
@@ -239,8 +276,11 @@ class _Engine:
                                                   None if status != "stale"
                                                   else "the account no longer exists"))
         return self._finish(attempt, _Outcome("failed", op.target_id, reply.status,
-                                              f"{op.method} {op.path}: {reply.status} "
-                                              f"{reply.detail}"))
+                                              f"{method} {op.path}: {reply.status} "
+                                              f"{reply.detail}"
+                                              f"{refusal_hint(self.style, op, reply.status)}"))
+
+
 
     def _judge(self, op: Op, current: dict[str, Any] | None) -> Verdict:
         """Decide from the account as it is now: already applied, stale, or go ahead."""
@@ -257,9 +297,9 @@ class _Engine:
 
     # journal plumbing
 
-    def _begin(self, op: Op) -> Attempt:
-        return self.journal.begin(op.op_id, action=op.action, method=op.method, path=op.path,
-                                  summary=op.summary)
+    def _begin(self, op: Op, method: str | None = None) -> Attempt:
+        return self.journal.begin(op.op_id, action=op.action, method=method or op.method,
+                                  path=op.path, summary=sent_summary(self.style, op))
 
     def _send(self, attempt: Attempt, op: Op, request: Callable[[], ScimReply]) -> ScimReply:
         try:
@@ -295,13 +335,16 @@ class _Engine:
         """Send what Bulk can carry safely; return outcomes and the ops left for single requests.
 
         Only certain ops go in Bulk: creates never attempted before, and writes whose snapshot
-        version the target can check (``version`` → If-Match per operation). Anything uncertain,
+        version the target can check (``version`` → If-Match per operation) and that go as
+        planned (no shaping for the profile, which needs a re-read). Anything uncertain,
         refused with 412/409/404, throttled or failed with 5xx goes to the single-request path,
         which re-reads or looks up before it writes again.
         """
         outcomes: dict[str, _Outcome] = {}
         bulkable = [op for op in ops if not (states.get(op.op_id) and states[op.op_id].uncertain)
-                    and (op.method == "POST" or (self.discovery.etag and op.etag))]
+                    and (op.method == "POST" or (self.discovery.etag and bool(op.etag) and not
+                                                 needs_current(self.style, op.method,
+                                                               op.payload)))]
         chosen = {op.op_id for op in bulkable}
         leftover = [op for op in ops if op.op_id not in chosen]
         for chunk in bulk_chunks(bulkable, self.discovery.bulk_max_operations or 1000,
@@ -315,6 +358,14 @@ class _Engine:
                                            earlier.target_id if earlier else None, True)
         return outcomes, leftover
 
+    def _created_id(self, op: Op) -> str | None:
+        """The id of an account a Bulk create made, for an answer without its location."""
+        try:
+            found = self._lookup(op)
+        except (_Transient, _Failed):
+            return None
+        return str(found.get("id")) if found else None
+
     def _bulk_chunk(self, chunk: list[Op]) -> tuple[dict[str, _Outcome], list[Op]]:
         attempts = self.journal.begin_many(
             (op.op_id, op.action, op.method, op.path, f"bulk; {op.summary}") for op in chunk)
@@ -325,7 +376,7 @@ class _Engine:
                                               final=False) for attempt in attempts)
             return {}, chunk
         if not reply.ok or reply.body is None:
-            outcome = "throttled" if reply.status == 429 else "uncertain"
+            outcome = "throttled" if reply.throttled else "uncertain"
             problem = f"POST /Bulk: {reply.status} {reply.detail}"
             self.journal.finish_many(Finished(attempt, outcome, reply.status, error=problem,
                                               final=False) for attempt in attempts)
@@ -339,7 +390,10 @@ class _Engine:
             answer = answers.get(op.bulk_id)
             status = int(str((answer or {}).get("status", "0")).split()[0] or 0)
             if answer is not None and 200 <= status < 300:
-                target = op.target_id or _id_of(answer.get("location"))
+                target = op.target_id or _id_of(answer.get("location")) or _id_of(
+                    (answer.get("response") or {}).get("id"))
+                if not target and op.method == "POST":  # created, but where? look it up
+                    target = self._created_id(op)
                 outcomes[op.op_id] = _Outcome("succeeded", target, status, journaled=True)
             elif status in {400, 403} or (status == 409 and op.method != "POST"):
                 detail = ((answer or {}).get("response") or {}).get("detail") or ""
@@ -401,18 +455,6 @@ def _by_account(ops: list[Op]) -> list[list[Op]]:
 # -- the SCIM push ----------------------------------------------------------------------------
 
 
-@dataclass
-class _Progress:
-    bar: Any = None
-    task: Any = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def advance(self) -> None:
-        if self.bar is not None:
-            with self.lock:
-                self.bar.advance(self.task)
-
-
 def push_scim(
     plan: Plan, approval: Approval, client: ScimClient, journal_path: str | Path, *,
     policy: Policy | None = None, concurrency: int = 4, dry_run: bool = False,
@@ -426,6 +468,7 @@ def push_scim(
     frame = approved_ops(plan, approval)
     check_limits(frame, policy or Policy(), client.count)
     ops = ops_from_frame(frame)
+    _warn_ignored(client, ops)
     journal_file = Path(journal_path)
     if dry_run:
         done: set[str] = set()
@@ -443,9 +486,7 @@ def push_scim(
         skipped = {op.op_id: _Outcome("skipped", states[op.op_id].target_id)
                    for op in ops if op.op_id in states and states[op.op_id].status in DONE}
         todo = [op for op in ops if op.op_id not in skipped]
-        meter = _Progress()
-        with _progress_bar(progress, len(todo)) as (bar, task):
-            meter.bar, meter.task = bar, task
+        with ProgressBar(progress, len(todo)) as meter:
             engine = _Engine(client, journal, retry or RetryPolicy(), meter.advance)
             bulk = engine.discovery.bulk if use_bulk is None else use_bulk
             if bulk and not engine.discovery.bulk:
@@ -466,6 +507,14 @@ def push_scim(
         states = journal.states(op.op_id for op in ops)
     attempts = {op_id: state.attempts for op_id, state in states.items()}
     return PushResult(_results(ops, outcomes, attempts), plan.digest, str(journal_file))
+
+
+def _warn_ignored(client: ScimClient, ops: list[Op]) -> None:
+    """Name the attributes these ops write that the provider ignores or rejects (its profile)."""
+    if ignored := client.profile.ignored(written_paths(ops)):
+        warnings.warn(f"target.scim.profile {client.profile.name}: the provider ignores or "
+                      f"rejects {', '.join(ignored)} (docs/providers.md); those values will "
+                      "not converge", stacklevel=3)
 
 
 def _resolve(engine: _Engine, ops: list[Op], outcomes: dict[str, _Outcome]) -> list[Op]:
@@ -505,30 +554,6 @@ def _run_singles(engine: _Engine, ops: list[Op], states: dict[str, OpState], con
         for future in [pool.submit(run_account, group) for group in groups]:
             future.result()
     return outcomes
-
-
-class _progress_bar:
-    """A rich progress bar on stderr, or nothing."""
-
-    def __init__(self, enabled: bool, total: int) -> None:
-        self.enabled = enabled and total > 0
-        self.total = total
-        self.bar: Any = None
-
-    def __enter__(self) -> tuple[Any, Any]:
-        if not self.enabled:
-            return None, None
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-        self.bar = Progress("push", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                            console=Console(stderr=True), transient=False)
-        self.bar.__enter__()
-        return self.bar, self.bar.add_task("push", total=self.total)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
 
 
 def _results(ops: list[Op], outcomes: dict[str, _Outcome], attempts: dict[str, int]
