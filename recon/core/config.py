@@ -80,14 +80,25 @@ class ScimTarget(_Model):
     the target's ServiceProviderConfig says); ``requests_per_second: 0`` sends unpaced.
     """
 
-    url: str
-    token_env: str | None = None
-    timeout: float = 30.0
+    url: str = Field(description=(
+        "The SCIM base URL (https; plain http only to loopback). It usually ends in /scim/v2."),
+        examples=["https://api.example.com/scim/v2"])
+    token_env: str | None = Field(default=None, description=(
+        "The environment variable holding the bearer token (never the token itself)."),
+        examples=["RECON_SCIM_TOKEN"])
+    timeout: float = Field(default=30.0, description="Seconds to wait for one response.")
     profile: Literal["generic", "aws_identity_center", "github_emu", "slack", "atlassian",
-                     "zoom"] = "generic"
-    page_size: int | None = Field(default=None, gt=0)
-    patch_style: Literal["path_filter", "value_object", "put"] | None = None
-    requests_per_second: float | None = Field(default=None, ge=0)
+                     "zoom"] = Field(default="generic", description=(
+        "The provider's documented quirks: Bulk, paging, filters, PATCH style, pacing "
+        "(docs/providers.md); `generic` discovers what it can from /ServiceProviderConfig."))
+    page_size: int | None = Field(default=None, gt=0, description=(
+        "Users per page when reading; default: the profile's (200 for generic)."))
+    patch_style: Literal["path_filter", "value_object", "put"] | None = Field(
+        default=None, description=(
+            "How updates are sent: PATCH paths with value filters, a value object without a "
+            "path, or PUT of the whole resource; default: the profile's."))
+    requests_per_second: float | None = Field(default=None, ge=0, description=(
+        "Pace requests to the provider's rate limit; default: the profile's; 0: unpaced."))
 
 
 class EntraMapping(_Model):
@@ -95,12 +106,20 @@ class EntraMapping(_Model):
     center shows it (Provisioning → Mappings): the SCIM attribute of the uploaded record, the
     Graph user property the app writes from it, and how (docs/entra.md, "Mappings")."""
 
-    source: str  # SCIM path in the record: externalId, name.givenName, urn:…:User:department
-    target: str  # Graph user property: employeeId, givenName, employeeOrgData.costCenter
-    apply: Literal["always", "on_create"] = "always"  # "Apply this mapping"
-    generated: bool = False  # the app computes the value (RandomString…): recon cannot predict it
-    matching: bool = False  # "Match objects using this attribute"
-    flow_null: bool = False  # "Flow null values" ticked: an omitted value clears the property
+    source: str = Field(description="The SCIM path in the uploaded record.",
+                        examples=["externalId", "name.givenName"])
+    target: str = Field(description="The Graph user property the app writes from it.",
+                        examples=["employeeId", "employeeOrgData.costCenter"])
+    apply: Literal["always", "on_create"] = Field(default="always", description=(
+        "\"Apply this mapping\": always, or only during object creation."))
+    generated: bool = Field(default=False, description=(
+        "The app computes the value (e.g. a RandomString UPN): recon cannot predict it and "
+        "does not compare it."))
+    matching: bool = Field(default=False, description=(
+        "\"Match objects using this attribute\": the one attribute bulkUpload matches on."))
+    flow_null: bool = Field(default=False, description=(
+        "\"Flow null values\" is ticked: an omitted value clears the property, so recon sends "
+        "explicit values."))
 
     @model_validator(mode="after")
     def _generated_once(self) -> EntraMapping:
@@ -115,15 +134,21 @@ class EntraMapping(_Model):
 class EntraInbound(_Model):
     """API-driven inbound provisioning: the job recon pushes to, and how the app is set up."""
 
-    service_principal_id: str
-    job_id: str
-    # The app's attribute mappings; None means the mappings docs/entra.md lists (externalId ↔
-    # employeeId matching). Only these attributes are compared by reconcile and verify.
-    mappings: list[EntraMapping] | None = None
-    cloud_only: bool = True  # "…to Microsoft Entra ID": synced (hybrid) users are not sent
-    calls_per_window: int = Field(default=35, ge=1, le=40)  # bulkUpload calls in any 5 s
-    daily_quota: int = Field(default=2000, gt=0)  # calls in 24 h: 2,000 (P1/P2), 6,000 (Governance)
-    check_schema: bool = True  # read the job's schema before a push; warn where it disagrees
+    service_principal_id: str = Field(description=(
+        "The object id of the inbound provisioning app's service principal."))
+    job_id: str = Field(description="The provisioning job's id (API2AAD.…).")
+    mappings: list[EntraMapping] | None = Field(default=None, description=(
+        "The app's attribute mappings; default: those docs/entra.md lists (externalId ↔ "
+        "employeeId matching). Only these attributes are compared by reconcile and verify."))
+    cloud_only: bool = Field(default=True, description=(
+        "The app provisions to Entra ID only: synced (hybrid) users are not sent to it."))
+    calls_per_window: int = Field(default=35, ge=1, le=40, description=(
+        "bulkUpload calls in any 5 s (the documented limit is 40; recon keeps a margin)."))
+    daily_quota: int = Field(default=2000, gt=0, description=(
+        "bulkUpload calls per 24 h: 2,000 with P1/P2, 6,000 with ID Governance; what does not "
+        "fit is deferred to the next run."))
+    check_schema: bool = Field(default=True, description=(
+        "Read the job's schema before a push and warn where it disagrees with `mappings`."))
 
     @field_validator("mappings")
     @classmethod
@@ -142,19 +167,29 @@ class EntraInbound(_Model):
 
 
 class EntraTarget(_Model):
-    tenant_id: str | None = None
-    client_id: str | None = None
+    """Microsoft Entra ID through Microsoft Graph (docs/entra.md: permissions, credentials)."""
+
+    tenant_id: str | None = Field(default=None, description="The tenant (directory) id.")
+    client_id: str | None = Field(default=None, description="The app registration's client id.")
     credential: Literal[
         "client_secret", "certificate", "managed_identity", "default", "device_code",
         "interactive", "token",
-    ] = "default"
-    client_secret_env: str | None = None
-    certificate_path: Path | None = None
-    token_env: str | None = None
-    graph_url: str = "https://graph.microsoft.com/v1.0"
-    page_size: int = Field(default=999, gt=0, le=999)
-    user_filter: str | None = None
-    inbound: EntraInbound | None = None
+    ] = Field(default="default", description=(
+        "The azure-identity credential; `token_env` alone implies `token`."))
+    client_secret_env: str | None = Field(default=None, description=(
+        "The environment variable holding the client secret (credential: client_secret)."))
+    certificate_path: Path | None = Field(default=None, description=(
+        "The certificate file (credential: certificate)."))
+    token_env: str | None = Field(default=None, description=(
+        "The environment variable holding a bearer token (credential: token)."))
+    graph_url: str = Field(default="https://graph.microsoft.com/v1.0", description=(
+        "Microsoft Graph; a sovereign cloud's host selects its sign-in authority."),
+        examples=["https://graph.microsoft.us/v1.0"])
+    page_size: int = Field(default=999, gt=0, le=999, description="Users per page (Graph: ≤ 999).")
+    user_filter: str | None = Field(default=None, description=(
+        "A Graph $filter narrowing the users read."), examples=["userType eq 'Member'"])
+    inbound: EntraInbound | None = Field(default=None, description=(
+        "API-driven inbound provisioning, to push through bulkUpload."))
 
     @model_validator(mode="before")
     @classmethod
