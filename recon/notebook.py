@@ -137,15 +137,19 @@ def _summary_line(total: int, shown: int, csv: Path | None, note: str) -> str:
     return f"<p style='margin:0 0 0.3em;color:#555'>{total:,} rows{part}{where}{extra}</p>"
 
 
+#: Up to this many rows a table is shown whole, as plain HTML, live or not.
+SMALL_TABLE = 50
+
+
 def _grid(shown: pd.DataFrame) -> Any:
     """A buckaroo grid (rows stay in the kernel), or None when buckaroo is not installed."""
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # buckaroo announces itself on import
             buckaroo = importlib.import_module("buckaroo")
+            with contextlib.suppress(Exception):  # never the formatter of every DataFrame
+                buckaroo.disable()
     except ImportError:
         return None
-    with contextlib.suppress(Exception):  # do not take over every DataFrame's display
-        buckaroo.disable()
     return buckaroo.BuckarooInfiniteWidget(shown, pinned_rows=[])
 
 
@@ -154,7 +158,7 @@ def show_table(frame: pd.DataFrame, caption: str | None = None, *, rows: int = 1
     """A table a person can search, sort and page through, whatever its size.
 
     Live, a buckaroo grid (every row, kept in the kernel); headless, or without buckaroo, the
-    first ``rows`` rows. Either way a line gives the count and ``csv``, the file that holds every
+    first ``rows`` rows; a table of up to ``SMALL_TABLE`` rows whole, as plain HTML. Either way a line gives the count and ``csv``, the file that holds every
     row (``note`` says how to find them there, e.g. "category = joiner"); when it does not exist
     yet and the table is longer than what is shown, it is written.
     """
@@ -167,10 +171,11 @@ def show_table(frame: pd.DataFrame, caption: str | None = None, *, rows: int = 1
     if path is not None and not path.exists() and len(frame) > rows:
         path.parent.mkdir(parents=True, exist_ok=True)
         frame.to_csv(path, index=False, encoding="utf-8-sig")
-    grid = _grid(readable(frame)) if live_front_end() else None
-    shown = len(frame) if grid is not None else min(rows, len(frame))
+    small = len(frame) <= max(rows, SMALL_TABLE)
+    grid = _grid(readable(frame)) if live_front_end() and not small else None
+    shown = len(frame) if grid is not None or small else rows
     _display(_html(title + _summary_line(len(frame), shown, path, note)))
-    _display(grid if grid is not None else _html(_static_page(readable(frame.head(rows)))))
+    _display(grid if grid is not None else _html(_static_page(readable(frame.head(shown)))))
 
 
 def show_figure(figure: Any) -> None:

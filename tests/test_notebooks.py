@@ -46,6 +46,24 @@ def test_committed_notebook_has_no_outputs(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_opening_a_notebook_does_not_mark_it_modified(name: str) -> None:
+    """JupyterLab writes the kernel's language_info into a notebook when it starts the kernel:
+    a notebook without it, or with another one, opens marked modified (checked in JupyterLab
+    4.6.6 with headless Chromium). The committed notebooks carry the project Python's own."""
+    import platform
+
+    from ipykernel.ipkernel import IPythonKernel
+
+    notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    committed = notebook.metadata.get("language_info")
+    assert committed is not None and committed["name"] == "python"
+    if committed["version"] != platform.python_version():
+        pytest.skip(f"committed for Python {committed['version']}, this is "
+                    f"{platform.python_version()}")
+    assert committed == IPythonKernel.language_info
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_notebook_is_paired_with_its_percent_script(name: str) -> None:
     import jupytext
 
