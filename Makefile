@@ -32,8 +32,13 @@ bench: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/python -c "from pathlib import Path; from recon.io.config_file import write_config_reference as w; print(*w(Path('docs')))"
 
-lab: $(STAMP)
+LAB_STAMP := $(VENV)/.lab-installed
+
+$(LAB_STAMP): $(STAMP)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,lab]'
+	touch $(LAB_STAMP)
+
+lab: $(LAB_STAMP)
 	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 clean:

@@ -2,16 +2,23 @@
 
 The notebooks in ``notebooks/`` call the library for every decision; this module only shapes
 results for a person to read (``*_table`` functions return plain DataFrames, ``show_*``
-functions display them). Interactive tables come from itables when it is installed, plain HTML
-otherwise. The hygiene findings of notebook 4 are in ``recon.hygiene``; the local stand-in
-targets in ``recon.testing.local`` (re-exported here).
+functions display them). The hygiene findings of notebook 4 are in ``recon.hygiene``; the local
+stand-in targets in ``recon.testing.local`` (re-exported here).
+
+Output stays small whatever the population (docs/notebooks.md): a table is shown live as a
+buckaroo grid whose rows stay in the kernel (search, sort and scroll through every row; only the
+visible window reaches the browser), and, in a headless run (papermill, nbclient, nbconvert)
+or without buckaroo, as its first rows with the count and the CSV that holds every row. No
+output ever holds all the rows of a category.
 """
 
 from __future__ import annotations
 
+import contextlib
 import html
 import importlib
 import io
+import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -88,38 +95,87 @@ def _html(text: str) -> Any:
 
 
 def setup() -> None:
-    """Load the interactive-table library into the page (offline) and set readable defaults."""
+    """Readable pandas defaults for the cells that print a frame themselves."""
     pd.set_option("display.max_colwidth", 80)
     pd.set_option("display.max_columns", 40)
+    pd.set_option("display.max_rows", 20)
+
+
+#: ``RECON_TABLES=live`` or ``static`` overrides the detection of a live front end.
+TABLES_MODE = "RECON_TABLES"
+STATIC_STYLE = ("border-collapse:collapse;font-size:12px", "text-align:left;padding:2px 8px;"
+                "border-bottom:1px solid #ddd;white-space:nowrap")
+
+
+def live_front_end() -> bool:
+    """True when a person is looking at a live JupyterLab (or Notebook 7) page.
+
+    jupyter_server starts every notebook kernel with ``JPY_SESSION_NAME`` set; papermill,
+    nbclient and ``nbconvert --execute`` do not. No comm round trip can tell during Run All (its
+    answer arrives after the queued cells), so this is the reliable test.
+    """
+    mode = os.environ.get(TABLES_MODE, "auto").strip().lower()
+    if mode in ("live", "static"):
+        return mode == "live"
+    return bool(os.environ.get("JPY_SESSION_NAME"))
+
+
+def _static_page(shown: pd.DataFrame) -> str:
+    table_style, cell_style = STATIC_STYLE
+    head = "".join(f"<th style='{cell_style}'>{html.escape(str(c))}</th>" for c in shown.columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td style='{cell_style}'>{html.escape(str(v))}</td>" for v in row)
+        + "</tr>" for row in shown.itertuples(index=False))
+    return (f"<table style='{table_style}'><thead><tr>{head}</tr></thead>"
+            f"<tbody>{body}</tbody></table>")
+
+
+def _summary_line(total: int, shown: int, csv: Path | None, note: str) -> str:
+    where = f"; every row: <code>{html.escape(str(csv))}</code>" if csv is not None else ""
+    part = f", the first {shown} shown" if shown < total else ""
+    extra = f" ({html.escape(note)})" if note else ""
+    return f"<p style='margin:0 0 0.3em;color:#555'>{total:,} rows{part}{where}{extra}</p>"
+
+
+#: Up to this many rows a table is shown whole, as plain HTML, live or not.
+SMALL_TABLE = 50
+
+
+def _grid(shown: pd.DataFrame) -> Any:
+    """A buckaroo grid (rows stay in the kernel), or None when buckaroo is not installed."""
     try:
-        import itables
-    except ImportError:  # pragma: no cover - itables is a dev/lab dependency
-        return
-    itables.init_notebook_mode(all_interactive=False, connected=False)
+        with contextlib.redirect_stdout(io.StringIO()):  # buckaroo announces itself on import
+            buckaroo = importlib.import_module("buckaroo")
+            with contextlib.suppress(Exception):  # never the formatter of every DataFrame
+                buckaroo.disable()
+    except ImportError:
+        return None
+    return buckaroo.BuckarooInfiniteWidget(shown, pinned_rows=[])
 
 
-TABLE_CSS = ".dt-container td, .dt-container th {text-align: left !important}"
+def show_table(frame: pd.DataFrame, caption: str | None = None, *, rows: int = 10,
+               csv: str | Path | None = None, note: str = "") -> None:
+    """A table a person can search, sort and page through, whatever its size.
 
-
-def show_table(frame: pd.DataFrame, caption: str | None = None, *, rows: int = 10) -> None:
-    """A table that can be searched, sorted and paged (itables), or plain HTML without it."""
+    Live, a buckaroo grid (every row, kept in the kernel); headless, or without buckaroo, the
+    first ``rows`` rows; a table of up to ``SMALL_TABLE`` rows whole, as plain HTML. Either way a line gives the count and ``csv``, the file that holds every
+    row (``note`` says how to find them there, e.g. "category = joiner"); when it does not exist
+    yet and the table is longer than what is shown, it is written.
+    """
     title = f"<p style='font-weight:bold;margin:0.8em 0 0.2em'>{html.escape(caption)}</p>" \
         if caption else ""
     if frame.empty:
         _display(_html(title + "<p><i>Nothing to show.</i></p>"))
         return
-    shown = readable(frame)
-    try:
-        import itables
-    except ImportError:  # pragma: no cover - itables is a dev/lab dependency
-        _display(_html(title + shown.head(200).to_html(index=False)))
-        return
-    if title:
-        _display(_html(title))
-    itables.show(shown, pageLength=rows, showIndex=False, maxBytes=0,
-                 classes="display nowrap compact cell-border", css=TABLE_CSS,
-                 style="table-layout:auto;width:auto;margin:0",
-                 lengthMenu=[rows, 25, 100, -1], scrollX=len(shown.columns) > 6)
+    path = Path(csv) if csv is not None else None
+    if path is not None and not path.exists() and len(frame) > rows:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(path, index=False, encoding="utf-8-sig")
+    small = len(frame) <= max(rows, SMALL_TABLE)
+    grid = _grid(readable(frame)) if live_front_end() and not small else None
+    shown = len(frame) if grid is not None or small else rows
+    _display(_html(title + _summary_line(len(frame), shown, path, note)))
+    _display(grid if grid is not None else _html(_static_page(readable(frame.head(shown)))))
 
 
 def show_figure(figure: Any) -> None:
@@ -313,12 +369,17 @@ def quality_message(invalid: pd.DataFrame, rows: int) -> None:
                      ok=False)
 
 
-def show_conflicts(reconciliation: Reconciliation, config: Config) -> None:
-    """Side-by-side views; cells that differ from what HR wants are highlighted."""
-    views = conflict_views(reconciliation, config)
+def show_conflicts(reconciliation: Reconciliation, config: Config, *, limit: int = 10) -> None:
+    """Side-by-side views of the first ``limit`` conflicts; cells that differ from what HR wants
+    are highlighted. Every conflict is in identities.csv."""
+    total = int((reconciliation.identities["category"] == "conflict").sum())
+    views = conflict_views(reconciliation, config, limit=limit)
     if not views:
         show_message("No conflicts: every worker matched at most one account.")
         return
+    if len(views) < total:
+        show_message(f"{total:,} rows in conflict; the first {len(views)} HR rows are shown "
+                     "side by side (every one: identities.csv, category = conflict).", ok=False)
     for title, view in views:
         def mark(column: pd.Series, wanted: pd.Series = view["HR wants"]) -> list[str]:
             if column.name == "HR wants":

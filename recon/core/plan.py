@@ -25,9 +25,11 @@ import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
 from recon.core.arrow import string_array, utf8_bytes
 from recon.core.canonical import canonical_bytes, canonical_json
+from recon.core.categories import EVERY_CATEGORY
 from recon.core.config import Config
 from recon.core.scim import CORE_USER, ENTERPRISE, parse_path, set_path
 from recon.core.scim import bulk_request as scim_bulk_request
+from recon.core.summary import ordered_counts, summary_html
 
 PLAN_FORMAT = "recon.plan/1"
 OP_COLUMNS = [
@@ -54,6 +56,20 @@ class Plan:
 
     def counts(self) -> pd.Series:
         return self.ops.groupby("action").size() if len(self.ops) else pd.Series(dtype="int64")
+
+    def __repr__(self) -> str:
+        return f"Plan({len(self.ops):,} ops, as of {self.as_of}, digest {self.digest[:16]})"
+
+    def _repr_html_(self) -> str:
+        """What a notebook shows for a plan on its own: ops per action and category, digests."""
+        actions = {str(k): int(v) for k, v in self.counts().items()}
+        categories = ({str(k): int(v) for k, v in self.ops["category"].value_counts().items()}
+                      if len(self.ops) else {})
+        return summary_html(
+            "Plan", {"as-of date": self.as_of, "plan digest": self.digest[:16] + "…",
+                     "snapshot digest": self.snapshot_digest[:16] + "…"},
+            [("operations per action", ordered_counts(actions, tuple(ACTION_ORDER))),
+             ("per category", ordered_counts(categories, EVERY_CATEGORY))])
 
 
 def op_id(action: str, method: str, path: str, target_id: str, hr_key: str | None,

@@ -12,9 +12,11 @@ from typing import Any
 
 import pandas as pd
 
+from recon.core.categories import MEMBERSHIP_CATEGORIES, ORDER
 from recon.core.groups import GroupReconciliation
 from recon.core.plan import Plan
 from recon.core.quality import QualityResult
+from recon.core.summary import ordered_counts, summary_html
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,25 @@ class Reconciliation:
 
     def category(self, name: str) -> pd.DataFrame:
         return self.identities[self.identities["category"] == name]
+
+    def __repr__(self) -> str:
+        return (f"Reconciliation({len(self.identities):,} rows, as of {self.meta.as_of}, "
+                f"snapshot {self.meta.snapshot_digest[:12]})")
+
+    def _repr_html_(self) -> str:
+        """What a notebook shows for a result on its own: counts and digests, never the rows."""
+        counts = {str(k): int(v) for k, v in self.counts().items()}
+        tables = [("rows per category", ordered_counts(counts, ORDER))]
+        if self.groups is not None:
+            members = {str(k): int(v) for k, v in self.groups.member_counts().items()}
+            tables.append(("group members", ordered_counts(members,
+                                                           tuple(MEMBERSHIP_CATEGORIES))))
+        facts = {"as-of date": self.meta.as_of, "HR file": self.meta.hr_file,
+                 "HR sha256": self.meta.hr_sha256[:16] + "…",
+                 "target": self.meta.snapshot_source,
+                 "snapshot digest": self.meta.snapshot_digest[:16] + "…",
+                 "quarantined rows": f"{len(self.quality.invalid):,}"}
+        return summary_html("Reconciliation", facts, tables)
 
 
 

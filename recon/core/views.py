@@ -7,6 +7,7 @@ Managers appear by name, not by account id; SCIM paths by the name an analyst kn
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 import pandas as pd
@@ -17,6 +18,7 @@ from recon.core.results import Reconciliation
 from recon.core.scim import ENTERPRISE, parse_path
 
 
+@functools.cache
 def label(path: str) -> str:
     """A SCIM path as an analyst reads it: ``urn:…:User:department`` → ``department``."""
     parsed = parse_path(path)
@@ -56,6 +58,20 @@ def is_manager(path: str) -> bool:
     return parsed.schema == ENTERPRISE and parsed.attribute.lower() == "manager"
 
 
+def labels(paths: pd.Series) -> pd.Series:
+    """``;``-joined SCIM paths as the labels an analyst reads, each distinct value once."""
+    text = paths.fillna("").astype(str)
+    distinct = {value: ", ".join(label(p) for p in value.split(";") if p)
+                for value in text.unique()}
+    return text.map(distinct)
+
+
+def _blank(values: pd.Series) -> bool:
+    """Whether a column holds nothing but missing or blank values."""
+    present = values.dropna()
+    return present.empty or bool(present.astype("string").str.strip().eq("").all())
+
+
 def category_table(reconciliation: Reconciliation, category: str) -> pd.DataFrame:
     """One category's rows with the columns that say who and why (empty columns left out)."""
     rows = reconciliation.category(category)
@@ -63,10 +79,8 @@ def category_table(reconciliation: Reconciliation, category: str) -> pd.DataFram
                "matched_by", "target_id"]
     table = rows[[c for c in columns if c in rows]].copy()
     if "changed_attributes" in table:
-        table["changed_attributes"] = table["changed_attributes"].fillna("").map(
-            lambda text: ", ".join(label(p) for p in str(text).split(";") if p))
-    empty = [c for c in table.columns
-             if table[c].astype("string").fillna("").str.strip().eq("").all()]
+        table["changed_attributes"] = labels(table["changed_attributes"])
+    empty = [c for c in table.columns if _blank(table[c])]
     return table.drop(columns=empty).reset_index(drop=True)
 
 
@@ -90,7 +104,7 @@ def diff_table(reconciliation: Reconciliation,
         "hr_row": diffs["hr_row"].to_numpy(),
         "who": people["display_name"].reindex(diffs["hr_row"]).to_numpy(),
         "category": diffs["category"].to_numpy(),
-        "attribute": diffs["attribute"].map(label).to_numpy(),
+        "attribute": diffs["attribute"].map(label).to_numpy(),  # label is cached per path
         "before (target)": shown(diffs["before"]).to_numpy(),
         "after (HR)": shown(diffs["after"]).to_numpy(),
     })
@@ -107,12 +121,15 @@ def _row_values(frame: pd.Series, paths: list[str], names: pd.Series) -> list[st
     return values
 
 
-def conflict_views(reconciliation: Reconciliation, config: Config
+def conflict_views(reconciliation: Reconciliation, config: Config, *, limit: int | None = None
                    ) -> list[tuple[str, pd.DataFrame]]:
-    """For each HR row in conflict: the wanted values beside every candidate account's values."""
+    """For each HR row in conflict (the first ``limit``): the wanted values beside every candidate
+    account's values."""
     identities = reconciliation.identities
     conflicts = identities[identities["category"] == "conflict"]
     people = conflicts.dropna(subset=["hr_row"])
+    if limit is not None:
+        people = people.head(limit)
     accounts = conflicts[conflicts["hr_row"].isna()]
     current = reconciliation.current.set_index("target_id", drop=False)
     names = names_by_id(reconciliation.current)

@@ -1,7 +1,8 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: ipynb,py:percent
+#     formats: ipynb,scripts//py:percent
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version,-jupytext.text_representation.format_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -55,7 +56,7 @@ nb.show_facts(nb.config_facts(config, config_path))
 hr = recon.read_hr(config.source, config.base_dir)
 nb.show_facts({"rows": len(hr.frame), "columns": len(hr.frame.columns),
                "file": hr.path.name, "SHA-256": hr.sha256[:16] + "…"})
-nb.show_table(hr.frame.reset_index(), caption="HR extract (search, sort, page)")
+nb.show_table(hr.frame.reset_index(), caption="HR extract (search, sort, page)", csv=hr.path)
 
 # %% [markdown]
 # ## The target's accounts
@@ -86,16 +87,17 @@ nb.show_bars(nb.failed_checks(quality.invalid), "Quarantined rows per failed che
 
 # %%
 quarantine = nb.quarantine_table(hr.frame, quality.invalid)
-nb.show_table(quarantine, caption="Quarantined HR rows")
 Path(run_dir).mkdir(parents=True, exist_ok=True)
 quarantine.to_csv(Path(run_dir) / "quarantine.csv", index=False, encoding="utf-8-sig")
+nb.show_table(quarantine, caption="Quarantined HR rows", csv=Path(run_dir) / "quarantine.csv")
 
 # %% [markdown]
 # Warnings are reported but do not quarantine a row (for example a manager key that points to
 # no worker).
 
 # %%
-nb.show_table(quality.warnings, caption="Warnings (reported, not quarantined)")
+nb.show_table(quality.warnings, caption="Warnings (reported, not quarantined)",
+              csv=Path(run_dir) / "warnings.csv")
 
 # %% [markdown]
 # ## Profiles

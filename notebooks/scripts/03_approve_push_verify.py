@@ -1,7 +1,8 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: ipynb,py:percent
+#     formats: ipynb,scripts//py:percent
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version,-jupytext.text_representation.format_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -100,7 +101,7 @@ nb.show_table(nb.approved_table(changes, approval), caption="Planned and approve
 # delete more accounts than the policy allows. The limits come from the config's `policy`.
 
 # %%
-limits = nb.limits_table(changes, approval, config.policy, len(before.resources))
+limits = nb.limits_table(changes, approval, config.policy, before.count)
 nb.show_table(limits, caption="Safety limits")
 
 # %% [markdown]
@@ -112,7 +113,8 @@ nb.show_table(limits, caption="Safety limits")
 # %%
 journal = nb.journal_for(run, local)
 rehearsal = recon.push(changes, approval, config, journal, dry_run=True, progress=False)
-nb.show_table(nb.results_table(rehearsal.results, result), caption="Dry run: what would be sent")
+nb.show_table(nb.results_table(rehearsal.results, result), caption="Dry run: what would be sent",
+              csv=run / "dry_run.csv")
 
 # %% [markdown]
 # ## Push
@@ -128,7 +130,8 @@ pushed = nb.run_with_progress(
     lambda: recon.push(changes, approval, config, journal, progress=False),
     nb.journal_counter(journal, approval.op_ids), len(approval.op_ids), "pushing")
 nb.show_message(nb.counts_line(pushed.counts(), "push"), ok=pushed.ok)
-nb.show_table(nb.results_table(pushed.results, result), caption="Push results")
+nb.show_table(nb.results_table(pushed.results, result), caption="Push results",
+              csv=run / "push_results.csv")
 
 # %% [markdown]
 # ## Verify
@@ -142,7 +145,8 @@ nb.show_table(nb.results_table(pushed.results, result), caption="Push results")
 after = recon.snapshot(config)
 verification = recon.verify(config, changes, approval, after)
 nb.show_message(verification.summary(), ok=verification.ok)
-nb.show_table(nb.results_table(verification.results, result), caption="Verification per operation")
+nb.show_table(nb.results_table(verification.results, result), caption="Verification per operation",
+              csv=run / "verified.csv")
 nb.show_categories(verification.reconciliation.counts(), "After the push: rows per category")
 nb.show_table(nb.plan_overview(verification.remaining), caption="Still planned")
 nb.show_table(nb.diff_table(verification.reconciliation, nb.CHANGES),

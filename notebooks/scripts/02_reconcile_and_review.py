@@ -1,7 +1,8 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: ipynb,py:percent
+#     formats: ipynb,scripts//py:percent
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version,-jupytext.text_representation.format_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -49,7 +50,7 @@ result = recon.reconcile(config, hr, target)
 changes = recon.plan(result, config)
 files = recon.write_outputs(result, changes, Path(run_dir), overwrite=True)
 nb.show_facts({"as-of date": result.meta.as_of, "HR rows": len(hr.frame),
-               "accounts": len(target.resources), "rows in the result": len(result.identities),
+               "accounts": target.count, "rows in the result": len(result.identities),
                "planned operations": len(changes.ops), "plan digest": changes.digest[:16] + "…",
                "written to": run_dir})
 
@@ -68,11 +69,13 @@ nb.show_table(nb.category_summary(result), caption="Categories", rows=15)
 # ## Drill down, category by category
 #
 # One table per category. Type in the search box to filter (a name, an employee id, a
-# department), click a column header to sort.
+# department), click a column header to sort; scroll to page through every row. (In a headless
+# run, each table shows its first rows and the file that holds them all.)
 
 # %%
 for name in nb.categories_present(result):
-    nb.show_table(nb.category_table(result, name), caption=f"{name} — {nb.MEANING.get(name, '')}")
+    nb.show_table(nb.category_table(result, name), caption=f"{name} — {nb.MEANING.get(name, '')}",
+                  csv=files["identities"], note=f"category = {name}")
 
 # %% [markdown]
 # ## What changes for each person (before → after)
@@ -83,7 +86,8 @@ for name in nb.categories_present(result):
 # %%
 drift = nb.diff_table(result)
 nb.show_bars(drift["attribute"].value_counts(), "Differences per attribute", "people")
-nb.show_table(drift, caption="Attribute differences (drift, link, rehire)", rows=15)
+nb.show_table(drift, caption="Attribute differences (drift, link, rehire)", rows=15,
+              csv=files["diffs"])
 
 # %% [markdown]
 # ## Conflicts, side by side
@@ -105,7 +109,8 @@ nb.show_conflicts(result, config)
 
 # %%
 nb.show_table(nb.orphan_table(result, ("orphan", "excluded")),
-              caption="Orphan and excluded accounts")
+              caption="Orphan and excluded accounts", csv=files["identities"],
+              note="category = orphan or excluded")
 
 # %% [markdown]
 # ## Groups and memberships
@@ -118,8 +123,9 @@ nb.show_table(nb.orphan_table(result, ("orphan", "excluded")),
 # %%
 if result.groups is not None:
     nb.show_bars(result.groups.member_counts(), "Group members per category", "members")
-    nb.show_table(result.groups.groups, caption="Groups", rows=20)
-    nb.show_table(result.groups.changes(), caption="Members to add and to remove", rows=15)
+    nb.show_table(result.groups.groups, caption="Groups", rows=20, csv=files["groups"])
+    nb.show_table(result.groups.changes(), caption="Members to add and to remove", rows=15,
+                  csv=files["memberships"], note="category = member_missing or member_extra")
 
 # %% [markdown]
 # ## The plan
