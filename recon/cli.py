@@ -49,6 +49,9 @@ app = typer.Typer(
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="The YAML config file.")]
 InsecureOption = Annotated[bool, typer.Option(
     help="Allow plain http to a non-loopback target (TLS checks stay on for https).")]
+DeltaOption = Annotated[Path | None, typer.Option(
+    help="Entra: keep Graph's users/delta link in this folder, so the next read fetches only "
+         "what changed.")]
 QuietOption = Annotated[bool, typer.Option(
     "--quiet", "-q", help="Print only the result: no stage lines, no progress bars.")]
 
@@ -79,6 +82,7 @@ def reconcile_command(
     = False,
     insecure: InsecureOption = False,
     quiet: QuietOption = False,
+    delta_state: DeltaOption = None,
 ) -> None:
     """Classify every HR row and account, write the run folder, print counts per category."""
     from recon.io.config_file import load_config
@@ -97,7 +101,8 @@ def reconcile_command(
     stages("read HR", f"{len(hr.frame):,} rows, {len(hr.frame.columns)} columns from "
                       f"{hr.path.name}", (datetime.now() - started).total_seconds())
     started = datetime.now()
-    target = snapshot(cfg, insecure=insecure, progress=not quiet and console.is_terminal)
+    target = snapshot(cfg, insecure=insecure, progress=not quiet and console.is_terminal,
+                      delta_state=delta_state)
     stages("read target", f"{target.count:,} accounts from {target.source}",
            (datetime.now() - started).total_seconds())
     result = reconcile(cfg, hr, target, as_of=day, stages=stages)
@@ -159,6 +164,7 @@ def snapshot_command(
              "(users only, one per line; read fastest).")],
     insecure: InsecureOption = False,
     quiet: QuietOption = False,
+    delta_state: DeltaOption = None,
 ) -> None:
     """Read the target and write its users (with a timestamp and digest) to a file."""
     from recon.io.config_file import load_config
@@ -167,7 +173,8 @@ def snapshot_command(
 
     cfg = load_config(config)
     check_config(cfg, insecure=insecure)
-    taken = snapshot(cfg, insecure=insecure, progress=not quiet and console.is_terminal)
+    taken = snapshot(cfg, insecure=insecure, progress=not quiet and console.is_terminal,
+                     delta_state=delta_state)
     write_snapshot(taken, out)
     say(f"{taken.count} users from {taken.source}, digest {taken.digest[:16]}"
                   f" → {out}")
@@ -258,7 +265,27 @@ def push_command(
         tell(f"{row.status!s}: {row.action!s} {row.hr_key or ''!s} "
              f"{row.target_id or ''!s}: {row.error!s}")
     say(", ".join(f"{name} {count}" for name, count in counts.items()) or "nothing")
+    if counts.get("link_needed") and cfg.target.entra is not None and not dry_run:
+        _write_link_plan(the_plan, result, cfg, journal)
     raise typer.Exit(0 if result.ok else 1)
+
+
+def _write_link_plan(the_plan: object, result: object, cfg: object, journal: Path) -> None:
+    """Entra: the accounts bulkUpload cannot reach get a plan of link ops beside the journal."""
+    from recon.core.config import Config
+    from recon.core.plan import Plan
+    from recon.core.results import PushResult
+    from recon.io.plan_files import write_plan
+    from recon.workflows.push_entra import link_plan
+
+    assert isinstance(the_plan, Plan) and isinstance(result, PushResult)
+    assert isinstance(cfg, Config) and cfg.target.entra is not None
+    links = link_plan(the_plan, result, cfg.target.entra)
+    where = journal.parent / "link-plan.json"
+    write_plan(links, where)
+    warn(f"{len(links.ops)} accounts are matched on another attribute than the app's: approve "
+         f"and push the link plan {where} (PATCH of the matching attribute), then push this "
+         "plan again")
 
 
 @app.command("verify")
@@ -288,8 +315,8 @@ def verify_command(
         if out is not None:
             out.parent.mkdir(parents=True, exist_ok=True)
             check.results.to_csv(out, index=False)
-        for row in check.results[check.results["state"].isin(["failed", "pending"])].head(
-                20).itertuples(index=False):
+        unfinished = ~check.results["state"].isin(["converged", "skipped"])
+        for row in check.results[unfinished].head(20).itertuples(index=False):
             tell(f"{row.state!s}: {row.action!s} {row.hr_key!s}: {row.reason!s}")
         say(check.summary())
         raise typer.Exit(0 if check.converged else 1)

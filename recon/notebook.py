@@ -158,9 +158,10 @@ def show_table(frame: pd.DataFrame, caption: str | None = None, *, rows: int = 1
     """A table a person can search, sort and page through, whatever its size.
 
     Live, a buckaroo grid (every row, kept in the kernel); headless, or without buckaroo, the
-    first ``rows`` rows; a table of up to ``SMALL_TABLE`` rows whole, as plain HTML. Either way a line gives the count and ``csv``, the file that holds every
-    row (``note`` says how to find them there, e.g. "category = joiner"); when it does not exist
-    yet and the table is longer than what is shown, it is written.
+    first ``rows`` rows; a table of up to ``SMALL_TABLE`` rows whole, as plain HTML. Either way
+    a line gives the count and ``csv``, the file that holds every row (``note`` says how to
+    find them there, e.g. "category = joiner"); when it does not exist yet and the table is
+    longer than what is shown, it is written.
     """
     title = f"<p style='font-weight:bold;margin:0.8em 0 0.2em'>{html.escape(caption)}</p>" \
         if caption else ""

@@ -193,3 +193,55 @@ def test_only_the_matching_attribute_moves_a_record(tenant: RunningGraph,
     second = reconcile(config)
     assert set(second.identities["category"].dropna()) <= {"in_sync", "departed", "drift"}
     assert by_key(second.identities.dropna(subset=["hr_key"]), "category")["1005"] == "drift"
+
+
+def test_the_link_round_trip_through_the_installed_command(tenant: RunningGraph,
+                                                         tmp_path: Path) -> None:
+    """recon push reports "link needed" (exit 1) and writes the link plan beside the journal;
+    approving and pushing it, then the plan again, disables the leaver."""
+    import os
+    import subprocess
+    import sys
+
+    config_for(tenant, tmp_path)  # writes hr.csv
+    data = {
+        "as_of": AS_OF.isoformat(),
+        "source": {"path": "hr.csv", "key": "Employee ID",
+                   "status": {"column": "Status", "active": ["Active"]}},
+        "target": {"entra": {"token_env": TOKEN_ENV, "graph_url": tenant.url, "inbound": {
+            "service_principal_id": DEFAULT_SP_ID, "job_id": DEFAULT_JOB_ID,
+            "mappings": MAPPINGS}}},
+        "attributes": {"userName": "ToLower([Work Email])", "externalId": "[Employee ID]",
+                       "displayName": 'Join(" ", [First], [Last])',
+                       f"{ENTERPRISE}:department": "[Department]"},
+        "match": [{"source": "[Employee ID]", "target": "externalId"},
+                  {"source": "ToLower([Work Email])", "target": "userName"}],
+    }
+    (tmp_path / "entra.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    env = {**os.environ, TOKEN_ENV: "acceptance-token"}
+    recon = str(Path(sys.executable).parent / "recon")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([recon, *args], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=300, check=False)
+        assert "Traceback" not in done.stderr, done.stderr
+        return done
+
+    assert run("reconcile", "-c", "entra.yaml", "--out", "run", "--delta-state",
+               "state").returncode == 0
+    assert (tmp_path / "state").is_dir()  # Graph's delta link, kept for the next read
+    assert run("approve", "--plan", "run/plan.json", "--category", "leaver", "--approver",
+               "Ines", "--out", "run/approval.json").returncode == 0
+    pushed = run("push", "-c", "entra.yaml", "--plan", "run/plan.json", "--approval",
+                 "run/approval.json", "--journal", "run/journal.sqlite")
+    assert pushed.returncode == 1 and "link_needed" in pushed.stdout + pushed.stderr
+    assert "link plan" in pushed.stderr and (tmp_path / "run" / "link-plan.json").is_file()
+    assert tenant.state.users["u-carol"]["accountEnabled"] is True
+    assert run("approve", "--plan", "run/link-plan.json", "--all", "--approver", "Ines",
+               "--out", "run/link-approval.json").returncode == 0
+    assert run("push", "-c", "entra.yaml", "--plan", "run/link-plan.json", "--approval",
+               "run/link-approval.json", "--journal", "run/journal.sqlite").returncode == 0
+    again = run("push", "-c", "entra.yaml", "--plan", "run/plan.json", "--approval",
+                "run/approval.json", "--journal", "run/journal.sqlite")
+    assert again.returncode == 0, again.stderr
+    assert tenant.state.users["u-carol"]["accountEnabled"] is False

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from datetime import time as time_of_day
+from pathlib import Path
 
 import pandas as pd
 
@@ -30,6 +31,7 @@ from recon.core.quality import QualityResult, check, gate
 from recon.core.results import Reconciliation, RunMeta
 from recon.core.schema import TargetSchema, check_target_paths
 from recon.core.snapshot import Snapshot
+from recon.errors import ConfigError
 from recon.io.hr import HrExtract, read_hr
 from recon.io.snapshots import read_snapshot
 from recon.targets.entra.compare import synced_accounts, written_only
@@ -41,9 +43,20 @@ def effective_as_of(config: Config, as_of: date | None = None) -> date:
     return as_of or config.as_of or datetime.now(UTC).date()
 
 
-def snapshot(config: Config, *, insecure: bool = False, progress: bool = False) -> Snapshot:
-    """Read the configured target: a SCIM service provider, Entra ID, or a saved file."""
+def snapshot(config: Config, *, insecure: bool = False, progress: bool = False,
+             delta_state: Path | None = None) -> Snapshot:
+    """Read the configured target: a SCIM service provider, Entra ID, or a saved file.
+
+    ``delta_state`` (Entra only): a folder where Graph's users/delta link is kept between runs,
+    so that a repeated snapshot reads only what changed (docs/entra.md)."""
     target = config.target
+    if delta_state is not None:
+        if target.entra is None:
+            raise ConfigError(f"{config.name}: a delta snapshot is for target.entra; this "
+                              "target has no delta query")
+        from recon.targets.entra.delta import snapshot_delta
+
+        return snapshot_delta(target.entra, delta_state, progress=progress)
     if target.file is not None:
         return read_snapshot(config.resolve(target.file))
     if target.scim is not None:
