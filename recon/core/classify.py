@@ -22,11 +22,12 @@ import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
+from recon.core.arrow import arrow_text
 from recon.core.config import Config
 from recon.core.mapping import as_of_timestamp, future_hires
 from recon.core.match import encode
-from recon.core.normalize import arrow_text, left_as_is, normalize_array
-from recon.core.scim import case_insensitive, parse_path
+from recon.core.same import desired_array, differs
+from recon.core.scim import parse_path
 
 IDENTITY_COLUMNS = [
     "category", "hr_key", "hr_row", "target_id", "matched_by", "changed_attributes", "reason",
@@ -214,12 +215,11 @@ def classify(
     at_account = pa.array(account[matched_rows])
 
     def compare(path: str, resolved: dict[str, Any]) -> tuple[Any, Any, np.ndarray]:
-        fold = case_insensitive(path)
         source = resolved[path] if path in resolved else _strings(desired[path])
-        after = normalize_array(source, fold_case=fold)
+        after = desired_array(path, source)
         raw = _strings(current[path]).take(at_account)
         mask = np.zeros(size, dtype=bool)
-        mask[matched_rows] = _differs(after.filter(is_matched), raw, fold)
+        mask[matched_rows] = differs(path, after.filter(is_matched), raw)
         return after, raw, mask
 
     # One attribute per task: pyarrow's kernels release the GIL, so the attributes are compared
@@ -356,30 +356,6 @@ def classify(
 
 def _workers(tasks: int) -> int:
     return max(1, min(tasks, os.cpu_count() or 1, 8))
-
-
-def _differs(after: Any, raw: Any, fold: bool) -> np.ndarray:
-    """Where a wanted value is present and the account's value, normalized, is not the same.
-
-    An account value equal to its wanted value needs no normalizing: without case folding,
-    normalize_values gives its own results back (NFC is idempotent; white space characters
-    never compose, so trimming an NFC value leaves it in NFC; trimming is idempotent). With case
-    folding that is certain for ASCII values only. Only the other values are normalized.
-    """
-    same = np.asarray(pc.fill_null(pc.equal(after, raw), False).to_numpy(zero_copy_only=False),
-                      dtype=bool)
-    if fold:
-        same &= left_as_is(after, fold_case=True)
-    unsettled = np.flatnonzero(~same)
-    differs = np.zeros(len(after), dtype=bool)
-    if len(unsettled):
-        at = pa.array(unsettled)
-        wanted, present = after.take(at), raw.take(at)
-        equal = pc.fill_null(pc.equal(wanted, normalize_array(present, fold_case=fold)), False)
-        differs[unsettled] = np.asarray(
-            pc.and_(wanted.is_valid(), pc.invert(equal)).to_numpy(zero_copy_only=False),
-            dtype=bool)
-    return differs
 
 
 def _changed(

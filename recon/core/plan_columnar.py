@@ -14,10 +14,9 @@ import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
-from recon.core.arrow import int64_array, json_strings, string_array
+from recon.core.arrow import int64_array, is_in, json_strings, string_array
 from recon.core.canonical import canonical_json
 from recon.core.config import Config
-from recon.core.normalize import is_in
 from recon.core.plan import (
     ACTION_ORDER,
     JSON_COLUMNS,
