@@ -482,14 +482,19 @@ def _account_rows(
     names = ["target_id", "userName", *(["displayName"] if "displayName" in current else [])]
     rows = current[names].iloc[kept]
     display = rows["displayName"] if "displayName" in rows else rows["userName"]
+    index = pd.RangeIndex(len(rows))
+
+    def text(values: pd.Series) -> pd.Series:  # the HR rows' types, also without rows
+        return values.astype("string").reset_index(drop=True)
+
     return pd.DataFrame({
-        "category": pd.Series(category, dtype="string"),
-        "hr_key": pd.Series(pd.NA, index=range(len(rows)), dtype="string"),
-        "hr_row": pd.Series(pd.NA, index=range(len(rows)), dtype="Int64"),
-        "target_id": rows["target_id"].astype("string").to_numpy(),
-        "matched_by": "",
-        "changed_attributes": "",
-        "reason": pd.Series(pd.arrays.ArrowStringArray(reason.array())),
-        "display_name": display.astype("string").to_numpy(),
-        "user_name": rows["userName"].astype("string").to_numpy(),
+        "category": pd.Series(category, index=index, dtype="string"),
+        "hr_key": pd.Series(pd.NA, index=index, dtype="string"),
+        "hr_row": pd.Series(pd.NA, index=index, dtype="Int64"),
+        "target_id": text(rows["target_id"]),
+        "matched_by": pd.Series("", index=index, dtype="string"),
+        "changed_attributes": pd.Series("", index=index, dtype="string"),
+        "reason": pd.Series(pd.arrays.ArrowStringArray(reason.array()), index=index),
+        "display_name": text(display),
+        "user_name": text(rows["userName"]),
     })
