@@ -26,7 +26,7 @@ from recon.core.arrow import arrow_text
 from recon.core.config import Config
 from recon.core.mapping import as_of_timestamp, future_hires
 from recon.core.match import encode
-from recon.core.same import desired_array, differs
+from recon.core.same import desired_array, differs, normalized_array
 from recon.core.scim import parse_path
 
 IDENTITY_COLUMNS = [
@@ -176,10 +176,14 @@ def classify(
     """identities + diffs from the desired frame, the current frame and the match pairs."""
     hr_index = desired.index
     size = len(hr_index)
+    rule_names = [parse_path(rule.target).attribute for rule in config.match]
+    # A pair found by a later rule whose account holds another identity is no pair at all.
+    clash, clash_notes = _anchor_clashes(desired, current, pairs, config)
+    if clash.any():
+        pairs = pairs.assign(clean=pairs["clean"].astype(bool).to_numpy() & ~clash)
     is_clean = pairs["clean"].astype(bool).to_numpy()
     clean = pairs[is_clean]
     messy = pairs[~is_clean]
-    rule_names = [parse_path(rule.target).attribute for rule in config.match]
 
     # ---- pair each HR row with its account (clean pairs only) ---------------------------
     account = np.full(size, -1, dtype=np.int64)
@@ -287,6 +291,14 @@ def classify(
     if len(rows):
         reason.put(rows, _concat("matches several accounts or shares one: ",
                                  _take(candidates, candidate_of[rows])))
+    if clash.any():
+        clashing = pairs[clash]
+        rows = hr_index.get_indexer(pd.Index(clashing["hr_row"]))
+        conflicting = code[rows] == names.index("conflict")
+        rule = pa.array(rule_names, _STRING).take(pa.array(clashing["rule"].to_numpy()))
+        reason.put(rows[conflicting], _concat(
+            "matched by ", rule, " only, to account ", _strings(clashing["target_id"]), ": ",
+            clash_notes).filter(pa.array(conflicting)))
     reason.put(rows_of("out_of_scope"), "fails the scoping rule")
     reason.put(rows_of("rehire"), "active in HR, account disabled")
     reason.put(rows_of("joiner"), "active in HR, no account")
@@ -346,7 +358,8 @@ def classify(
     in_matched[matched_rows] = np.arange(len(matched_rows))
     diffs = _diffs(identities, before, in_matched, wanted, diff_masks, writes, code,
                    (names.index("leaver"), names.index("rehire")))
-    accounts_rows = _account_rows(current, excluded, pairs, desired)
+    accounts_rows = _account_rows(current, excluded, pairs, desired,
+                                  _clash_reasons(pairs, clash, clash_notes, rule_names))
     identities = pd.concat([identities.reset_index(drop=True), accounts_rows], ignore_index=True)
     wanted_frame = pd.DataFrame(
         {path: _column(values, hr_index) for path, values in wanted.items()},
@@ -444,8 +457,52 @@ def _diffs(
         for column, values in columns.items()})
 
 
+def _anchor_clashes(
+    desired: pd.DataFrame, current: pd.DataFrame, pairs: pd.DataFrame, config: Config,
+) -> tuple[np.ndarray, Any]:
+    """Clean pairs found by a later match rule whose account holds a different, non-empty value
+    in the anchor (the first rule's target, e.g. employeeNumber) than the worker's.
+
+    Such a pair is not a link: writing the anchor would overwrite another identity (an HR
+    export saved through Excel turns Employee ID 004524 into 4524, and the e-mail then finds
+    the account that rightly holds 004524). A person decides. Returns a bool array over the
+    pairs and, for the clashing ones, "account holds employeeNumber 004524, HR says 4524".
+    """
+    clash = np.zeros(len(pairs), dtype=bool)
+    if not len(pairs) or len(config.match) < 2:
+        return clash, None
+    later = np.flatnonzero(pairs["clean"].astype(bool).to_numpy()
+                           & (pairs["rule"].to_numpy(dtype=np.int64) > 0))
+    if not len(later):
+        return clash, None
+    path = config.match[0].target
+    chosen = pairs.iloc[later]
+    accounts = pa.array(_account_positions(current, chosen))
+    workers = pa.array(desired.index.get_indexer(pd.Index(chosen["hr_row"])))
+    theirs = normalized_array(path, _strings(current[path]).take(accounts))
+    ours = normalized_array(path, _strings(desired["match_0"]).take(workers))
+    differ = pc.fill_null(pc.not_equal(theirs, ours), False)
+    clash[later] = np.asarray(differ.to_numpy(zero_copy_only=False), dtype=bool)
+    label = parse_path(path).attribute
+    notes = _concat(f"account holds {label} ", theirs, ", HR says ", ours).filter(differ)
+    return clash, notes
+
+
+def _clash_reasons(
+    pairs: pd.DataFrame, clash: np.ndarray, notes: Any, rule_names: list[str],
+) -> tuple[pd.DataFrame, Any] | None:
+    """(the clashing pairs, a reason for each one's account), or None."""
+    if not clash.any():
+        return None
+    clashing = pairs[clash]
+    rule = pa.array(rule_names, _STRING).take(pa.array(clashing["rule"].to_numpy()))
+    hr_rows = pa.array(clashing["hr_row"].to_numpy(dtype=np.int64)).cast(_STRING)
+    return clashing, _concat("matched by ", rule, " to HR row ", hr_rows, " only: ", notes)
+
+
 def _account_rows(
     current: pd.DataFrame, excluded: pd.Series, pairs: pd.DataFrame, desired: pd.DataFrame,
+    clashes: tuple[pd.DataFrame, Any] | None = None,
 ) -> pd.DataFrame:
     """Rows for accounts not paired 1:1: excluded, conflict candidates and orphans."""
     is_clean = pairs["clean"].astype(bool).to_numpy()
@@ -478,6 +535,9 @@ def _account_rows(
         reason.put(conflict_rows, _concat(
             "matched by several HR rows or one of several accounts: HR rows ", claim_rows,
             " (keys ", claim_keys, ")"))
+    if clashes is not None:
+        clashing, texts = clashes
+        reason.put(np.searchsorted(kept, _account_positions(current, clashing)), texts)
     reason.put(np.flatnonzero(is_excluded[keep]), "matches the exclusion rule")
     names = ["target_id", "userName", *(["displayName"] if "displayName" in current else [])]
     rows = current[names].iloc[kept]
