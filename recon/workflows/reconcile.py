@@ -22,7 +22,8 @@ from recon.core.match import match
 from recon.core.normalize import current_frame
 from recon.core.plan import Plan, extend_plan
 from recon.core.plan_build import build_plan
-from recon.core.quality import QualityResult, check, gate
+from recon.core.quality import QualityResult, check, gate, with_warnings
+from recon.core.quality_rules import zero_padded_keys
 from recon.core.results import Reconciliation, RunMeta
 from recon.core.snapshot import Snapshot
 from recon.io.hr import HrExtract, read_hr
@@ -55,7 +56,7 @@ def snapshot(config: Config, *, insecure: bool = False, progress: bool = False) 
 def check_quality(config: Config, hr: HrExtract | None = None) -> QualityResult:
     """The data-quality rules of the config over the HR extract (read when not given)."""
     hr = hr or read_hr(config.source, config.base_dir)
-    return check(hr.frame, config, file=str(hr.path))
+    return check(hr.frame, config, file=str(hr.path), numbers=hr.numbers)
 
 
 def target_paths(config: Config) -> list[str]:
@@ -77,7 +78,7 @@ def reconcile(
     hr = hr or read_hr(config.source, config.base_dir)
     target = target if target is not None else snapshot(config)
     config.check_expressions(list(hr.frame.columns))
-    quality = check(hr.frame, config, file=str(hr.path))
+    quality = check(hr.frame, config, file=str(hr.path), numbers=hr.numbers)
     gate(quality, len(hr.frame), config)
     context = EvalContext(now=datetime.combine(day, time()))
     desired = desired_frame(hr.frame, config, day, context)
@@ -88,7 +89,9 @@ def reconcile(
         evaluate_predicate(config.target.exclude, current, context)
         if config.target.exclude else pd.Series(False, index=current.index)
     )
-    pairs = match(desired, current[~excluded.to_numpy(dtype=bool)], config.match)
+    matchable = current[~excluded.to_numpy(dtype=bool)]
+    pairs = match(desired, matchable, config.match)
+    quality = with_warnings(quality, zero_padded_keys(desired, matchable, pairs, config))
     result = classify(desired, current, excluded, pairs, quality.invalid["reason"], config, day)
     groups = None
     if config.groups is not None and snapshot_groups is not None:
