@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from recon.core.config import MatchRule
 from recon.core.match import encode, match
 from recon.core.same import normalize_values
+from recon.core.scim import case_insensitive
 
 # Code points where the shortcuts draw their lines: ASCII, Latin-1, U+0300 (combining marks),
 # every white space character pyarrow trims, singletons (Kelvin, Ångström, EN QUAD), Hangul
@@ -79,12 +80,16 @@ def test_match_is_the_merge_of_each_rule_in_turn(
                             "employeeNumber": [a[0] for a in accounts],
                             "userName": [a[1] for a in accounts]}, dtype="string")
     got = match(desired, current, rules)
+    assert_pairs_are_the_merges(got, desired, current, rules)
 
-    # The oracle: merges over normalized keys, first rule that finds anything wins.
+
+def merged_pairs(desired: pd.DataFrame, current: pd.DataFrame,
+                 rules: list[MatchRule]) -> pd.DataFrame:
+    """The oracle: merges over normalized keys, first rule that finds anything wins."""
     remaining = desired.index
     found = []
     for number, rule in enumerate(rules):
-        fold = rule.target == "userName"
+        fold = case_insensitive(rule.target)
         left = pd.DataFrame({"hr_row": remaining, "key": normalize_values(
             desired.loc[remaining, f"match_{number}"], fold_case=fold).to_numpy()}).dropna()
         right = pd.DataFrame({"target_id": current["target_id"].to_numpy(), "key":
@@ -96,11 +101,14 @@ def test_match_is_the_merge_of_each_rule_in_turn(
     expected = pd.concat(found, ignore_index=True)
     expected["clean"] = ((expected.groupby("hr_row")["target_id"].transform("size") == 1)
                          & (expected.groupby("target_id")["hr_row"].transform("size") == 1))
+    return expected
 
+
+def assert_pairs_are_the_merges(got: pd.DataFrame, desired: pd.DataFrame,
+                                current: pd.DataFrame, rules: list[MatchRule]) -> None:
     def rows(frame: pd.DataFrame) -> list[tuple[int, str, int, bool]]:
         return sorted(zip(frame["hr_row"].astype(int), frame["target_id"].astype(str),
                           frame["rule"].astype(int), frame["clean"].astype(bool), strict=True))
 
-    assert rows(got) == rows(expected)
-    assert list(current["target_id"].iloc[got["account"].to_numpy(dtype=int)]) == list(
-        got["target_id"])
+    assert rows(got) == rows(merged_pairs(desired, current, rules))
+    assert list(current["target_id"].loc[got["account"]]) == list(got["target_id"])
