@@ -369,19 +369,24 @@ def zero_padded_keys(
     if not config.match or not len(desired) or not len(current):
         return warning_rows("", [])
     rule = config.match[0]
-    found = pairs.loc[pairs["rule"].to_numpy(dtype=np.int64) == 0, "hr_row"]
-    open_rows = np.flatnonzero(~desired.index.isin(pd.Index(found)))
+    unfound = np.ones(len(desired), dtype=bool)
+    unfound[desired.index.get_indexer(pd.Index(pairs["hr_row"][pairs["rule"] == 0]))] = False
+    open_rows = np.flatnonzero(unfound)
     ours = normalized_array(rule.target, arrow_text(desired["match_0"].astype("string"))
                             .take(pa.array(open_rows))).drop_null()
     if not len(ours):
         return warning_rows("", [])
     theirs = normalized_array(rule.target, arrow_text(current[rule.target].astype("string")))
     theirs = theirs.drop_null()
-    # Only keys with a leading or trailing zero change shape: the others are their own shape.
-    odd = pc.or_(pc.starts_with(theirs, "0"), pc.ends_with(theirs, "0"))
-    originals = pa.concat_arrays([theirs, theirs.filter(odd)])
-    shapes = pa.concat_arrays([theirs, _shape(theirs.filter(odd))])
-    at = pc.index_in(_shape(ours), value_set=shapes)
+    shaped = _shape(ours)
+    # Hash the few open keys, not the target's many: the target values that are an open key's
+    # shape, and the shapes of target values with a leading or trailing zero that are one.
+    plain = theirs.filter(pc.is_in(theirs, value_set=shaped))
+    odd = theirs.filter(pc.or_(pc.starts_with(theirs, "0"), pc.ends_with(theirs, "0")))
+    reshaped = _shape(odd)
+    kept = pc.is_in(reshaped, value_set=shaped)
+    originals = pa.concat_arrays([plain, odd.filter(kept)])
+    at = pc.index_in(shaped, value_set=pa.concat_arrays([plain, reshaped.filter(kept)]))
     hits = np.flatnonzero(at.is_valid().to_numpy(zero_copy_only=False))
     if not len(hits):
         return warning_rows("", [])
