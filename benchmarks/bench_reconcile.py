@@ -40,7 +40,8 @@ from recon.core.mapping import desired_frame  # noqa: E402
 from recon.core.match import match  # noqa: E402
 from recon.core.normalize import current_frame  # noqa: E402
 from recon.core.plan import Plan  # noqa: E402
-from recon.core.quality import check, gate  # noqa: E402
+from recon.core.quality import check, gate, with_warnings  # noqa: E402
+from recon.core.quality_rules import zero_padded_keys  # noqa: E402
 from recon.core.results import Reconciliation, RunMeta  # noqa: E402
 from recon.io.config_file import load_config  # noqa: E402
 from recon.io.hr import read_hr  # noqa: E402
@@ -85,7 +86,7 @@ def run_pipeline(folder: Path, out: Path) -> tuple[Reconciliation, Plan, Stopwat
         target = read_snapshot(config.resolve(config.target.file))
     with clock("quality"):
         config.check_expressions(list(hr.frame.columns))
-        quality = check(hr.frame, config, file=str(hr.path))
+        quality = check(hr.frame, config, file=str(hr.path), numbers=hr.numbers)
         gate(quality, len(hr.frame), config)
     context = EvalContext(now=datetime.combine(day, day_time()))
     with clock("map expressions"):
@@ -97,7 +98,9 @@ def run_pipeline(folder: Path, out: Path) -> tuple[Reconciliation, Plan, Stopwat
     with clock("match"):
         excluded = (evaluate_predicate(config.target.exclude, current, context)
                     if config.target.exclude else pd.Series(False, index=current.index))
-        pairs = match(desired, current[~excluded.to_numpy(dtype=bool)], config.match)
+        matchable = current[~excluded.to_numpy(dtype=bool)]
+        pairs = match(desired, matchable, config.match)
+        quality = with_warnings(quality, zero_padded_keys(desired, matchable, pairs, config))
     with clock("classify + diff"):
         result = classify(desired, current, excluded, pairs, quality.invalid["reason"], config,
                           day)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from recon.workflows.reconcile import reconcile
+from recon.workflows.reconcile import plan, reconcile
 from tests.tables import accounts, config, hr
 
 WORKERS = hr("""
@@ -143,3 +143,40 @@ def test_reasons_say_why_a_worker_is_inactive() -> None:
     reasons = result.identities.set_index("hr_key")["reason"]
     assert reasons["6"] == "inactive in HR (terminated 2026-10-01), account active"
     assert reasons["8"] == "inactive in HR (terminated 2026-10-01), no account"
+
+
+def test_a_link_only_fills_an_empty_anchor() -> None:
+    """A fallback match (e-mail ↔ userName) whose account holds another non-empty employee
+    number is a conflict, not a link: an HR export saved through Excel turned 004524 into 4524,
+    and writing it would overwrite the account's rightful identity. The reason names both values;
+    the account gets a conflict row of its own and nothing is planned for it. A departed worker
+    matched that way is not disabled either."""
+    workers = hr("""
+    | id   | status     | email         | first  | last | hired      | ended      |
+    | 4524 | Active     | ingrid@x.org  | Ingrid | Sjö  | 01/05/2020 | -          |
+    | 31   | Active     | cy@x.org      | Cy     | Poe  | 01/05/2020 | -          |
+    | 66   | Terminated | fay@x.org     | Fay    | Oz   | 01/05/2020 | 10/01/2026 |
+    """)
+    target = accounts("""
+    | id | userName     | employeeNumber | active | first  | last |
+    | a1 | ingrid@x.org | 004524         | true   | Ingrid | Sjö  |
+    | a3 | cy@x.org     | -              | true   | Cy     | Poe  |
+    | a6 | FAY@x.org    | 6              | true   | Fay    | Oz   |
+    """)
+    cfg = config()
+    result = reconcile(cfg, workers, target)
+    rows = result.identities.set_index(result.identities["hr_key"].fillna(
+        result.identities["target_id"]))
+    assert rows.loc["4524", "category"] == "conflict"
+    assert pd.isna(rows.loc["4524", "target_id"])
+    assert rows.loc["4524", "reason"] == (
+        "matched by userName only, to account a1: account holds employeeNumber 004524, "
+        "HR says 4524")
+    assert rows.loc["a1", "category"] == "conflict"
+    assert rows.loc["a1", "reason"] == (
+        "matched by userName to HR row 1 only: account holds employeeNumber 004524, HR says 4524")
+    assert rows.loc["31", "category"] == "link"
+    assert rows.loc["66", "category"] == "conflict"
+    assert "account holds employeeNumber 6, HR says 66" in rows.loc["66", "reason"]
+    ops = plan(result, cfg).ops
+    assert ops[["action", "target_id"]].values.tolist() == [["link", "a3"]]

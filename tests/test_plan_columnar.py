@@ -21,7 +21,7 @@ from recon.core.plan_columnar import columnar_ops as _columnar_ops
 from recon.core.scim import ENTERPRISE
 from recon.io.plan_files import _read_general, read_plan, write_plan
 from recon.workflows.reconcile import reconcile
-from tests.tables import config
+from tests.tables import accounts, config, hr
 from tests.test_classify import TARGET, WORKERS
 
 DAY = date(2026, 11, 15)
@@ -177,3 +177,28 @@ def test_write_plan_handles_hand_built_frames(tmp_path: Path) -> None:
     write_plan(Plan(loose, the_plan.digest, the_plan.snapshot_digest, DAY),
                tmp_path / "objects.json")
     assert (tmp_path / "typed.json").read_bytes() == (tmp_path / "objects.json").read_bytes()
+
+
+@pytest.mark.parametrize("besides", ["an orphan", "a conflict"])
+def test_a_rehire_alone_plans_one_enable_op(besides: str, tmp_path: Path) -> None:
+    """A small company's quiet day: one rehire and nothing else to write. The column-wise
+    builder once crashed here (no attribute to write made an untyped, null-typed pyarrow array:
+    ``binary_join_element_wise`` has no kernel for it) and no run folder was written."""
+    workers = hr("""
+    | id | status | email     | first | last | hired      |
+    | 7  | Active | gus@x.org | Gus   | Ito  | 01/05/2020 |
+    | 10 | Active | jo@x.org  | Jo    | Ng   | 01/05/2020 |
+    """)
+    target = accounts("""
+    | id  | userName  | employeeNumber | active | first | last |
+    | a7  | gus@x.org | 7              | false  | Gus   | Ito  |
+    | z1  | zed@x.org | 99             | true   | Zed   | Zo   |
+    | a10 | jo@x.org  | 10             | true   | Jo    | Ng   |
+    """ + ("| b10 | JO@x.org  | 10             | true   | Jo    | Ng   |"
+           if besides == "a conflict" else ""))
+    cfg = config()
+    r = reconcile(cfg, workers, target)
+    assert "rehire" in set(r.identities["category"])
+    fast = both(r.identities, r.diffs, r.wanted, r.current, cfg, tmp_path)
+    assert fast.ops[["action", "target_id", "before"]].values.tolist() == [
+        ["enable", "a7", '{"active":false}']]

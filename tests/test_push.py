@@ -20,10 +20,9 @@ import pytest
 
 from recon.core.approve import Approval
 from recon.core.config import Policy
-from recon.core.normalize import normalize_values
-from recon.core.ops import normalized
 from recon.core.plan import Plan
 from recon.core.results import PushResult
+from recon.core.same import normalize_values, normalized
 from recon.core.scim import ENTERPRISE, case_insensitive
 from recon.errors import PlanError, PushError
 from recon.io.journal import Journal

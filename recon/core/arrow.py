@@ -1,4 +1,4 @@
-"""pyarrow string helpers shared by the column-wise builders, readers and writers."""
+"""pyarrow string helpers shared by the column-wise builders, readers, writers and comparisons."""
 
 from __future__ import annotations
 
@@ -55,3 +55,29 @@ def int64_array(column: pd.Series) -> pa.Array | None:
                      else column.to_numpy(), type=pa.int64())
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
+
+
+def arrow_text(values: pd.Series) -> Any:
+    """The pyarrow array under a string Series (one chunk, large_string)."""
+    array = pa.array(values.array)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    return array.cast(pa.large_string()) if not pa.types.is_large_string(array.type) else array
+
+
+def is_in(values: pd.Series | pd.Index, candidates: Any) -> np.ndarray:
+    """``values.isin(candidates)`` as a bool array, through pyarrow for pyarrow-backed strings.
+
+    pandas 3 gives the same answer for those about 25× slower (it converts the result through
+    Python objects); anything pyarrow will not compare takes the pandas path.
+    """
+    dtype = values.dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        try:
+            found = pc.is_in(pa.array(values.array),
+                             value_set=pa.array(getattr(candidates, "array", candidates),
+                                                from_pandas=True))
+            return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            pass
+    return np.asarray(values.isin(candidates), dtype=bool)

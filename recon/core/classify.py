@@ -22,11 +22,12 @@ import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
+from recon.core.arrow import arrow_text
 from recon.core.config import Config
 from recon.core.mapping import as_of_timestamp, future_hires
 from recon.core.match import encode
-from recon.core.normalize import arrow_text, left_as_is, normalize_array
-from recon.core.scim import case_insensitive, parse_path
+from recon.core.same import desired_array, differs, normalized_array
+from recon.core.scim import parse_path
 
 IDENTITY_COLUMNS = [
     "category", "hr_key", "hr_row", "target_id", "matched_by", "changed_attributes", "reason",
@@ -175,10 +176,14 @@ def classify(
     """identities + diffs from the desired frame, the current frame and the match pairs."""
     hr_index = desired.index
     size = len(hr_index)
+    rule_names = [parse_path(rule.target).attribute for rule in config.match]
+    # A pair found by a later rule whose account holds another identity is no pair at all.
+    clash, clash_notes = _anchor_clashes(desired, current, pairs, config)
+    if clash.any():
+        pairs = pairs.assign(clean=pairs["clean"].astype(bool).to_numpy() & ~clash)
     is_clean = pairs["clean"].astype(bool).to_numpy()
     clean = pairs[is_clean]
     messy = pairs[~is_clean]
-    rule_names = [parse_path(rule.target).attribute for rule in config.match]
 
     # ---- pair each HR row with its account (clean pairs only) ---------------------------
     account = np.full(size, -1, dtype=np.int64)
@@ -214,12 +219,11 @@ def classify(
     at_account = pa.array(account[matched_rows])
 
     def compare(path: str, resolved: dict[str, Any]) -> tuple[Any, Any, np.ndarray]:
-        fold = case_insensitive(path)
         source = resolved[path] if path in resolved else _strings(desired[path])
-        after = normalize_array(source, fold_case=fold)
+        after = desired_array(path, source)
         raw = _strings(current[path]).take(at_account)
         mask = np.zeros(size, dtype=bool)
-        mask[matched_rows] = _differs(after.filter(is_matched), raw, fold)
+        mask[matched_rows] = differs(path, after.filter(is_matched), raw)
         return after, raw, mask
 
     # One attribute per task: pyarrow's kernels release the GIL, so the attributes are compared
@@ -287,6 +291,14 @@ def classify(
     if len(rows):
         reason.put(rows, _concat("matches several accounts or shares one: ",
                                  _take(candidates, candidate_of[rows])))
+    if clash.any():
+        clashing = pairs[clash]
+        rows = hr_index.get_indexer(pd.Index(clashing["hr_row"]))
+        conflicting = code[rows] == names.index("conflict")
+        rule = pa.array(rule_names, _STRING).take(pa.array(clashing["rule"].to_numpy()))
+        reason.put(rows[conflicting], _concat(
+            "matched by ", rule, " only, to account ", _strings(clashing["target_id"]), ": ",
+            clash_notes).filter(pa.array(conflicting)))
     reason.put(rows_of("out_of_scope"), "fails the scoping rule")
     reason.put(rows_of("rehire"), "active in HR, account disabled")
     reason.put(rows_of("joiner"), "active in HR, no account")
@@ -346,7 +358,8 @@ def classify(
     in_matched[matched_rows] = np.arange(len(matched_rows))
     diffs = _diffs(identities, before, in_matched, wanted, diff_masks, writes, code,
                    (names.index("leaver"), names.index("rehire")))
-    accounts_rows = _account_rows(current, excluded, pairs, desired)
+    accounts_rows = _account_rows(current, excluded, pairs, desired,
+                                  _clash_reasons(pairs, clash, clash_notes, rule_names))
     identities = pd.concat([identities.reset_index(drop=True), accounts_rows], ignore_index=True)
     wanted_frame = pd.DataFrame(
         {path: _column(values, hr_index) for path, values in wanted.items()},
@@ -356,30 +369,6 @@ def classify(
 
 def _workers(tasks: int) -> int:
     return max(1, min(tasks, os.cpu_count() or 1, 8))
-
-
-def _differs(after: Any, raw: Any, fold: bool) -> np.ndarray:
-    """Where a wanted value is present and the account's value, normalized, is not the same.
-
-    An account value equal to its wanted value needs no normalizing: without case folding,
-    normalize_values gives its own results back (NFC is idempotent; white space characters
-    never compose, so trimming an NFC value leaves it in NFC; trimming is idempotent). With case
-    folding that is certain for ASCII values only. Only the other values are normalized.
-    """
-    same = np.asarray(pc.fill_null(pc.equal(after, raw), False).to_numpy(zero_copy_only=False),
-                      dtype=bool)
-    if fold:
-        same &= left_as_is(after, fold_case=True)
-    unsettled = np.flatnonzero(~same)
-    differs = np.zeros(len(after), dtype=bool)
-    if len(unsettled):
-        at = pa.array(unsettled)
-        wanted, present = after.take(at), raw.take(at)
-        equal = pc.fill_null(pc.equal(wanted, normalize_array(present, fold_case=fold)), False)
-        differs[unsettled] = np.asarray(
-            pc.and_(wanted.is_valid(), pc.invert(equal)).to_numpy(zero_copy_only=False),
-            dtype=bool)
-    return differs
 
 
 def _changed(
@@ -468,8 +457,52 @@ def _diffs(
         for column, values in columns.items()})
 
 
+def _anchor_clashes(
+    desired: pd.DataFrame, current: pd.DataFrame, pairs: pd.DataFrame, config: Config,
+) -> tuple[np.ndarray, Any]:
+    """Clean pairs found by a later match rule whose account holds a different, non-empty value
+    in the anchor (the first rule's target, e.g. employeeNumber) than the worker's.
+
+    Such a pair is not a link: writing the anchor would overwrite another identity (an HR
+    export saved through Excel turns Employee ID 004524 into 4524, and the e-mail then finds
+    the account that rightly holds 004524). A person decides. Returns a bool array over the
+    pairs and, for the clashing ones, "account holds employeeNumber 004524, HR says 4524".
+    """
+    clash = np.zeros(len(pairs), dtype=bool)
+    if not len(pairs) or len(config.match) < 2:
+        return clash, None
+    later = np.flatnonzero(pairs["clean"].astype(bool).to_numpy()
+                           & (pairs["rule"].to_numpy(dtype=np.int64) > 0))
+    if not len(later):
+        return clash, None
+    path = config.match[0].target
+    chosen = pairs.iloc[later]
+    accounts = pa.array(_account_positions(current, chosen))
+    workers = pa.array(desired.index.get_indexer(pd.Index(chosen["hr_row"])))
+    theirs = normalized_array(path, _strings(current[path]).take(accounts))
+    ours = normalized_array(path, _strings(desired["match_0"]).take(workers))
+    differ = pc.fill_null(pc.not_equal(theirs, ours), False)
+    clash[later] = np.asarray(differ.to_numpy(zero_copy_only=False), dtype=bool)
+    label = parse_path(path).attribute
+    notes = _concat(f"account holds {label} ", theirs, ", HR says ", ours).filter(differ)
+    return clash, notes
+
+
+def _clash_reasons(
+    pairs: pd.DataFrame, clash: np.ndarray, notes: Any, rule_names: list[str],
+) -> tuple[pd.DataFrame, Any] | None:
+    """(the clashing pairs, a reason for each one's account), or None."""
+    if not clash.any():
+        return None
+    clashing = pairs[clash]
+    rule = pa.array(rule_names, _STRING).take(pa.array(clashing["rule"].to_numpy()))
+    hr_rows = pa.array(clashing["hr_row"].to_numpy(dtype=np.int64)).cast(_STRING)
+    return clashing, _concat("matched by ", rule, " to HR row ", hr_rows, " only: ", notes)
+
+
 def _account_rows(
     current: pd.DataFrame, excluded: pd.Series, pairs: pd.DataFrame, desired: pd.DataFrame,
+    clashes: tuple[pd.DataFrame, Any] | None = None,
 ) -> pd.DataFrame:
     """Rows for accounts not paired 1:1: excluded, conflict candidates and orphans."""
     is_clean = pairs["clean"].astype(bool).to_numpy()
@@ -502,18 +535,26 @@ def _account_rows(
         reason.put(conflict_rows, _concat(
             "matched by several HR rows or one of several accounts: HR rows ", claim_rows,
             " (keys ", claim_keys, ")"))
+    if clashes is not None:
+        clashing, texts = clashes
+        reason.put(np.searchsorted(kept, _account_positions(current, clashing)), texts)
     reason.put(np.flatnonzero(is_excluded[keep]), "matches the exclusion rule")
     names = ["target_id", "userName", *(["displayName"] if "displayName" in current else [])]
     rows = current[names].iloc[kept]
     display = rows["displayName"] if "displayName" in rows else rows["userName"]
+    index = pd.RangeIndex(len(rows))
+
+    def text(values: pd.Series) -> pd.Series:  # the HR rows' types, also without rows
+        return values.astype("string").reset_index(drop=True)
+
     return pd.DataFrame({
-        "category": pd.Series(category, dtype="string"),
-        "hr_key": pd.Series(pd.NA, index=range(len(rows)), dtype="string"),
-        "hr_row": pd.Series(pd.NA, index=range(len(rows)), dtype="Int64"),
-        "target_id": rows["target_id"].astype("string").to_numpy(),
-        "matched_by": "",
-        "changed_attributes": "",
-        "reason": pd.Series(pd.arrays.ArrowStringArray(reason.array())),
-        "display_name": display.astype("string").to_numpy(),
-        "user_name": rows["userName"].astype("string").to_numpy(),
+        "category": pd.Series(category, index=index, dtype="string"),
+        "hr_key": pd.Series(pd.NA, index=index, dtype="string"),
+        "hr_row": pd.Series(pd.NA, index=index, dtype="Int64"),
+        "target_id": text(rows["target_id"]),
+        "matched_by": pd.Series("", index=index, dtype="string"),
+        "changed_attributes": pd.Series("", index=index, dtype="string"),
+        "reason": pd.Series(pd.arrays.ArrowStringArray(reason.array()), index=index),
+        "display_name": text(display),
+        "user_name": text(rows["userName"]),
     })

@@ -13,9 +13,9 @@ import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
+from recon.core.arrow import is_in
 from recon.core.config import Config
 from recon.core.expressions import EvalContext, evaluate, evaluate_predicate
-from recon.core.normalize import is_in
 
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 ISO_FORMATS = ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y%m%d")

@@ -19,8 +19,9 @@ import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
+from recon.core.arrow import arrow_text
 from recon.core.config import MatchRule
-from recon.core.normalize import arrow_text, normalize_values
+from recon.core.same import normalize_values
 from recon.core.scim import case_insensitive
 
 PAIR_COLUMNS = ["hr_row", "target_id", "rule", "clean", "account"]

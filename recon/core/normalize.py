@@ -1,7 +1,7 @@
-"""Value normalization and the current frame: a snapshot flattened to one column per SCIM path.
+"""The current frame: a snapshot flattened to one column per SCIM path.
 
-Values compare after normalization: Unicode NFC, trimmed, and case-folded for attributes that
-are not case-exact (``userName``, e-mail values). Paths are parsed by ``recon.core.scim``.
+Values are kept as the target holds them (as text); how two values compare is
+``recon.core.same``'s. Paths are parsed by ``recon.core.scim``.
 """
 
 from __future__ import annotations
@@ -13,171 +13,11 @@ import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
-from recon.core.scim import INACTIVE_WORDS, Path, get_path, parse_path
+from recon.core.arrow import arrow_text
+from recon.core.same import parse_active
+from recon.core.scim import Path, get_path, parse_path
 from recon.core.snapshot import Snapshot
 from recon.errors import InputError
-
-
-def normalize_values(values: pd.Series, *, fold_case: bool) -> pd.Series:
-    """NFC, trimmed, optionally lower-cased; empty strings become missing. Vectorized."""
-    text = values.astype("string")
-    if _is_arrow_text(text):
-        normalized = normalize_array(arrow_text(text), fold_case=fold_case)
-        return pd.Series(pd.arrays.ArrowStringArray(normalized), index=text.index, name=text.name)
-    text = _nfc(text).str.strip()
-    if fold_case:
-        text = text.str.lower()
-    return text.mask(text == "")
-
-
-def _is_arrow_text(values: pd.Series) -> bool:
-    dtype = values.dtype
-    return isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
-
-
-def arrow_text(values: pd.Series) -> Any:
-    """The pyarrow array under a pyarrow-backed string Series (one chunk, large_string)."""
-    array = pa.array(values.array)
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    return array.cast(pa.large_string()) if not pa.types.is_large_string(array.type) else array
-
-
-def normalize_array(array: Any, *, fold_case: bool) -> Any:
-    """normalize_values over a pyarrow string array, giving a large_string array.
-
-    The same pyarrow kernels pandas calls for ``.str.strip()`` / ``.str.lower()``, in the same
-    order, each applied only to the values it can change: NFC to values with a code point from
-    U+0300 up (anything below is in NFC already: no combining marks, no decompositions that
-    compose back differently), Unicode lower-casing to values that are not ASCII (``ascii_lower``
-    is ``utf8_lower`` on ASCII), trimming to values that start or end with a byte that may be
-    part of white space, and the empty-to-missing step only when some value is empty.
-    """
-    if not pa.types.is_large_string(array.type):
-        array = array.cast(pa.large_string())
-    offsets, data = _bytes(array)
-    if fold_case:
-        unusual = _rows_with_byte(array, offsets, data, 0x80)
-        if unusual.any():
-            rest = pc.utf8_lower(pc.utf8_normalize(array.filter(unusual), "NFC"))
-            array = pc.replace_with_mask(pc.ascii_lower(array), unusual, rest)
-        else:
-            array = pc.ascii_lower(array)
-        offsets, data = _bytes(array)
-    else:
-        unusual = _rows_with_byte(array, offsets, data, 0xCC)  # 0xCC 0x80 is U+0300
-        if unusual.any():
-            array = pc.replace_with_mask(
-                array, unusual, pc.utf8_normalize(array.filter(unusual), "NFC"))
-            offsets, data = _bytes(array)
-    edges = _rows_with_edge_space(array, offsets, data)
-    if edges.all():
-        array = pc.utf8_trim_whitespace(array)
-    elif edges.any():
-        array = pc.replace_with_mask(
-            array, edges, pc.utf8_trim_whitespace(array.filter(edges)))
-    empty = pc.equal(pc.binary_length(array), 0)
-    if pc.any(empty).as_py():
-        array = pc.if_else(empty, pa.scalar(None, pa.large_string()), array)
-    return array
-
-
-def left_as_is(array: Any, *, fold_case: bool) -> np.ndarray:
-    """Which values of a normalize_array result it would give back unchanged, for certain.
-
-    Present values without a code point from U+0300 up (from U+0080 when folding case): NFC,
-    trimming and lower-casing leave those as they are. A bool array over the rows.
-    """
-    if not pa.types.is_large_string(array.type):
-        array = array.cast(pa.large_string())
-    offsets, data = _bytes(array)
-    unusual = _rows_with_byte(array, offsets, data, 0x80 if fold_case else 0xCC)
-    return _present(array, ~unusual)
-
-
-def _bytes(array: Any) -> tuple[np.ndarray, np.ndarray]:
-    """The offsets and UTF-8 bytes of a large_string array (offsets as positions in bytes)."""
-    buffers = array.buffers()
-    offsets = np.frombuffer(buffers[1], dtype=np.int64)[array.offset:array.offset + len(array) + 1]
-    if buffers[2] is None or len(array) == 0:
-        return np.zeros(len(array) + 1, dtype=np.int64), np.zeros(0, dtype=np.uint8)
-    data = np.frombuffer(buffers[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
-    return offsets - offsets[0], data
-
-
-def _present(array: Any, rows: np.ndarray) -> np.ndarray:
-    if array.null_count:
-        rows &= np.asarray(array.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
-    return rows
-
-
-def _rows_with_byte(array: Any, offsets: np.ndarray, data: np.ndarray, low: int) -> np.ndarray:
-    """Present values with a byte >= ``low`` (as a bool array over the rows)."""
-    rows = np.zeros(len(array), dtype=bool)
-    hits = np.flatnonzero(data >= low)
-    if len(hits):
-        rows[np.searchsorted(offsets, hits, side="right") - 1] = True
-    return _present(array, rows)
-
-
-def _rows_with_edge_space(array: Any, offsets: np.ndarray, data: np.ndarray) -> np.ndarray:
-    """Present values that may start or end with white space (as ``utf8_trim_whitespace`` sees
-    it: ASCII 0x09-0x0D, 0x1C-0x20, U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029,
-    U+202F, U+205F, U+3000), judged by their first byte and their last two bytes."""
-    lengths = np.diff(offsets)
-    filled = np.flatnonzero(lengths > 0)
-    first = data[offsets[filled]]
-    ends = offsets[filled + 1]
-    last = data[ends - 1]
-    before_last = np.where(lengths[filled] > 1, data[np.maximum(ends - 2, 0)], 0)
-    starts_blank = (first <= 0x20) | (first == 0xC2) | ((first >= 0xE1) & (first <= 0xE3))
-    ends_blank = (
-        (last <= 0x20)
-        | ((before_last == 0xC2) & ((last == 0x85) | (last == 0xA0)))
-        | ((before_last == 0x9A) & (last == 0x80))
-        | ((before_last == 0x80) & (((last >= 0x80) & (last <= 0x8A)) | (last == 0xA8)
-                                   | (last == 0xA9) | (last == 0xAF)))
-        | ((before_last == 0x81) & (last == 0x9F))
-    )
-    rows = np.zeros(len(array), dtype=bool)
-    rows[filled] = starts_blank | ends_blank
-    return _present(array, rows)
-
-
-def _nfc(text: pd.Series) -> pd.Series:
-    """Unicode NFC, in pyarrow's C code for pyarrow-backed strings.
-
-    pandas would call Python's unicodedata once per value; pyarrow gives the same result for
-    every code point and combining sequence (checked over all 1.1M code points), 4× faster.
-    """
-    if _is_arrow_text(text):
-        normalized = pc.utf8_normalize(pa.array(text.array), "NFC")
-        return pd.Series(pd.arrays.ArrowStringArray(normalized), index=text.index, name=text.name)
-    return text.str.normalize("NFC")
-
-
-def is_in(values: pd.Series | pd.Index, candidates: Any) -> np.ndarray:
-    """``values.isin(candidates)`` as a bool array, through pyarrow for pyarrow-backed strings.
-
-    pandas 3 gives the same answer for those about 25× slower (it converts the result through
-    Python objects); anything pyarrow will not compare takes the pandas path.
-    """
-    dtype = values.dtype
-    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
-        try:
-            found = pc.is_in(pa.array(values.array),
-                             value_set=pa.array(getattr(candidates, "array", candidates),
-                                                from_pandas=True))
-            return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-            pass
-    return np.asarray(values.isin(candidates), dtype=bool)
-
-
-def parse_active(values: pd.Series) -> pd.Series:
-    """SCIM ``active``: missing means active; booleans and the strings "True"/"False" accepted."""
-    text = values.astype("string").str.strip().str.lower()
-    return ~text.isin(list(INACTIVE_WORDS))
 
 
 def current_frame(snapshot: Snapshot, paths: list[str]) -> pd.DataFrame:

@@ -3,9 +3,9 @@
 An op's ``payload`` says what it writes; from it we derive the *desired* values (``{path:
 value}``), so that an account already holding them counts as done. Its ``before`` says what the
 snapshot held; if the account no longer holds it, someone changed it since and the op is stale.
-Both compare with the same normalization as reconcile (recon.core.normalize): Unicode NFC, trimmed,
-case-folded for userName and e-mail values, ``active`` read leniently ("False" is false, missing
-is true), manager as its id.
+Both compare by the one rule of ``recon.core.same`` that classify and verify use: Unicode NFC,
+trimmed, lower-cased for userName and e-mail values, ``active`` read leniently ("False" is
+false, missing is true), manager as its id.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from recon.core.same import normalized
+from recon.core.same import missing, same
 from recon.core.scim import get_path, is_schema
 
 #: An earlier create's resource, named by its bulkId (RFC 7644 §3.7.2; see recon.core.groupplan).
@@ -35,14 +35,9 @@ class Verdict:
     reason: str | None = None
 
 
-def _missing(value: Any) -> bool:
-    """None, pd.NA or NaN (the cells ``ops_from_frame`` hands over are plain objects)."""
-    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
-
-
 def _json(value: Any) -> Any:
     """A JSON text column (or an already parsed value); missing values become None."""
-    if _missing(value):
+    if missing(value):
         return None
     if isinstance(value, str):
         return json.loads(value) if value.strip() else None
@@ -50,7 +45,7 @@ def _json(value: Any) -> Any:
 
 
 def _text(value: Any) -> str:
-    return "" if _missing(value) else str(value)
+    return "" if missing(value) else str(value)
 
 
 def _flatten(prefix: str | None, value: dict[str, Any], into: dict[str, Any]) -> bool:
@@ -125,7 +120,7 @@ def members_hold(resource: dict[str, Any], expected: Mapping[str, Any]) -> bool:
 def _holds(resource: dict[str, Any], path: str, value: Any) -> bool:
     if path.lower() == "members" and isinstance(value, dict):
         return members_hold(resource, value)
-    return normalized(path, get_path(resource, path)) == normalized(path, value)
+    return same(path, get_path(resource, path), value)
 
 
 def desired_of_patch(patch: dict[str, Any] | None) -> tuple[dict[str, Any], bool]:
@@ -305,7 +300,6 @@ __all__ = [
     "desired_holds",
     "desired_of_patch",
     "members_hold",
-    "normalized",
     "op_from_row",
     "ops_from_frame",
     "summarize",

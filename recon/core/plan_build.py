@@ -13,8 +13,8 @@ from typing import Any
 
 import pandas as pd
 
+from recon.core.arrow import is_in
 from recon.core.config import Config
-from recon.core.normalize import is_in
 from recon.core.plan import (
     ACTION_ORDER,
     RISK,

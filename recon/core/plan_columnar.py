@@ -14,10 +14,9 @@ import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
-from recon.core.arrow import int64_array, json_strings, string_array
+from recon.core.arrow import int64_array, is_in, json_strings, string_array
 from recon.core.canonical import canonical_json
 from recon.core.config import Config
-from recon.core.normalize import is_in
 from recon.core.plan import (
     ACTION_ORDER,
     JSON_COLUMNS,
@@ -234,9 +233,12 @@ def _columnar_patches(identities: pd.DataFrame, diffs: pd.DataFrame) -> pa.Table
         if template is None:
             return None
         prefixes[int(code)], suffixes[int(code)] = template.parts
-    shapes = pa.array(shape)
+    # Typed: with no attribute to write (a rehire alone) the lists are empty, and an untyped
+    # empty list is a null array that no string kernel takes.
+    shapes = pa.array(shape, pa.int64())
     operations = pc.binary_join_element_wise(
-        pa.array(prefixes).take(shapes), json_strings(news), pa.array(suffixes).take(shapes), "")
+        pa.array(prefixes, pa.string()).take(shapes), json_strings(news),
+        pa.array(suffixes, pa.string()).take(shapes), "")
     befores = pc.binary_join_element_wise(
         json_strings(attributes), ":", pc.fill_null(json_strings(olds), "null"), "")
     owner = person.take(picked).to_numpy(zero_copy_only=False).astype(np.int64)

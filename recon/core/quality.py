@@ -28,15 +28,21 @@ import os
 import sys
 import types
 import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from importlib.machinery import ModuleSpec
 from typing import Any
 
 import pandas as pd
 
 from recon.core.config import Config
-from recon.core.quality_rules import SHOWN, Rule, Suite, required_columns
+from recon.core.quality_rules import (
+    SHOWN,
+    Rule,
+    Suite,
+    required_columns,
+    stored_as_numbers,
+)
 from recon.errors import ConfigError, InputError, PlanError, QualityError
 
 QUALITY_FORMAT = "recon.quality/1"
@@ -160,11 +166,14 @@ def _expectation(gx: _Gx, rule: Rule, number: int) -> Any:
 # --- check -----------------------------------------------------------------------------------
 
 
-def check(frame: pd.DataFrame, config: Config, *, file: str = "") -> QualityResult:
+def check(frame: pd.DataFrame, config: Config, *, file: str = "",
+          numbers: Mapping[str, int] | None = None) -> QualityResult:
     """Validate the HR frame against the suite generated from ``config``.
 
     Returns the rows to quarantine and the warnings; it never raises for bad data (that is the
-    gate's decision), only for a bad quality configuration.
+    gate's decision), only for a bad quality configuration. ``numbers`` says how many cells of
+    each column a workbook stored as numbers (``HrExtract.numbers``): a key column among them
+    is warned about (``key_shape``).
     """
     if frame.columns.duplicated().any():
         duplicated = frame.columns[frame.columns.duplicated()][0]
@@ -176,7 +185,18 @@ def check(frame: pd.DataFrame, config: Config, *, file: str = "") -> QualityResu
     suite = Suite(frame, config)
     suite.build(present)
     validation = _validate(frame, suite, [m["column"] for m in missing])
-    return _result(frame, suite, validation, missing, file)
+    result = _result(frame, suite, validation, missing, file)
+    return with_warnings(result, stored_as_numbers(numbers or {}, config))
+
+
+def with_warnings(result: QualityResult, rows: pd.DataFrame) -> QualityResult:
+    """The result with more warning rows (hr_row, rule, column, message) appended."""
+    if not len(rows):
+        return result
+    warns = (pd.concat([result.warnings, rows[_WARNING_COLUMNS]], ignore_index=True)
+             if len(result.warnings) else rows[_WARNING_COLUMNS].reset_index(drop=True))
+    details = {**result.details, "warning_rows": len(warns)}
+    return replace(result, warnings=warns, details=details)
 
 
 def _batch_frame(frame: pd.DataFrame, suite: Suite) -> pd.DataFrame:

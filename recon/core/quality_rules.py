@@ -4,11 +4,17 @@
 with a function that words the reason for any failing row — and computes, vectorized, the derived
 columns GX validates where it cannot express a check on the raw strings (dates in several formats,
 manager references, expression results, over-long cells). ``recon.core.quality`` runs the suite.
+
+Keys that lost their shape are warned about here too (rule ``key_shape``), outside GX: a key
+column a workbook stores as numbers (``stored_as_numbers``), and keys that match the target's
+anchor only after adding or removing leading zeros (``zero_padded_keys``, once the target is
+read). Such a key is never written over the target's: a later rule's match to an account holding
+another anchor is a conflict (recon.core.classify).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -17,9 +23,12 @@ import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
+from recon.core.arrow import arrow_text
 from recon.core.config import Config, Reference
 from recon.core.expressions import compile_expression, evaluate
 from recon.core.mapping import parse_dates
+from recon.core.same import normalized_array
+from recon.core.scim import parse_path
 from recon.errors import ConfigError
 
 Severity = Literal["error", "warning"]
@@ -311,3 +320,82 @@ class Suite:
                     if values is not None else _constant(f"{rule}: fails {name}"))
         self.rules.append(Rule(rule, column, severity, name, options, describe, user=True,
                                 option=where))
+
+
+KEY_SHAPE = "key_shape"
+WARNING_COLUMNS = ["hr_row", "rule", "column", "message"]
+
+
+def warning_rows(column: str, messages: list[str]) -> pd.DataFrame:
+    """Table-level warnings (no hr_row) of the key_shape rule, one per message."""
+    return pd.DataFrame({
+        "hr_row": pd.array([pd.NA] * len(messages), dtype="Int64"),
+        "rule": pd.array([KEY_SHAPE] * len(messages), dtype="string"),
+        "column": pd.array([column] * len(messages), dtype="string"),
+        "message": pd.array(messages, dtype="string")}, columns=WARNING_COLUMNS)
+
+
+def key_columns(config: Config) -> list[str]:
+    """The HR columns that hold keys: the key, the manager key, the match rules' sources."""
+    columns = [config.source.key, *([config.source.manager_key] if config.source.manager_key
+                                    else [])]
+    for rule in config.match:
+        columns += sorted(_expression_columns(rule.source))
+    return list(dict.fromkeys(columns))
+
+
+def stored_as_numbers(numbers: Mapping[str, int], config: Config) -> pd.DataFrame:
+    """A warning per key column that a workbook stores as numbers in some rows (Excel drops
+    the leading zeros of a number: Employee ID 004524 becomes 4524)."""
+    parts = [warning_rows(column, [
+        f"{KEY_SHAPE}: column {column!r} is stored as numbers in {numbers[column]} rows of the "
+        "workbook: leading zeros are lost there (format the column as Text)"])
+        for column in key_columns(config) if numbers.get(column)]
+    return (pd.concat(parts, ignore_index=True) if parts else warning_rows("", []))
+
+
+def _shape(keys: pa.Array) -> pa.Array:
+    """A key without the zeros a spreadsheet adds or drops: leading zeros, a trailing ".0"."""
+    keys = pc.replace_substring_regex(keys, pattern=r"\.0+$", replacement="")
+    return pc.replace_substring_regex(keys, pattern="^0+([0-9])", replacement=r"\1")
+
+
+def zero_padded_keys(
+    desired: pd.DataFrame, current: pd.DataFrame, pairs: pd.DataFrame, config: Config,
+) -> pd.DataFrame:
+    """A warning when HR keys that the first match rule did not find match the target's anchor
+    after adding or removing leading zeros (HR 4524, target 004524): the extract lost, or the
+    target kept, a shape. ``current`` holds the accounts match saw; vectorised."""
+    if not config.match or not len(desired) or not len(current):
+        return warning_rows("", [])
+    rule = config.match[0]
+    unfound = np.ones(len(desired), dtype=bool)
+    unfound[desired.index.get_indexer(pd.Index(pairs["hr_row"][pairs["rule"] == 0]))] = False
+    open_rows = np.flatnonzero(unfound)
+    ours = normalized_array(rule.target, arrow_text(desired["match_0"].astype("string"))
+                            .take(pa.array(open_rows))).drop_null()
+    if not len(ours):
+        return warning_rows("", [])
+    theirs = normalized_array(rule.target, arrow_text(current[rule.target].astype("string")))
+    theirs = theirs.drop_null()
+    shaped = _shape(ours)
+    # Hash the few open keys, not the target's many: the target values that are an open key's
+    # shape, and the shapes of target values with a leading or trailing zero that are one.
+    plain = theirs.filter(pc.is_in(theirs, value_set=shaped))
+    odd = theirs.filter(pc.or_(pc.starts_with(theirs, "0"), pc.ends_with(theirs, "0")))
+    reshaped = _shape(odd)
+    kept = pc.is_in(reshaped, value_set=shaped)
+    originals = pa.concat_arrays([plain, odd.filter(kept)])
+    at = pc.index_in(shaped, value_set=pa.concat_arrays([plain, reshaped.filter(kept)]))
+    hits = np.flatnonzero(at.is_valid().to_numpy(zero_copy_only=False))
+    if not len(hits):
+        return warning_rows("", [])
+    first = int(hits[0])
+    example = originals[at[first].as_py()].as_py()
+    column = ", ".join(sorted(_expression_columns(rule.source))) or rule.source
+    label = parse_path(rule.target).attribute
+    return warning_rows(column, [
+        f"{KEY_SHAPE}: column {column!r}: {len(hits)} keys match the target's {label} only "
+        f"after adding or removing leading zeros (e.g. HR {ours[first].as_py()}, target "
+        f"{example}); they are not linked over the target's value (check how the extract was "
+        "saved: Excel drops leading zeros)"])

@@ -13,8 +13,8 @@ from collections.abc import Iterable
 import pandas as pd
 
 from recon.core.config import Config
-from recon.core.normalize import parse_active
 from recon.core.results import Reconciliation
+from recon.core.same import parse_active
 from recon.core.scim import ENTERPRISE, parse_path
 
 

@@ -16,7 +16,8 @@ import logging
 import re
 import warnings
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 
@@ -58,6 +59,9 @@ class HrExtract:
     header_row: int  # 1-based line (CSV) or sheet row (XLSX) of the header
     encoding: str = "utf-8"
     sheet: str | None = None
+    # Cells a workbook stores as numbers, per column (a key among them may have lost its
+    # leading zeros; the quality gate warns). CSV cells are all text.
+    numbers: Mapping[str, int] = field(default_factory=dict)
 
 
 def read_hr(source: Source, base_dir: Path | None = None) -> HrExtract:
@@ -78,8 +82,8 @@ def read_hr(source: Source, base_dir: Path | None = None) -> HrExtract:
             "looks like a password-protected or legacy (.xls) Excel file; "
             "save it as an unprotected .xlsx or .csv", file=name)
     if raw.startswith(ZIP_MAGIC) or path.suffix.lower() in {".xlsx", ".xlsm"}:
-        frame, header_row, sheet = _read_xlsx(raw, name, source)
-        return HrExtract(_clean(frame, name), path, digest, header_row, "xlsx", sheet)
+        frame, header_row, sheet, numbers = _read_xlsx(raw, name, source)
+        return HrExtract(_clean(frame, name), path, digest, header_row, "xlsx", sheet, numbers)
     fast = _read_csv_fast(raw, name, source)
     if fast is not None:
         frame, header_row, encoding = fast
@@ -458,7 +462,12 @@ def _excel_text(value: object) -> str:
     return str(value)
 
 
-def _read_xlsx(raw: bytes, name: str, source: Source) -> tuple[pd.DataFrame, int, str]:
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _read_xlsx(raw: bytes, name: str,
+               source: Source) -> tuple[pd.DataFrame, int, str, dict[str, int]]:
     import zipfile
 
     from openpyxl import load_workbook
@@ -481,18 +490,23 @@ def _read_xlsx(raw: bytes, name: str, source: Source) -> tuple[pd.DataFrame, int
             candidates = list(workbook.sheetnames)
         for sheet_name in candidates:
             sheet = workbook[sheet_name]
-            rows = [[_excel_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+            cells = list(sheet.iter_rows(values_only=True))
+            rows = [[_excel_text(v) for v in row] for row in cells]
             header_index = _find_header(rows, source.key)
             if header_index is None:
                 continue
             columns = _check_header(rows[header_index], name, source.key, header_index + 1)
+            numbers = Counter(
+                columns[position] for row in cells[header_index + 1:]
+                for position, value in enumerate(row[: len(columns)]) if _is_number(value))
             data = [row[: len(columns)] + [""] * (len(columns) - len(row))
                     for row in rows[header_index + 1:]]
             data = [row for row in data if any(cell.strip() for cell in row)]
             if not data:
                 raise InputError("the sheet has a header but no data rows", file=name,
                                  row=header_index + 1)
-            return pd.DataFrame(data, columns=columns, dtype=str), header_index + 1, sheet_name
+            return (pd.DataFrame(data, columns=columns, dtype=str), header_index + 1, sheet_name,
+                    dict(numbers))
     finally:
         workbook.close()
     raise InputError(

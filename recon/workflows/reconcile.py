@@ -27,7 +27,8 @@ from recon.core.match import match
 from recon.core.normalize import current_frame
 from recon.core.plan import Plan, extend_plan
 from recon.core.plan_build import build_plan
-from recon.core.quality import QualityResult, check, gate
+from recon.core.quality import QualityResult, check, gate, with_warnings
+from recon.core.quality_rules import zero_padded_keys
 from recon.core.results import Reconciliation, RunMeta
 from recon.core.schema import TargetSchema, check_target_paths
 from recon.core.snapshot import Snapshot
@@ -74,7 +75,7 @@ def snapshot(config: Config, *, insecure: bool = False, progress: bool = False,
 def check_quality(config: Config, hr: HrExtract | None = None) -> QualityResult:
     """The data-quality rules of the config over the HR extract (read when not given)."""
     hr = hr or read_hr(config.source, config.base_dir)
-    return check(hr.frame, config, file=str(hr.path))
+    return check(hr.frame, config, file=str(hr.path), numbers=hr.numbers)
 
 
 def target_paths(config: Config) -> list[str]:
@@ -134,7 +135,7 @@ def reconcile(
         target = snapshot(config)
         clock.done("read target", f"{target.count:,} accounts from {target.source}")
     config.check_expressions(list(hr.frame.columns))
-    quality = check(hr.frame, config, file=str(hr.path))
+    quality = check(hr.frame, config, file=str(hr.path), numbers=hr.numbers)
     gate(quality, len(hr.frame), config)
     clock.done("quality", f"{len(quality.invalid):,} rows quarantined, "
                           f"{len(quality.warnings):,} warnings")
@@ -150,7 +151,9 @@ def reconcile(
         evaluate_predicate(config.target.exclude, current, context)
         if config.target.exclude else pd.Series(False, index=current.index)
     )
-    pairs = match(desired, current[~excluded.to_numpy(dtype=bool)], config.match)
+    matchable = current[~excluded.to_numpy(dtype=bool)]
+    pairs = match(desired, matchable, config.match)
+    quality = with_warnings(quality, zero_padded_keys(desired, matchable, pairs, config))
     clock.done("match", f"{len(pairs):,} candidate pairs, {int(excluded.sum()):,} accounts "
                         "excluded")
     result = classify(desired, current, excluded, pairs, quality.invalid["reason"], config, day)

@@ -73,7 +73,7 @@ def quality_command(config_path: str | os.PathLike[str],
     """
     config = load_config(config_path)
     extract = read_hr(config.source, config.base_dir)
-    result = check(extract.frame, config, file=str(extract.path))
+    result = check(extract.frame, config, file=str(extract.path), numbers=extract.numbers)
     files = write_quality(result, out_dir)
     gate(result, len(extract.frame), config)
     return result, files

@@ -2,7 +2,8 @@
 
 An op has converged when the target now holds what the op wrote (a create: an account with the
 op's userName carrying its attributes; a PATCH: every value of its operations; a DELETE: the
-account is gone). Group ops are checked against the fresh snapshot's groups: a group_create
+account is gone), "holds" meaning the same value by ``recon.core.same``, the rule classify
+and push use. Group ops are checked against the fresh snapshot's groups: a group_create
 converged when a group of that displayName exists; a membership PATCH when the group has every
 member it adds and none it removes (ids of accounts and groups created in the same push are
 found through their create ops: userName, displayName). The fresh reconciliation is kept too,
@@ -13,7 +14,6 @@ nothing behind.
 from __future__ import annotations
 
 import json
-import unicodedata
 from typing import Any
 
 import pandas as pd
@@ -23,28 +23,10 @@ from recon.core.config import Config
 from recon.core.ops import desired_of_patch, members_hold, op_from_row
 from recon.core.plan import Plan
 from recon.core.results import Verification
-from recon.core.scim import case_insensitive, child_path, get_path, parse_path
+from recon.core.same import normalized, same
+from recon.core.scim import child_path, get_path
 from recon.core.snapshot import Snapshot
 from recon.workflows.reconcile import plan, reconcile
-
-
-def _truthy(value: Any, *, default: bool) -> bool:
-    if value is None:
-        return default
-    return str(value).strip().lower() not in {"false", "0", "no"}
-
-
-def _same(path: str, have: Any, want: Any) -> bool:
-    if parse_path(path).attribute.lower() == "active":
-        return _truthy(have, default=True) == _truthy(want, default=True)
-    if isinstance(want, dict):  # a reference {"value": id}
-        want = want.get("value")
-    if have is None:
-        return want is None
-    left, right = str(have).strip(), str(want).strip()
-    if case_insensitive(path):
-        return left.casefold() == right.casefold()
-    return unicodedata.normalize("NFC", left) == unicodedata.normalize("NFC", right)
 
 
 def _patch_holds(resource: dict[str, Any], payload: dict[str, Any]) -> str:
@@ -58,7 +40,7 @@ def _patch_holds(resource: dict[str, Any], payload: dict[str, Any]) -> str:
         if path is None:
             continue
         have = get_path(resource, path)
-        if not _same(path, have, value):
+        if not same(path, have, value):
             return f"{path} is {have!r}, expected {value!r}"
     return ""
 
@@ -69,15 +51,15 @@ def _create_holds(resource: dict[str, Any], payload: dict[str, Any]) -> str:
         if isinstance(value, dict):
             for sub, sub_value in value.items():
                 path = child_path(key, sub)
-                if not _same(path, get_path(resource, path), sub_value):
+                if not same(path, get_path(resource, path), sub_value):
                     return f"{path} is {get_path(resource, path)!r}, expected {sub_value!r}"
         elif isinstance(value, list):
             for item in value:
                 if isinstance(item, dict) and "type" in item:
                     path = f'{key}[type eq "{item["type"]}"].value'
-                    if not _same(path, get_path(resource, path), item.get("value")):
+                    if not same(path, get_path(resource, path), item.get("value")):
                         return f"{path} is {get_path(resource, path)!r}"
-        elif not _same(key, get_path(resource, key), value):
+        elif not same(key, get_path(resource, key), value):
             return f"{key} is {get_path(resource, key)!r}, expected {value!r}"
     return ""
 
@@ -89,8 +71,8 @@ class _GroupCheck:
         groups = fresh.groups or []
         self.by_id = {str(g.get("id")): g for g in groups}
         self.by_name = {str(g.get("displayName", "")).strip().casefold(): g for g in groups}
-        users = {str(r.get("userName", "")).casefold(): str(r.get("id"))
-                 for r in fresh.resources}
+        users = {name: str(r.get("id")) for r in fresh.resources
+                 if (name := normalized("userName", r.get("userName"))) is not None}
         self.created: dict[str, str] = {}
         creates = the_plan.ops[the_plan.ops["method"] == "POST"]
         for one, match in zip(creates["op_id"], creates["match"], strict=True):
@@ -99,7 +81,7 @@ class _GroupCheck:
                 found = self.by_name.get(str(keys["displayName"]).strip().casefold())
                 new_id = str(found.get("id")) if found else None
             else:
-                new_id = users.get(str(keys.get("userName", "")).casefold())
+                new_id = users.get(normalized("userName", keys.get("userName")) or "")
             if new_id:
                 self.created[str(one)[:32]] = new_id
 
@@ -130,7 +112,8 @@ def verify(
     check_approval(the_plan, approval)
     approved = the_plan.ops[the_plan.ops["op_id"].isin(approval.op_ids)]
     by_id = {str(r.get("id")): r for r in fresh.resources}
-    by_user = {str(r.get("userName", "")).casefold(): r for r in fresh.resources}
+    by_user = {name: r for r in fresh.resources
+               if (name := normalized("userName", r.get("userName"))) is not None}
     groups = _GroupCheck(the_plan, fresh)
     # One check per approved op: each compares one JSON document with one resource.
     rows: list[dict[str, Any]] = []
@@ -141,7 +124,7 @@ def verify(
             detail = groups.detail(dict(zip(approved.columns, op, strict=True)))
         elif op.action == "create":
             match = json.loads(str(op.match)) if op.match else {}
-            resource = by_user.get(str(match.get("userName", "")).casefold())
+            resource = by_user.get(normalized("userName", match.get("userName")) or "")
             detail = "no account with this userName" if resource is None else _create_holds(
                 resource, payload)
         elif op.action == "delete":
