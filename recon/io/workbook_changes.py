@@ -14,6 +14,7 @@ and can be decided for its whole category on the Summary.
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Iterator
 from typing import Any, Protocol, cast
 
@@ -212,18 +213,27 @@ def shown_positions(ops: pd.DataFrame, names: Names, max_rows: int) -> tuple[np.
     if total <= max_rows:
         return np.arange(len(records)), lines
     categories = sorted(dict.fromkeys(str(c) for c in ops["category"]), key=order_key)
-    share = max(max_rows // len(categories), 1)
+    queues = {c: deque(np.flatnonzero((ops["category"] == c).to_numpy(dtype=bool)).tolist())
+              for c in categories}
     chosen: list[int] = []
-    for category in categories:
-        used = 0
-        for position in np.flatnonzero(
-                (ops["category"] == category).to_numpy(dtype=bool)).tolist():
-            one = lines.get(position) or op_lines(records[position], names)
-            if used + 1 + len(one[2]) > share:
-                break
-            lines[position] = one
-            used += 1 + len(one[2])
-            chosen.append(position)
+    left = max_rows
+    # First an equal share for each category, then what is left, category by category: each
+    # shows its first ops in plan order, so a reader derives the same selection.
+    shares = {c: max(max_rows // len(categories), 1) for c in categories}
+    for round_ in (0, 1):  # noqa: B007 — the round decides the budget
+        for category in categories:
+            queue = queues[category]
+            used = 0
+            while queue:
+                position = queue[0]
+                one = lines.get(position) or op_lines(records[position], names)
+                size = 1 + len(one[2])
+                if size > left or (round_ == 0 and used + size > shares[category]):
+                    break
+                lines[position] = one
+                chosen.append(queue.popleft())
+                used += size
+                left -= size
     keep = np.array(sorted(chosen), dtype=int)
     return keep, {int(p): lines[int(p)] for p in keep}
 

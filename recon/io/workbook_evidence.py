@@ -92,7 +92,7 @@ def evidence_table(plan: PlanLike, names: Names, decisions: pd.DataFrame | None,
             table[name] = ops["op_id"].map(pushed[name]) if name in pushed else pd.NA
         table["status"] = table["status"].astype("string").fillna("not pushed")
         table["attempt_log"] = table["attempt_log"].astype("string").fillna(
-            table["attempts"].astype("string"))
+            pd.to_numeric(table["attempts"], errors="coerce").astype("Int64").astype("string"))
         table["pushed_at"] = pd.to_datetime(table["pushed_at"].map(
             lambda v: utc(v) if isinstance(v, str) else None), errors="coerce")
         bad |= table["status"].isin(BAD_STATUSES)

@@ -153,7 +153,7 @@ def _read_one(file: Path, plan: PlanLike, names: Names, who: str, at: str
     except ValueError as error:
         raise PlanError(f"{file.name}: its {SCOPE} sheet was changed") from error
     expected, _ = change_table(plan, names, scope, max_rows)
-    own = _check_changes(file.name, sheets.changes, expected)
+    own = _check_changes(file.name, sheets.changes, expected, plan.digest)
     in_scope = plan.ops if scope is None else plan.ops[plan.ops["op_id"].isin(scope)]
     whole = _check_categories(file.name, sheets.summary, in_scope)
     sha = hashlib.sha256(file.read_bytes()).hexdigest()
@@ -186,8 +186,8 @@ def _cell(file: str, row: int, header: str) -> str:
     return f"{file}, sheet {CHANGES}, cell {letter}{row} ({header})"
 
 
-def _check_changes(file: str, rows: list[tuple[Any, ...]], expected: pd.DataFrame
-                   ) -> dict[str, tuple[str, str]]:
+def _check_changes(file: str, rows: list[tuple[Any, ...]], expected: pd.DataFrame,
+                   digest: str) -> dict[str, tuple[str, str]]:
     """Compare every checked cell; return op_id → (decision, comment) of the decided ops."""
     width = len(HEADERS)
     found_header = [_text(v) for v in (rows[HEADER_ROW] if len(rows) > HEADER_ROW else ())][
@@ -195,9 +195,11 @@ def _check_changes(file: str, rows: list[tuple[Any, ...]], expected: pd.DataFram
     if found_header != list(HEADERS):
         raise PlanError(f"{file}, sheet {CHANGES}: the header row (row {HEADER_ROW + 1}) was "
                         "changed; return the workbook as recon wrote it")
-    digest_row = rows[1] if len(rows) > 1 else ()
-    if _text(digest_row[0] if digest_row else None) != DIGEST_LABEL:
-        raise PlanError(f"{file}, sheet {CHANGES}: row 2 lost its {DIGEST_LABEL}")
+    digest_row = list(rows[1]) + [None] * 3 if len(rows) > 1 else [None] * 3
+    if [_text(digest_row[0]), _text(digest_row[2])] != [DIGEST_LABEL, digest]:
+        raise PlanError(f"{file}, sheet {CHANGES}, cell C2 ({DIGEST_LABEL}) reads "
+                        f"{_text(digest_row[2])!r}, not this plan's digest: an edited cell is "
+                        "refused")
     data: list[tuple[int, list[str]]] = []
     for excel_row, row in enumerate(rows[HEADER_ROW + 1:], HEADER_ROW + 2):
         cells = [_text(row[i]) if i < len(row) else "" for i in range(width)]
