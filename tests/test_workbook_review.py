@@ -364,3 +364,24 @@ def test_approval_round_trips_with_decisions(tmp_path: Path) -> None:
     approval = Approval(PLAN.digest, (UPDATE,), "x")
     write_approval(approval, tmp_path / "a.json")
     assert read_approval(tmp_path / "a.json") == approval
+
+
+def test_the_access_review_is_styled_and_says_where_it_comes_from(tmp_path: Path) -> None:
+    from recon.io.access_review import write_access_review
+
+    findings = {
+        "leavers still enabled": pd.DataFrame({"hr_key": ["E3"], "who": ["=cmd|' /C calc'!A0"],
+                                               "termination date": ["2026-10-31"]}),
+        "employee ids on several accounts": pd.DataFrame({"account": ["a", "b"]}),
+    }
+    files = write_access_review(findings, tmp_path, provenance={"HR file": "workers.csv"})
+    wb = openpyxl.load_workbook(files[-1])
+    assert wb.sheetnames == ["Provenance", "Leavers still enabled", "Shared employee ids"]
+    facts = {r[0]: r[1] for r in wb["Provenance"].iter_rows(values_only=True) if r[0]}
+    assert facts["HR file"] == "workers.csv" and facts["Made by"].startswith("recon ")
+    assert facts["Shared employee ids"] == "employee ids on several accounts"
+    ws = wb["Leavers still enabled"]
+    assert ws.freeze_panes == "B3" and ws.auto_filter.ref.startswith("A2:")
+    assert ws.cell(2, 1).font.b and ws.column_dimensions["A"].width >= 8
+    assert ws.cell(3, 3).value.year == 2026 and ws.cell(3, 3).is_date
+    assert ws.cell(3, 2).data_type == "s" and ws.cell(3, 2).quotePrefix

@@ -220,7 +220,7 @@ def shown_positions(ops: pd.DataFrame, names: Names, max_rows: int) -> tuple[np.
     # First an equal share for each category, then what is left, category by category: each
     # shows its first ops in plan order, so a reader derives the same selection.
     shares = {c: max(max_rows // len(categories), 1) for c in categories}
-    for round_ in (0, 1):  # noqa: B007 — the round decides the budget
+    for round_ in (0, 1):
         for category in categories:
             queue = queues[category]
             used = 0
