@@ -242,6 +242,7 @@ class Names:
         return ref if name is None or pd.isna(name) else str(name)
 
     def manager(self, ref: str) -> str:
-        """A manager reference: the name beside the account id, the id alone when unknown."""
+        """A manager reference: the name beside the account id (its start, when long: the
+        name is what a reviewer reads), the id alone when unknown."""
         name = self.account(ref)
-        return ref if name == ref else f"{name} ({ref})"
+        return ref if name == ref else f"{name} ({ref if len(ref) <= 16 else ref[:8] + '…'})"

@@ -40,13 +40,13 @@ DECISION_RULE = (
 
 #: The sheet's columns. The first nine fit a 1366-pixel screen; # and Person stay frozen.
 CHANGE_COLUMNS = (
-    Column("#", "number", 6), Column("Person", "person", 24),
+    Column("#", "number", 6), Column("Person", "person", 26),
     Column("Category", "category", 15), Column("Action", "action", 13),
     Column("Attribute", "attribute", 24), Column("Before", "before", 24),
     Column("After", "after", 24), Column("Decision", "decision", 11),
     Column("Comment", "comment", 26), Column("Risk", "risk", 9),
     Column("HR key", "hr_key", 12), Column("User name", "user_name", 26),
-    Column("Account id", "target_id", 16), Column("Op id", "short_id", 14),
+    Column("Account id", "target_id", 34), Column("Op id", "short_id", 14),
     Column(FULL_ID, "op_id", 66, hidden=True),
 )
 HEADERS = tuple(c.header for c in CHANGE_COLUMNS)
@@ -247,6 +247,9 @@ def change_table(plan: PlanLike, names: Names, scope: pd.Index | None = None,
     the whole plan, so it reads the same in every part and in plan.json."""
     ops = plan.ops.reset_index(drop=True)
     numbers = np.arange(1, len(ops) + 1)
+    posts = ops["method"].to_numpy() == "POST"
+    creates = {f"bulkId:{str(one)[:32]}": f"(made by op {n})"
+               for n, one in zip(numbers[posts], ops["op_id"][posts], strict=True)}
     if scope is not None:
         inside = ops["op_id"].isin(scope).to_numpy(dtype=bool)
         ops, numbers = ops[inside].reset_index(drop=True), numbers[inside]
@@ -265,7 +268,8 @@ def change_table(plan: PlanLike, names: Names, scope: pd.Index | None = None,
         op_id, category, action = str(op["op_id"]), str(op["category"]), str(op["action"])
         records.append((str(number), True, shown_person, category, action, summary, "", "",
                         _text(op["risk"]), _text(op["hr_key"]), _text(user.iat[position]),
-                        _text(op["target_id"]), op_id[:12], op_id))
+                        creates.get(_text(op["target_id"]), _text(op["target_id"])), op_id[:12],
+                        op_id))
         records.extend((f"{number}.{k}", False, shown_person, category, action, attribute,
                         old, new, "", "", "", "", "", op_id)
                        for k, (attribute, old, new) in enumerate(changes, 1))
