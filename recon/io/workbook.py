@@ -95,11 +95,6 @@ def _identity_sheets(book: Book, reconciliation: Any, names: Names, max_rows: in
         ids = ids[ids["hr_row"].isin(hr_rows) | ids["target_id"].isin(accounts)]
         diffs = diffs[diffs["hr_row"].isin(hr_rows)]
     desired = getattr(reconciliation, "desired", None)
-    for column in ("hire_date", "termination_date"):
-        if isinstance(desired, pd.DataFrame) and column in desired:
-            ids[column] = ids["hr_row"].map(desired[column]).astype("datetime64[ns]")
-        else:
-            ids[column] = pd.Series(pd.NaT, index=ids.index, dtype="datetime64[ns]")
     row, key, person = Column("HR row", "hr_row", 8), Column("HR key", "hr_key", 12), Column(
         "Person", "display_name", 24)
     user, account = Column("User name", "user_name", 26), Column("Account id", "target_id", 16)
@@ -111,7 +106,12 @@ def _identity_sheets(book: Book, reconciliation: Any, names: Names, max_rows: in
                     frozen_columns=3 if columns[0].source == "hr_row" else 1)
 
     def pick(*categories: str) -> pd.DataFrame:
-        chosen: pd.DataFrame = ids[ids["category"].isin(categories)]
+        chosen: pd.DataFrame = ids[ids["category"].isin(categories)].copy()
+        for column in ("hire_date", "termination_date"):  # the dates of the rows picked only
+            if isinstance(desired, pd.DataFrame) and column in desired:
+                chosen[column] = chosen["hr_row"].map(desired[column]).astype("datetime64[ns]")
+            else:
+                chosen[column] = pd.Series(pd.NaT, index=chosen.index, dtype="datetime64[ns]")
         return chosen
 
     drift = diffs[diffs["category"].isin(["drift", "link", "rehire"])].copy()
@@ -148,8 +148,7 @@ def _identity_sheets(book: Book, reconciliation: Any, names: Names, max_rows: in
     for column in ("rule", "column"):
         named = pd.Series(dtype="string")
         if isinstance(quality, pd.DataFrame) and not quality.empty and column in quality:
-            rows = pd.to_numeric(pd.Series(quality.index), errors="coerce").astype("Int64")
-            named = quality[column].astype("string").groupby(rows.to_numpy()).agg(_join)
+            named = _joined(quality[column])
         invalid = invalid.assign(**{column: invalid["hr_row"].map(named).astype("string")})
     table("Invalid rows", invalid, [row, key, person, Column("Rule", "rule", 16),
                                     Column("Column", "column", 18), reason],
@@ -187,8 +186,18 @@ def _group_sheets(book: Book, groups: Any, names: Names, max_rows: int,
         frozen_columns=2)
 
 
-def _join(values: pd.Series) -> str:
-    return "; ".join(dict.fromkeys(values.dropna().astype(str)))
+def _joined(values: pd.Series) -> pd.Series:
+    """HR row → its values joined with "; " (a row may break several rules: name them all)."""
+    rows = pd.to_numeric(pd.Series(values.index), errors="coerce").astype("Int64").to_numpy()
+    pairs = pd.DataFrame({"row": rows, "value": values.astype("string").to_numpy()}).dropna()
+    pairs = pairs.drop_duplicates()
+    single = pairs.drop_duplicates("row", keep=False)
+    joined = pd.Series(single["value"].to_numpy(), index=single["row"].to_numpy(),
+                       dtype="string")
+    several = pairs[pairs["row"].duplicated(keep=False)]  # rare: few rows break two rules
+    extra = {row: "; ".join(group["value"].astype(str))
+             for row, group in several.groupby("row", sort=False)}
+    return pd.concat([joined, pd.Series(extra, dtype="string")]) if extra else joined
 
 
 # ---- one workbook -----------------------------------------------------------------------------
@@ -214,7 +223,7 @@ def write_workbook(
     approval: Any = None, push_results: Any = None, verification: Any = None,
     policy: Policy | None = None, max_rows: int = DEFAULT_MAX_ROWS,
     scope: list[str] | None = None, part: str = "", journal: dict[str, str] | None = None,
-    parts: pd.DataFrame | None = None,
+    parts: pd.DataFrame | None = None, names: Names | None = None,
 ) -> Path:
     """Write the review workbook (or, with an approval, push results or a verification, the
     evidence workbook) to ``path``.
@@ -229,7 +238,7 @@ def write_workbook(
     file = Path(path)
     file.parent.mkdir(parents=True, exist_ok=True)
     evidence = approval is not None or push_results is not None or verification is not None
-    names = names_of(reconciliation, plan)
+    names = names or names_of(reconciliation, plan)
     decisions = approval.decision_table() if approval is not None else None
     push, facts_of_journal = _push_of(push_results, plan)
     checked = frame_of(verification) if verification is not None else None
@@ -327,8 +336,9 @@ def write_review(folder: str | Path, reconciliation: ReconciliationLike, plan: P
         name = f"review/{number:02d}-{_slug(str(value))}.xlsx"
         label_text = f"{split_by} = {value}"
         written.append(write_workbook(out / name, reconciliation, plan, policy=policy,
-                                      max_rows=max_rows, scope=ids, part=label_text))
+                                      max_rows=max_rows, scope=ids, part=label_text,
+                                      names=names))
         listing.append((name, len(ids), label_text))
     index = pd.DataFrame(listing, columns=["file", "ops", "part"])
     return [write_workbook(out / "report.xlsx", reconciliation, plan, policy=policy,
-                           max_rows=max_rows, parts=index), *written]
+                           max_rows=max_rows, parts=index, names=names), *written]

@@ -260,9 +260,9 @@ def change_table(plan: PlanLike, names: Names, scope: pd.Index | None = None,
     user = rows.map(names.people["user_name"]).astype("string").fillna(
         ops["target_id"].astype("string").map(names.users).astype("string"))
     records: list[tuple[Any, ...]] = []
-    for position in positions:
-        op = ops.iloc[position]
-        who, summary, changes = lines[int(position)]
+    chosen = cast(list[dict[str, Any]], ops.iloc[positions].to_dict("records"))
+    for op, position in zip(chosen, positions.tolist(), strict=True):
+        who, summary, changes = lines[position]
         number = int(numbers[position])
         shown_person = who or _text(person.iat[position])
         op_id, category, action = str(op["op_id"]), str(op["category"]), str(op["action"])
