@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 import pandas as pd
 
@@ -216,30 +217,35 @@ class Names:
                 created[f"bulkId:{str(one)[:32]}"] = f"{label} (new)"
         return cls(accounts, users, people, group_names, created)
 
+    @cached_property
+    def _lookup(self) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+        """The three id → name tables as dicts, for one id at a time (made on first use)."""
+        return tuple(  # type: ignore[return-value]
+            {str(k): str(v) for k, v in series.dropna().items()}
+            for series in (self.accounts, self.users, self.groups))
+
     def account(self, ref: str) -> str:
         """A person's name for an account id (or the create that makes it); else the id."""
         if ref in self.created:
             return self.created[ref]
-        name = self.accounts.get(ref)
-        return ref if name is None or pd.isna(name) else str(name)
+        return self._lookup[0].get(ref, ref)
 
     def member(self, ref: str) -> str:
         """A group member as a reviewer reads it: name and user name, or the id."""
         if ref in self.created:
             return self.created[ref]
-        name, user = self.accounts.get(ref), self.users.get(ref)
-        if name is None or pd.isna(name):
-            group = self.groups.get(ref)
-            return ref if group is None or pd.isna(group) else f"group {group}"
-        return f"{name} ({user})" if user is not None and not pd.isna(user) and user != name \
-            else str(name)
+        accounts, users, groups = self._lookup
+        name, user = accounts.get(ref), users.get(ref)
+        if name is None:
+            group = groups.get(ref)
+            return ref if group is None else f"group {group}"
+        return f"{name} ({user})" if user is not None and user != name else name
 
     def group(self, ref: str) -> str:
         """A group's display name for its id (or the create that makes it); else the id."""
         if ref in self.created:
             return self.created[ref].removesuffix(" (new)")
-        name = self.groups.get(ref)
-        return ref if name is None or pd.isna(name) else str(name)
+        return self._lookup[2].get(ref, ref)
 
     def manager(self, ref: str) -> str:
         """A manager reference: the name beside the account id (its start, when long: the

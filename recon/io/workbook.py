@@ -85,10 +85,7 @@ def names_of(reconciliation: Any, plan: PlanLike) -> Names:
 
 def _identity_sheets(book: Book, reconciliation: Any, names: Names, max_rows: int,
                      people: pd.DataFrame | None) -> None:
-    ids = reconciliation.identities.copy()
-    ids["hr_row"] = pd.to_numeric(ids["hr_row"], errors="coerce").astype("Int64")
-    diffs = reconciliation.diffs.copy()
-    diffs["hr_row"] = pd.to_numeric(diffs["hr_row"], errors="coerce").astype("Int64")
+    ids, diffs = _numbered(reconciliation.identities), _numbered(reconciliation.diffs)
     if people is not None:  # a part: only the people its ops are about
         hr_rows = set(people["hr_row"].dropna().tolist())
         accounts = set(people["target_id"].dropna().astype(str))
@@ -101,9 +98,9 @@ def _identity_sheets(book: Book, reconciliation: Any, names: Names, max_rows: in
     category, reason = Column("Category", "category", 13), Column("Reason", "reason")
 
     def table(title: str, frame: pd.DataFrame, columns: list[Column], note: str,
-              where: str = "identities.csv") -> None:
+              where: str = "identities.csv", total: int | None = None) -> None:
         write_table(book, title, frame, columns, note, max_rows=max_rows, full_list=where,
-                    frozen_columns=3 if columns[0].source == "hr_row" else 1)
+                    frozen_columns=3 if columns[0].source == "hr_row" else 1, total=total)
 
     def pick(*categories: str) -> pd.DataFrame:
         chosen: pd.DataFrame = ids[ids["category"].isin(categories)].copy()
@@ -114,19 +111,21 @@ def _identity_sheets(book: Book, reconciliation: Any, names: Names, max_rows: in
                 chosen[column] = pd.Series(pd.NaT, index=chosen.index, dtype="datetime64[ns]")
         return chosen
 
-    drift = diffs[diffs["category"].isin(["drift", "link", "rehire"])].copy()
+    drift = diffs[diffs["category"].isin(["drift", "link", "rehire"])]
+    drift_total = len(drift)
+    drift = drift.iloc[:max_rows].copy()  # names for the rows shown only
     drift["display_name"] = drift["hr_row"].map(names.people["display_name"])
     drift["attribute"] = drift["attribute"].astype("string").map(label_of, na_action="ignore")
     manager = drift["attribute"].fillna("").str.lower().str.endswith(":manager")
     for side in ("before", "after"):
         text = drift[side].astype("string")
-        drift[side] = text.mask(manager & text.notna(), text.map(
-            lambda v: names.manager(str(v)) if isinstance(v, str) else v))
+        chosen = manager & text.notna()
+        drift[side] = text.mask(chosen, text[chosen].map(names.manager))
     table("Drift", drift, [
         row, key, person, category, Column("Attribute", "attribute", 24),
         Column("Target has", "before", 26), Column("HR says", "after", 26), account],
         "One row per attribute that differs between HR and the account (drift, link, rehire); "
-        "managers by name.", "diffs.csv")
+        "managers by name.", "diffs.csv", drift_total)
     table("Joiners", pick("joiner", "future_hire"), [
         row, key, person, user, category, Column("Hire date", "hire_date", 12), reason],
         "Active workers in scope without an account: joiners are created; future hires wait.")
@@ -184,6 +183,13 @@ def _group_sheets(book: Book, groups: Any, names: Names, max_rows: int,
         "Members to add and to remove (leavers leave every managed group), and members "
         "reported or left alone.", max_rows=max_rows, full_list="memberships.csv",
         frozen_columns=2)
+
+
+def _numbered(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with ``hr_row`` as nullable integers (a run folder reads it as text)."""
+    if frame["hr_row"].dtype == "Int64":
+        return frame
+    return frame.assign(hr_row=pd.to_numeric(frame["hr_row"], errors="coerce").astype("Int64"))
 
 
 def _joined(values: pd.Series) -> pd.Series:
@@ -309,6 +315,18 @@ def _split_values(reconciliation: Any, plan: PlanLike, split_by: str, names: Nam
     return rows.map(values).astype("string").fillna("(no person)").replace("", "(empty)")
 
 
+class _Typed:
+    """A reconciliation with its identities' and diffs' ``hr_row`` typed once."""
+
+    def __init__(self, reconciliation: Any) -> None:
+        self._of = reconciliation
+        self.identities = _numbered(reconciliation.identities)
+        self.diffs = _numbered(reconciliation.diffs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._of, name)
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")[:40] or "part"
 
@@ -326,6 +344,8 @@ def write_review(folder: str | Path, reconciliation: ReconciliationLike, plan: P
         return [write_workbook(out / "report.xlsx", reconciliation, plan, policy=policy,
                                max_rows=max_rows)]
     names = names_of(reconciliation, plan)
+    typed = _Typed(reconciliation)  # hr_row typed once, not once per workbook
+    reconciliation = typed
     parts = _split_values(reconciliation, plan, split_by, names)
     order = ([c for c, _ in category_rows(plan.ops)] if split_by == "category"
              else sorted(str(v) for v in parts.unique()))

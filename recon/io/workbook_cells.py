@@ -212,14 +212,16 @@ def header(book: Book, ws: Any, row: int, headers: Sequence[str]) -> None:
 
 def write_table(book: Book, title: str, frame: pd.DataFrame, columns: Sequence[Column],
                 note: str = "", *, max_rows: int | None = None, full_list: str = "",
-                frozen_columns: int = 0, bad: pd.Series | None = None) -> None:
+                frozen_columns: int = 0, bad: pd.Series | None = None,
+                total: int | None = None) -> None:
     """A plain filterable sheet: a note row, the header, one row per frame row.
 
-    With ``max_rows`` a longer frame shows its first rows and says how many there are and
-    which file (``full_list``) holds every one. ``bad`` marks rows that must stand out.
+    With ``max_rows`` a longer frame (``total`` rows, when it is cut already) shows its first
+    rows and says how many there are and which file (``full_list``) holds every one. ``bad``
+    marks rows that must stand out.
     """
     ws = book.sheet(title)
-    total = len(frame)
+    total = len(frame) if total is None else total  # a frame cut already says its full length
     if max_rows is not None and total > max_rows:
         frame = frame.iloc[:max_rows]
         where = f"; every row is in {full_list}" if full_list else ""

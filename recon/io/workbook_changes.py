@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections import deque
 from collections.abc import Iterator
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -196,22 +196,32 @@ def op_lines(op: dict[str, Any], names: Names) -> tuple[str, str, list[tuple[str
 
 # ---- which ops a sheet shows, and the table it shows -------------------------------------------
 
+class _Records:
+    """Ops as dicts, made one at a time when asked for (a scope may hold 100,000 ops)."""
+
+    def __init__(self, ops: pd.DataFrame) -> None:
+        self.columns = {str(c): ops[c].to_numpy(dtype=object) for c in ops.columns}
+
+    def __getitem__(self, position: int) -> dict[str, Any]:
+        return {name: values[position] for name, values in self.columns.items()}
+
+
 def shown_positions(ops: pd.DataFrame, names: Names, max_rows: int) -> tuple[np.ndarray, dict[
         int, tuple[str, str, list[tuple[str, str, str]]]]]:
     """Positions (in ``ops``) of the ops the sheet shows, and their lines.
 
     Every op when all lines fit in ``max_rows``; otherwise each category (in display order)
     gets an equal share of the rows, filled with its first ops in plan order."""
-    records = cast(list[dict[str, Any]], ops.to_dict("records"))
+    records = _Records(ops)
     lines: dict[int, tuple[str, str, list[tuple[str, str, str]]]] = {}
     total = 0
-    for position, op in enumerate(records):
-        lines[position] = op_lines(op, names)
+    for position in range(len(ops)):
+        lines[position] = op_lines(records[position], names)
         total += 1 + len(lines[position][2])
         if total > max_rows:
             break
     if total <= max_rows:
-        return np.arange(len(records)), lines
+        return np.arange(len(ops)), lines
     categories = sorted(dict.fromkeys(str(c) for c in ops["category"]), key=order_key)
     queues = {c: deque(np.flatnonzero((ops["category"] == c).to_numpy(dtype=bool)).tolist())
               for c in categories}
@@ -260,8 +270,9 @@ def change_table(plan: PlanLike, names: Names, scope: pd.Index | None = None,
     user = rows.map(names.people["user_name"]).astype("string").fillna(
         ops["target_id"].astype("string").map(names.users).astype("string"))
     records: list[tuple[Any, ...]] = []
-    chosen = cast(list[dict[str, Any]], ops.iloc[positions].to_dict("records"))
-    for op, position in zip(chosen, positions.tolist(), strict=True):
+    ops_at = _Records(ops)
+    for position in positions.tolist():
+        op = ops_at[position]
         who, summary, changes = lines[position]
         number = int(numbers[position])
         shown_person = who or _text(person.iat[position])
