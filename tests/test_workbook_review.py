@@ -385,3 +385,17 @@ def test_the_access_review_is_styled_and_says_where_it_comes_from(tmp_path: Path
     assert ws.cell(2, 1).font.b and ws.column_dimensions["A"].width >= 8
     assert ws.cell(3, 3).value.year == 2026 and ws.cell(3, 3).is_date
     assert ws.cell(3, 2).data_type == "s" and ws.cell(3, 2).quotePrefix
+
+
+def test_review_split_by_must_name_category_or_an_attribute() -> None:
+    from recon.core.config import Config
+
+    base = {"source": {"path": "hr.csv", "key": "id"}, "target": {"file": "s.json"},
+            "attributes": {"userName": "[mail]",
+                           "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:"
+                           "department": "[dept]"},
+            "match": [{"source": "[id]", "target": "userName"}]}
+    assert Config.model_validate({**base, "review": {"split_by": "department"}}).review.split_by
+    assert Config.model_validate(base).review.max_rows_per_sheet == 10_000
+    with pytest.raises(ValueError, match="review.split_by 'office' is neither 'category' nor"):
+        Config.model_validate({**base, "review": {"split_by": "office"}})

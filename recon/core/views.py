@@ -221,8 +221,8 @@ class Names:
     def _lookup(self) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
         """The three id → name tables as dicts, for one id at a time (made on first use)."""
         return tuple(  # type: ignore[return-value]
-            {str(k): str(v) for k, v in series.dropna().items()}
-            for series in (self.accounts, self.users, self.groups))
+            dict(zip(known.index.astype(str).tolist(), known.astype(str).tolist(), strict=True))
+            for known in (s.dropna() for s in (self.accounts, self.users, self.groups)))
 
     def account(self, ref: str) -> str:
         """A person's name for an account id (or the create that makes it); else the id."""

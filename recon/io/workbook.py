@@ -25,6 +25,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 
 from recon.core.config import Policy, Review
@@ -102,8 +103,12 @@ def _identity_sheets(book: Book, reconciliation: Any, names: Names, max_rows: in
         write_table(book, title, frame, columns, note, max_rows=max_rows, full_list=where,
                     frozen_columns=3 if columns[0].source == "hr_row" else 1, total=total)
 
+    where_category = ids.groupby("category", sort=False).indices  # once, not per sheet
+
     def pick(*categories: str) -> pd.DataFrame:
-        chosen: pd.DataFrame = ids[ids["category"].isin(categories)].copy()
+        at = np.sort(np.concatenate([where_category.get(c, np.array([], dtype=int))
+                                     for c in categories]))
+        chosen: pd.DataFrame = ids.iloc[at].copy()
         for column in ("hire_date", "termination_date"):  # the dates of the rows picked only
             if isinstance(desired, pd.DataFrame) and column in desired:
                 chosen[column] = chosen["hr_row"].map(desired[column]).astype("datetime64[ns]")

@@ -121,8 +121,9 @@ def write_summary(book: Book, reconciliation: Any, plan: Any, facts: SummaryFact
         if facts.part:
             out.pair("Part of the review", facts.part)
         scope = int(facts.scope_counts.sum()) if facts.scope_counts is not None else 0
-        out.pair("Ops to decide here", f"{scope:,} of the plan's {len(plan.ops):,}")
-        if facts.shown_ops < scope:
+        if not facts.evidence:
+            out.pair("Ops to decide here", f"{scope:,} of the plan's {len(plan.ops):,}")
+        if facts.shown_ops < scope and not facts.evidence:
             out.pair("Shown on Changes", f"{facts.shown_ops:,} (the first of each category); "
                      "decide the rest for their whole category below")
         if facts.full_lists:
@@ -250,7 +251,7 @@ def _evidence(out: _Rows, plan: Any, facts: SummaryFacts) -> None:
 def _charts(book: Book, ws: Any, rows: tuple[int, int, int]) -> None:
     """Two bar charts beside the table: what needs action, and what needs none."""
     start, split, end = rows
-    blocks = [("Needs action: rows per category", start, split),
+    blocks = [("Needs action (blue: changes planned; orange: a person decides)", start, split),
               ("No action needed", split, end)]
     top = 2
     for title, first, stop in blocks:
