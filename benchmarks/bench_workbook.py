@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -163,15 +164,16 @@ def main() -> None:
             }
         review = Review(split_by=args.split_by, max_rows_per_sheet=args.max_rows)
         with tempfile.TemporaryDirectory() as folder:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             if args.evidence:
                 paths = [write_workbook(Path(folder) / "evidence.xlsx", run, plan,  # type: ignore[arg-type]
                                         max_rows=args.max_rows, **extra)]
             else:
                 paths = write_review(folder, run, plan, review=review)  # type: ignore[arg-type]
-            seconds = time.perf_counter() - started
+            seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
             size = sum(p.stat().st_size for p in paths) / 1e6
-        print(f"{people:>9,} people  {len(plan.ops):>7,} ops  {seconds:6.1f} s  {size:6.1f} MB  "
+        print(f"{people:>9,} people  {len(plan.ops):>7,} ops  {seconds:6.1f} s wall "
+              f"({cpu:.1f} s CPU, load {os.getloadavg()[0]:.1f})  {size:6.1f} MB  "
               f"{len(paths)} workbook(s){'  (evidence)' if args.evidence else ''}")
 
 

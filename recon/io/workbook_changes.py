@@ -356,6 +356,7 @@ def _rows(book: Book, ws: Any, table: pd.DataFrame, decided: dict[str, tuple[str
     risk_at = HEADERS.index("Risk")
     bold = {HEADERS.index("Person"), HEADERS.index("Action"), 0}
     put = book.put
+    detail = book.format("detail")
     edit, detail_edit = ("edit",) if not evidence else (), ("detail_edit",) if not evidence else (
         "detail",)
     for index in range(len(table)):
@@ -373,15 +374,18 @@ def _rows(book: Book, ws: Any, table: pd.DataFrame, decided: dict[str, tuple[str
                     if col == risk_at and value in ("high", "critical"):
                         style = ("alarm",)
                     put(ws, at, col, value, *style)
-        else:
+        else:  # grey up to the last visible column, not across the whole row
             ws.set_row(at, None, None, {"level": 1})
-            for col, values in enumerate(columns):
+            for col, values in enumerate(columns[:-1]):
                 if col == decision_at:
                     put(ws, at, col, chosen if evidence else None, *detail_edit)
-                elif values is not None:
-                    put(ws, at, col, values[index] or None, "detail")
                 else:
-                    put(ws, at, col, None, "detail")
+                    text = values[index] if values is not None else None
+                    if text:
+                        put(ws, at, col, text, "detail")
+                    else:
+                        ws.write_blank(at, col, None, detail)
+            put(ws, at, len(columns) - 1, ids[index])
 
 
 # ---- the scope: which ops a workbook decides (a hidden sheet the reader checks) ---------------
@@ -389,6 +393,7 @@ def _rows(book: Book, ws: Any, table: pd.DataFrame, decided: dict[str, tuple[str
 SCOPE = "Scope"
 REVIEW_KIND, EVIDENCE_KIND = "recon review workbook", "recon evidence workbook"
 WHOLE_PLAN = "the whole plan"
+SCOPE_IDS_PER_CELL = 400
 
 
 def scope_digest(op_ids: list[str]) -> str:
@@ -413,7 +418,8 @@ def write_scope(book: Book, plan: PlanLike, part: str, op_ids: list[str] | None,
     for row, (label, value) in enumerate(facts):
         book.put(ws, row, 0, label, "label")
         book.put(ws, row, 1, value)
-    book.put(ws, len(facts) + 1, 0, "Op id", "header")
-    for offset, one in enumerate(ids, len(facts) + 2):
-        ws.write_string(offset, 0, one)
+    book.put(ws, len(facts) + 1, 0, "Op ids", "header")
+    # 400 ids to a cell (a cell holds 32,767 characters): a 100,000-op part is 250 cells.
+    for offset, start in enumerate(range(0, len(ids), SCOPE_IDS_PER_CELL), len(facts) + 2):
+        ws.write_string(offset, 0, " ".join(ids[start:start + SCOPE_IDS_PER_CELL]))
     ws.protect("", {})

@@ -172,7 +172,7 @@ def _scope(file: Path, rows: list[tuple[Any, ...]], facts: dict[str, str], plan:
            ) -> pd.Index | None:
     if facts.get("Part") == WHOLE_PLAN:
         return None
-    ids = [_text(r[0]) for r in rows[7:] if r and _text(r[0])]
+    ids = [one for r in rows[7:] if r and _text(r[0]) for one in _text(r[0]).split()]
     if scope_digest(ids) != facts.get("Scope digest"):
         raise PlanError(f"{file.name}: its {SCOPE} sheet was changed (the ops of this part)")
     unknown = sorted(set(ids) - set(plan.ops["op_id"]))
