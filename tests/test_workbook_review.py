@@ -396,6 +396,6 @@ def test_review_split_by_must_name_category_or_an_attribute() -> None:
                            "department": "[dept]"},
             "match": [{"source": "[id]", "target": "userName"}]}
     assert Config.model_validate({**base, "review": {"split_by": "department"}}).review.split_by
-    assert Config.model_validate(base).review.max_rows_per_sheet == 10_000
+    assert Config.model_validate(base).review.max_rows_per_sheet == 5_000
     with pytest.raises(ValueError, match="review.split_by 'office' is neither 'category' nor"):
         Config.model_validate({**base, "review": {"split_by": "office"}})

@@ -215,7 +215,7 @@ class Review(_Model):
         "`attributes:` by its path or short name (`department`, `manager`: the manager's "
         "name). Default: one workbook while the plan's ops fit one sheet, by category beyond."),
         examples=["category", "department", "manager"])
-    max_rows_per_sheet: int = Field(default=10_000, ge=10, le=1_000_000, description=(
+    max_rows_per_sheet: int = Field(default=5_000, ge=10, le=1_000_000, description=(
         "Rows a sheet shows at most; the run folder's CSVs hold every row and the workbook "
         "says so. Ops beyond it are decided for their whole category on the Summary."))
 

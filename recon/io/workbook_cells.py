@@ -145,6 +145,15 @@ class Book:
         else:
             self.put(ws, row, col, str(value), *styles)
 
+    def text(self, ws: Any, row: int, col: int, value: str | None, *styles: str) -> None:
+        """``put`` for text already ``clean``: only the quote prefix is decided here."""
+        if not value:
+            if styles:
+                ws.write_blank(row, col, None, self.format(*styles))
+            return
+        ws.write_string(row, col, value, self.format(
+            *styles, quoted=value[0] in "=+-@\t\r"))
+
     def close(self) -> None:
         self.wb.close()
 

@@ -24,7 +24,7 @@ import pandas as pd
 from recon.core.categories import order_key
 from recon.core.scim import ENTERPRISE, child_path, parse_path
 from recon.core.views import Names
-from recon.io.workbook_cells import Book, Column, clean, finish_table, header
+from recon.io.workbook_cells import Book, Column, clean, clean_series, finish_table, header
 
 CHANGES = "Changes"
 DIGEST_LABEL = "Plan digest"
@@ -289,7 +289,7 @@ def change_table(plan: PlanLike, names: Names, scope: pd.Index | None = None,
         "risk", "hr_key", "user_name", "target_id", "short_id", "op_id"])
     for column in table.columns:
         if column != "is_op":
-            table[column] = table[column].astype(object).map(lambda v: clean(str(v)))
+            table[column] = clean_series(table[column].astype(object).map(str)).astype(object)
     return table, len(ops)
 
 
@@ -332,7 +332,7 @@ def write_changes(book: Book, plan: PlanLike, table: pd.DataFrame, scope_ops: in
     decided: dict[str, tuple[str, str]] = {}
     if decisions is not None and not decisions.empty:
         latest = decisions.drop_duplicates("op_id", keep="last")
-        decided = {str(i): (APPROVE if d == "approve" else REJECT, str(c or ""))
+        decided = {str(i): (APPROVE if d == "approve" else REJECT, clean(str(c or "")))
                    for i, d, c in zip(latest["op_id"], latest["decision"], latest["comment"],
                                       strict=True)}
     if not evidence:
@@ -355,7 +355,7 @@ def _rows(book: Book, ws: Any, table: pd.DataFrame, decided: dict[str, tuple[str
     decision_at, comment_at = HEADERS.index("Decision"), HEADERS.index("Comment")
     risk_at = HEADERS.index("Risk")
     bold = {HEADERS.index("Person"), HEADERS.index("Action"), 0}
-    put = book.put
+    put = book.text  # the table's text is clean already
     detail = book.format("detail")
     edit, detail_edit = ("edit",) if not evidence else (), ("detail_edit",) if not evidence else (
         "detail",)
