@@ -93,9 +93,9 @@ def _identity_sheets(book: Book, reconciliation: Any, names: Names, max_rows: in
         ids = ids[ids["hr_row"].isin(hr_rows) | ids["target_id"].isin(accounts)]
         diffs = diffs[diffs["hr_row"].isin(hr_rows)]
     desired = getattr(reconciliation, "desired", None)
-    row, key, person = Column("HR row", "hr_row", 8), Column("HR key", "hr_key", 12), Column(
+    row, key, person = Column("HR row", "hr_row", 9), Column("HR key", "hr_key", 12), Column(
         "Person", "display_name", 24)
-    user, account = Column("User name", "user_name", 26), Column("Account id", "target_id", 16)
+    user, account = Column("User name", "user_name", 26), Column("Account id", "target_id", 34)
     category, reason = Column("Category", "category", 13), Column("Reason", "reason")
 
     def table(title: str, frame: pd.DataFrame, columns: list[Column], note: str,
@@ -170,7 +170,7 @@ def _group_sheets(book: Book, groups: Any, names: Names, max_rows: int,
     write_table(book, "Groups", groups.groups, [
         Column("Group", "group", 22), category, Column("Desired members", "desired_members", 10),
         Column("Current members", "current_members", 10), Column("To add", "to_add", 8),
-        Column("To remove", "to_remove", 8), reason, Column("Group id", "target_id", 16)],
+        Column("To remove", "to_remove", 8), reason, Column("Group id", "target_id", 34)],
         "Every desired and target group: created when missing, members changed when managed; "
         "unmanaged groups are left alone, groups are never deleted.", max_rows=max_rows,
         full_list="groups.csv", frozen_columns=1)
@@ -184,7 +184,7 @@ def _group_sheets(book: Book, groups: Any, names: Names, max_rows: int,
         Column("Group", "group", 22), Column("Person", "display_name", 24), category,
         Column("User name", "user_name", 26), Column("HR row", "hr_row", 8),
         Column("HR key", "hr_key", 12), Column("Account category", "account_category", 14),
-        reason, Column("Account id", "member_id", 16)],
+        reason, Column("Account id", "member_id", 34)],
         "Members to add and to remove (leavers leave every managed group), and members "
         "reported or left alone.", max_rows=max_rows, full_list="memberships.csv",
         frozen_columns=2)

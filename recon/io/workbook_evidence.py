@@ -124,7 +124,7 @@ def evidence_table(plan: PlanLike, names: Names, decisions: pd.DataFrame | None,
 
 def write_evidence(book: Book, table: pd.DataFrame, total: int, *, full_list: str,
                    verification: pd.DataFrame | None) -> None:
-    columns = [Column("#", "number", 6), Column("Person", "person", 22),
+    columns = [Column("#", "number", 7), Column("Person", "person", 24),
                Column("Category", "category", 15), Column("Action", "action", 13),
                Column("What changes (before → after)", "changes", 44),
                Column("Decision", "decision", 36), Column("Decided at (UTC)", "decided_at", 19)]
@@ -135,7 +135,7 @@ def write_evidence(book: Book, table: pd.DataFrame, total: int, *, full_list: st
     if "took_effect" in table:
         columns += [Column("Verified at (UTC)", "verified_at", 19),
                     Column("Took effect", "took_effect", 11)]
-    columns += [Column("Account id", "account_id", 18), Column("HR key", "hr_key", 11),
+    columns += [Column("Account id", "account_id", 34), Column("HR key", "hr_key", 11),
                 Column("Op id", "short_id", 14), Column("Op id (full)", "op_id", 66, hidden=True)]
     note = ("Every planned op: the decision, what the push did (every attempt), and whether "
             "verification found the change in the target. Red rows failed, were stale or did "
