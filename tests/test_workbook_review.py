@@ -397,5 +397,15 @@ def test_review_split_by_must_name_category_or_an_attribute() -> None:
             "match": [{"source": "[id]", "target": "userName"}]}
     assert Config.model_validate({**base, "review": {"split_by": "department"}}).review.split_by
     assert Config.model_validate(base).review.max_rows_per_sheet == 5_000
-    with pytest.raises(ValueError, match="review.split_by 'office' is neither 'category' nor"):
+    with pytest.raises(ValueError, match=r"review\.split_by 'office' is neither 'category' nor"):
         Config.model_validate({**base, "review": {"split_by": "office"}})
+
+
+def test_decision_and_comment_fit_a_1366_pixel_screen_with_person_frozen(workbook: Path) -> None:
+    ws = openpyxl.load_workbook(workbook)["Changes"]
+    letters = [openpyxl.utils.get_column_letter(c) for c in range(1, column(ws, "Comment") + 1)]
+    pixels = sum(int(ws.column_dimensions[x].width * 7 + 5) for x in letters)
+    assert pixels + 40 <= 1366  # row numbers and the scroll bar take the rest
+    assert ws.freeze_panes == "C4" and ws.cell(3, 2).value == "Person"
+    for header in ("Category", "Action"):  # "member_missing", "group_remove" read whole
+        assert ws.column_dimensions[letters[column(ws, header) - 1]].width >= 13

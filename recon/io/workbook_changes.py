@@ -42,8 +42,8 @@ DECISION_RULE = (
 CHANGE_COLUMNS = (
     Column("#", "number", 6), Column("Person", "person", 26),
     Column("Category", "category", 15), Column("Action", "action", 13),
-    Column("Attribute", "attribute", 24), Column("Before", "before", 24),
-    Column("After", "after", 24), Column("Decision", "decision", 11),
+    Column("Attribute", "attribute", 24), Column("Before", "before", 27),
+    Column("After", "after", 27), Column("Decision", "decision", 11),
     Column("Comment", "comment", 26), Column("Risk", "risk", 9),
     Column("HR key", "hr_key", 12), Column("User name", "user_name", 26),
     Column("Account id", "target_id", 34), Column("Op id", "short_id", 14),
