@@ -88,7 +88,7 @@ def reconcile_command(
     from recon.io.config_file import load_config
     from recon.io.hr import read_hr
     from recon.io.run import check_run_folder, write_outputs
-    from recon.io.workbook import write_workbook
+    from recon.io.workbook import write_review
     from recon.workflows.reconcile import check_config, plan, reconcile, snapshot
 
     day = parse_as_of(as_of)
@@ -115,8 +115,9 @@ def reconcile_command(
     started = datetime.now()
     files = write_outputs(result, the_plan, out, overwrite=overwrite)
     try:
-        files["report"] = write_workbook(out / "report.xlsx", result, the_plan,
-                                         policy=cfg.policy)
+        for number, written in enumerate(write_review(out, result, the_plan, policy=cfg.policy,
+                                                       review=cfg.review)):
+            files[f"review {number}" if number else "report"] = written
     except OutputError as too_large:  # the run folder is complete without it
         warn(f"not written: {too_large}. identities.csv, diffs.csv and plan.json hold every "
              "row; approve with `recon approve --category`.")
@@ -193,9 +194,10 @@ def approve_command(
     op: Annotated[list[str] | None, typer.Option(help="Approve one op id.")] = None,
     all_ops: Annotated[bool, typer.Option("--all", help="Approve every op.")] = False,
     note: Annotated[str, typer.Option(help="Why; kept with the approval.")] = "",
-    workbook: Annotated[Path | None, typer.Option(
-        help="Approve the ops marked Approve in this reviewed report.xlsx (alone: the "
-             "workbook's decisions are the approval).")] = None,
+    workbook: Annotated[list[Path] | None, typer.Option(
+        help="Approve what this reviewed workbook marks (repeat it, or name a folder, for the "
+             "parts of a split review; alone: the workbooks' decisions are the approval).")]
+    = None,
 ) -> None:
     """Write an approval bound to the plan's digest."""
     from recon.core.approve import approve
@@ -210,8 +212,11 @@ def approve_command(
                 "column is the approval", param_hint="'--workbook'")
         from recon.workflows.report import approve_from_workbook
 
-        marked = approve_from_workbook(plan_file, workbook, approver=approver, out=out, note=note)
-        say(f"approved {len(marked.op_ids)} operations marked in {workbook.name} → {out}")
+        marked = approve_from_workbook(plan_file, list(workbook), approver=approver, out=out,
+                                       note=note)
+        rejected = sum(1 for d in marked.decisions if d.decision == "reject")
+        say(f"approved {len(marked.op_ids)} and rejected {rejected} operations marked in "
+            f"{', '.join(w.name for w in workbook)} → {out}")
         return
     if not rules:
         raise typer.BadParameter("say what to approve: --category, --action, --op, --all or "

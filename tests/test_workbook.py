@@ -156,7 +156,7 @@ def workbook(tmp_path: Path) -> Path:
 
 
 def header_row(ws: Any) -> int:
-    return next(r for r in range(1, 6) if ws.cell(r, 1).value in ("#", "HR row", "Category"))
+    return next(r for r in range(1, 6) if ws.cell(r, 1).value in ("#", "HR row", "Category", "Display name"))
 
 
 def column(ws: Any, header: str) -> int:
@@ -184,7 +184,8 @@ def decide(path: Path, decisions: dict[int, str], out: Path | None = None) -> Pa
 def test_the_workbook_has_one_sheet_per_view(workbook: Path) -> None:
     wb = openpyxl.load_workbook(workbook)
     assert wb.sheetnames == ["Summary", "Changes", "Drift", "Joiners", "Leavers", "Rehires",
-                             "Orphans", "Conflicts", "Invalid rows"]
+                             "Orphans", "Conflicts", "Invalid rows", "Scope"]
+    assert wb["Scope"].sheet_state == "hidden"  # what the reader checks besides the plan
 
 
 def test_summary_names_the_run_and_charts_the_counts(workbook: Path) -> None:
@@ -196,8 +197,8 @@ def test_summary_names_the_run_and_charts_the_counts(workbook: Path) -> None:
     assert pairs["Plan digest"] == PLAN.digest
     assert pairs["Generated at (UTC)"] == datetime(2026, 11, 15, 8, 30)
     assert pairs["drift"] == 1 and pairs["conflict"] == 3 and pairs["total"] == 11
-    assert len(ws._charts) == 1
-    assert ws._charts[0].tagname == "barChart"
+    assert len(ws._charts) == 2  # what needs action apart from what needs none
+    assert {chart.tagname for chart in ws._charts} == {"barChart"}
 
 
 def test_changes_lists_each_op_then_each_attribute_it_writes(workbook: Path) -> None:
@@ -211,7 +212,7 @@ def test_changes_lists_each_op_then_each_attribute_it_writes(workbook: Path) -> 
     assert ("2.1", "update", "title", "Engineer", "Senior Engineer") in lines
     assert ("2.2", "update", "enterprise:department", "R&D", "+Research") in lines
     assert ("1.2", "create", "name.givenName", None, FORMULA) in lines
-    assert ws.cell(2, 1).value == "Plan digest" and ws.cell(2, 4).value == PLAN.digest
+    assert ws.cell(2, 1).value == "Plan digest" and ws.cell(2, 3).value == PLAN.digest
 
 
 def test_a_new_manager_is_shown_by_name_beside_the_account_id(tmp_path: Path) -> None:
@@ -219,6 +220,7 @@ def test_a_new_manager_is_shown_by_name_beside_the_account_id(tmp_path: Path) ->
     ops = pd.DataFrame([op("update", "PATCH", "u-1", "E001", 1, "drift",
                            patch((manager, {"value": "u-9"})), {manager: "u-5"}, "low")])
     path = write_workbook(tmp_path / "r.xlsx", RUN, Plan(ops, "d" * 64))
+    assert read_approvals(path, Plan(ops, "d" * 64), approver="x", reconciliation=RUN).op_ids == ()
     ws = openpyxl.load_workbook(path)["Changes"]
     row = op_row(ws, 1) + 1
     assert ws.cell(row, column(ws, "Attribute")).value == "enterprise:manager"
@@ -226,15 +228,20 @@ def test_a_new_manager_is_shown_by_name_beside_the_account_id(tmp_path: Path) ->
     assert ws.cell(row, column(ws, "After")).value == "Old Contractor (u-9)"
 
 
-def test_only_decision_and_comment_can_be_edited(workbook: Path) -> None:
+def test_decision_and_comment_are_marked_for_the_reviewer_and_attribute_rows_collapse(
+        workbook: Path) -> None:
     ws = openpyxl.load_workbook(workbook)["Changes"]
-    assert ws.protection.sheet is True
-    assert not ws.protection.password
+    # Not protected: Excel collapses no outline on a protected sheet; every other cell is
+    # checked when the file comes back instead.
+    assert ws.protection.sheet is False
     row = op_row(ws, 3)
     editable = {ws.cell(header_row(ws), c).value for c in range(1, ws.max_column + 1)
                 if not ws.cell(row, c).protection.locked}
     assert editable == {"Decision", "Comment"}
-    assert ws.cell(row + 1, column(ws, "Decision")).protection.locked  # attribute rows: no
+    assert ws.cell(row, column(ws, "Decision")).fill.fgColor.rgb.endswith("FFF2CC")
+    assert ws.row_dimensions[row].outlineLevel == 0
+    assert ws.row_dimensions[row + 1].outlineLevel == 1 and ws.row_dimensions[row + 2].outlineLevel == 1
+    assert ws.freeze_panes == "C4"  # the header, # and Person stay in view
 
 
 def test_decision_is_a_dropdown_of_approve_and_reject(workbook: Path) -> None:
@@ -247,10 +254,10 @@ def test_decision_is_a_dropdown_of_approve_and_reject(workbook: Path) -> None:
 
 def test_every_table_is_filterable_with_a_frozen_header(workbook: Path) -> None:
     wb = openpyxl.load_workbook(workbook)
-    for name in wb.sheetnames[1:]:
+    for name in wb.sheetnames[1:-1]:
         ws = wb[name]
         start = header_row(ws)
-        assert ws.freeze_panes == f"A{start + 1}", name
+        assert ws.freeze_panes[1:] == str(start + 1), name
         assert ws.auto_filter.ref.startswith(f"A{start}:"), name
         assert all(ws.column_dimensions[x].width >= 6 for x in "ABC"), name
 
@@ -294,7 +301,8 @@ def test_no_token_or_etag_reaches_the_workbook(tmp_path: Path) -> None:
 
 def test_approve_marks_become_exactly_those_op_ids(workbook: Path) -> None:
     decide(workbook, {2: "Approve", 3: "Reject", 4: "Approve"})
-    approval = read_approvals(workbook, PLAN, approver="auditor@example.com", note="Q4 review")
+    approval = read_approvals(workbook, PLAN, approver="auditor@example.com", note="Q4 review",
+                              reconciliation=RUN)
     assert set(approval.op_ids) == {UPDATE, DISABLE}
     assert approval.plan_digest == PLAN.digest
     assert approval.approver == "auditor@example.com" and approval.note == "Q4 review"
@@ -302,18 +310,18 @@ def test_approve_marks_become_exactly_those_op_ids(workbook: Path) -> None:
 
 
 def test_an_untouched_workbook_approves_nothing(workbook: Path) -> None:
-    assert read_approvals(workbook, PLAN, approver="auditor").op_ids == ()
+    assert read_approvals(workbook, PLAN, approver="auditor", reconciliation=RUN).op_ids == ()
 
 
 def test_a_decision_typed_in_lower_case_counts(workbook: Path) -> None:
     decide(workbook, {1: " approve "})
-    assert read_approvals(workbook, PLAN, approver="auditor").op_ids == (CREATE,)
+    assert read_approvals(workbook, PLAN, approver="auditor", reconciliation=RUN).op_ids == (CREATE,)
 
 
 def test_a_decision_that_is_neither_approve_nor_reject_is_refused(workbook: Path) -> None:
     decide(workbook, {1: "Maybe"})
     with pytest.raises(PlanError, match="'Maybe' is not Approve, Reject or blank"):
-        read_approvals(workbook, PLAN, approver="auditor")
+        read_approvals(workbook, PLAN, approver="auditor", reconciliation=RUN)
 
 
 def test_a_decision_on_an_attribute_row_is_refused(workbook: Path) -> None:
@@ -321,22 +329,23 @@ def test_a_decision_on_an_attribute_row_is_refused(workbook: Path) -> None:
     ws = wb["Changes"]
     ws.cell(op_row(ws, 2) + 1, column(ws, "Decision")).value = "Approve"
     wb.save(workbook)
-    with pytest.raises(PlanError, match=r"belongs on op row 2, not on its attribute row 2\.1"):
-        read_approvals(workbook, PLAN, approver="auditor")
+    with pytest.raises(PlanError, match=r"cell H\d+ \(Decision\): Approve on line 2\.1 differs "
+                                        r"from op row 2's decision"):
+        read_approvals(workbook, PLAN, approver="auditor", reconciliation=RUN)
 
 
 def test_a_workbook_of_another_plan_is_refused(workbook: Path) -> None:
     other = Plan(PLAN.ops.iloc[:3], "f" * 64)
     with pytest.raises(PlanError, match=f"plan {PLAN.digest[:12]}, not of this plan ffffffffffff"):
-        read_approvals(workbook, other, approver="auditor")
+        read_approvals(workbook, other, approver="auditor", reconciliation=RUN)
 
 
 def test_an_edited_digest_is_refused(workbook: Path) -> None:
     wb = openpyxl.load_workbook(workbook)
-    wb["Changes"].cell(2, 4).value = "0" * 64
+    wb["Changes"].cell(2, 3).value = "0" * 64
     wb.save(workbook)
-    with pytest.raises(PlanError, match="another run"):
-        read_approvals(workbook, PLAN, approver="auditor")
+    with pytest.raises(PlanError, match=r"cell C2 \(Plan digest\) reads '0000"):
+        read_approvals(workbook, PLAN, approver="auditor", reconciliation=RUN)
 
 
 def test_an_edited_op_id_is_refused(workbook: Path) -> None:
@@ -345,8 +354,8 @@ def test_an_edited_op_id_is_refused(workbook: Path) -> None:
     ws.cell(op_row(ws, 4), column(ws, "Op id (full)")).value = "deadbeef" * 8
     ws.cell(op_row(ws, 4), column(ws, "Decision")).value = "Approve"
     wb.save(workbook)
-    with pytest.raises(PlanError, match="op id 'deadbeefdeadbeef' is not in the plan"):
-        read_approvals(workbook, PLAN, approver="auditor")
+    with pytest.raises(PlanError, match=r"cell O\d+ \(Op id \(full\)\) reads 'deadbeef"):
+        read_approvals(workbook, PLAN, approver="auditor", reconciliation=RUN)
 
 
 def test_an_added_row_is_refused(workbook: Path) -> None:
@@ -355,8 +364,8 @@ def test_an_added_row_is_refused(workbook: Path) -> None:
     source = op_row(ws, 4)
     ws.append([ws.cell(source, c).value for c in range(1, ws.max_column + 1)])
     wb.save(workbook)
-    with pytest.raises(PlanError, match=r"rows added or deleted|expected line"):
-        read_approvals(workbook, PLAN, approver="auditor")
+    with pytest.raises(PlanError, match=r"cell A\d+ \(#\): line 4 appears twice"):
+        read_approvals(workbook, PLAN, approver="auditor", reconciliation=RUN)
 
 
 def test_a_deleted_attribute_row_is_refused(workbook: Path) -> None:
@@ -364,8 +373,8 @@ def test_a_deleted_attribute_row_is_refused(workbook: Path) -> None:
     ws = wb["Changes"]
     ws.delete_rows(op_row(ws, 2) + 2)
     wb.save(workbook)
-    with pytest.raises(PlanError, match=r"expected line 2\.2"):
-        read_approvals(workbook, PLAN, approver="auditor")
+    with pytest.raises(PlanError, match=r"line 2\.2 \(enterprise:department of op 2\) is missing"):
+        read_approvals(workbook, PLAN, approver="auditor", reconciliation=RUN)
 
 
 def test_a_deleted_op_is_refused(workbook: Path) -> None:
@@ -373,13 +382,13 @@ def test_a_deleted_op_is_refused(workbook: Path) -> None:
     ws = wb["Changes"]
     ws.delete_rows(op_row(ws, 4), 2)
     wb.save(workbook)
-    with pytest.raises(PlanError, match="op 4 of the plan is missing"):
-        read_approvals(workbook, PLAN, approver="auditor")
+    with pytest.raises(PlanError, match=r"line 4 \(1 attribute of op 4\) is missing"):
+        read_approvals(workbook, PLAN, approver="auditor", reconciliation=RUN)
 
 
 def test_an_approval_needs_an_approver(workbook: Path) -> None:
     with pytest.raises(PlanError, match="approver"):
-        read_approvals(workbook, PLAN, approver="  ")
+        read_approvals(workbook, PLAN, approver="  ", reconciliation=RUN)
 
 
 @pytest.mark.slow
@@ -389,7 +398,7 @@ def test_decisions_survive_a_save_in_another_spreadsheet(workbook: Path, tmp_pat
     subprocess.run(["soffice", "--headless", "--convert-to", "xlsx:Calc MS Excel 2007 XML",
                     "--outdir", str(tmp_path / "saved"), str(workbook)],
                    check=True, capture_output=True, timeout=180)
-    approval = read_approvals(tmp_path / "saved" / workbook.name, PLAN, approver="auditor")
+    approval = read_approvals(tmp_path / "saved" / workbook.name, PLAN, approver="auditor", reconciliation=RUN)
     assert set(approval.op_ids) == {UPDATE, DISABLE}
 
 
@@ -401,33 +410,45 @@ def test_evidence_answers_who_approved_what_changed_and_whether_it_took(tmp_path
     results = pd.DataFrame({
         "op_id": [UPDATE, DISABLE], "action": ["update", "disable"],
         "category": ["drift", "leaver"], "hr_key": ["E001", "E003"], "target_id": ["u-1", "u-3"],
-        "status": ["succeeded", "succeeded"], "attempts": [1, 2], "http_status": [200, 200],
-        "error": [None, None]})
-    verification = pd.DataFrame({"op_id": [UPDATE, DISABLE], "converged": [True, True]})
+        "status": ["succeeded", "stale"], "attempts": [1, 2], "http_status": [200, 412],
+        "error": [None, "changed since the snapshot"]})
+    verification = pd.DataFrame({"op_id": [UPDATE, DISABLE], "converged": [True, False],
+                                 "verified_at": ["2026-11-15T11:00:00+00:00"] * 2})
     path = write_workbook(tmp_path / "evidence.xlsx", RUN, PLAN, approval=approval,
                           push_results=SimpleNamespace(results=results),  # a PushResult
                           verification=SimpleNamespace(results=verification))
     wb = openpyxl.load_workbook(path)
-    assert wb.sheetnames[-2:] == ["Push results", "Verification"]
+    assert wb.sheetnames[-3:] == ["Push results", "Verification", "Scope"]
     ws = wb["Push results"]
     grace = next(r for r in range(1, ws.max_row + 1)
                  if ws.cell(r, column(ws, "Person")).value == "Grace Hopper")
 
-    def cell(header: str) -> Any:
-        return ws.cell(grace, column(ws, header)).value
+    def cell(header: str, row: int = grace) -> Any:
+        return ws.cell(row, column(ws, header)).value
 
-    assert cell("Action") == "disable" and cell("Approved by") == "auditor@example.com"
-    assert cell("Approved at (UTC)") == datetime(2026, 11, 15, 10, 0)
-    assert cell("Before → after") == "active: true → false"
-    assert (cell("Status"), cell("Attempts"), cell("HTTP status")) == ("succeeded", 2, 200)
-    assert cell("Took effect") == "yes"
+    assert cell("Action") == "disable"
+    assert cell("Decision") == "Approved by auditor@example.com"
+    assert cell("Decided at (UTC)") == datetime(2026, 11, 15, 10, 0)
+    assert cell("What changes (before → after)") == "active: true → false"
+    assert (cell("Result"), cell("Attempts (HTTP status, outcome)")) == ("stale", "2")
+    assert (cell("Took effect"), cell("Verified at (UTC)")) == ("no", datetime(2026, 11, 15, 11))
+    assert ws.cell(grace, 1).fill.fgColor.rgb.endswith("F8CBAD")  # a stale row stands out
+    joiner = next(r for r in range(1, ws.max_row + 1) if cell("Action", r) == "create")
+    assert cell("Decision", joiner) == "Not decided" and cell("Result", joiner) == "not pushed"
+    assert ws.protection.sheet is True
     summary = wb["Summary"]
+    assert summary.cell(1, 1).value.endswith("evidence of approval, push and verification")
     pairs = {summary.cell(r, 1).value: summary.cell(r, 2).value
              for r in range(1, summary.max_row + 1)}
     assert pairs["Approved by"] == "auditor@example.com" and pairs["Note"] == "Q4 leavers"
+    assert pairs["stale"] == 1 and pairs["Not converged"] == 1
+    assert "Decide a whole category" not in pairs  # nothing to decide in the evidence
     changes = wb["Changes"]
+    assert changes.protection.sheet is True
     assert changes.cell(op_row(changes, 4), column(changes, "Decision")).value == "Approve"
-    assert read_approvals(path, PLAN, approver="x").op_ids == (UPDATE, DISABLE)
+    assert not changes.data_validations.dataValidation
+    with pytest.raises(PlanError, match="is an evidence workbook"):
+        read_approvals(path, PLAN, approver="x", reconciliation=RUN)
 
 
 # ---- through the CLI, on a real run folder ------------------------------------------------------

@@ -80,12 +80,20 @@ nb.show_facts({"plan digest": changes.digest[:16] + "…", "review workbook": re
 # ## Choose what to approve
 #
 # Either by category (the `approve_categories` setting), or by reading back the review
-# workbook after the auditor marked each change *Approve* or *Reject* (set
-# `approval_workbook` to its path). Only approved operations are ever sent.
+# workbook after the auditor marked each change *Approve* or *Reject*, with a comment if they
+# like (set `approval_workbook` to its path). Every cell the auditor was not meant to change is
+# checked against this plan: an edited value is refused, naming the cell. Each decision is kept
+# in approval.json — rejections and their comments too — with the workbook's sha256. Only
+# approved operations are ever sent.
 
 # %%
 if approval_workbook:
-    approval = recon.read_approvals(approval_workbook, changes, approver=approver, note=note)
+    approval = recon.read_approvals(approval_workbook, changes, approver=approver, note=note,
+                                    reconciliation=result)
+    rejected = approval.decision_table().query("decision == 'reject'")
+    if len(rejected):
+        nb.show_table(rejected[["op_id", "comment", "by", "workbook"]],
+                      caption="Rejected in the workbook")
 else:
     approval = recon.approve(changes, approver=approver, categories=approve_categories,
                              note=note, source="notebook")
@@ -155,8 +163,9 @@ nb.show_table(nb.diff_table(verification.reconciliation, nb.CHANGES),
 # %% [markdown]
 # ## Evidence workbook
 #
-# One workbook for the auditor: the plan, the approval (who, when, why), what the push did and
-# what the verification found.
+# One workbook for the auditor: the plan, every decision (who, when, why; "Rejected by … —
+# comment"), what the push did (every attempt, from the journal) and what the verification
+# found, with the time of each.
 
 # %%
 evidence = recon.write_workbook(run / "evidence.xlsx", result, changes, approval=approval,

@@ -3,6 +3,11 @@
 An approval comes from CLI rules (``--category leaver``), a notebook selection, or an auditor's
 workbook. It is refused for another plan (digest differs) or for ops the plan does not hold, so
 what is pushed is exactly what a person saw.
+
+Decisions are records (``recon.approval/2``): besides the approved ids, an approval keeps one
+``Decision`` per op a person decided — approve or reject, the comment, who, when, and the
+reviewed workbook's name and sha256 — so a rejection with "check with HR first" stays
+distinguishable from an op nobody looked at. ``recon.approval/1`` files (ids only) are still read.
 """
 
 from __future__ import annotations
@@ -19,7 +24,48 @@ from recon.core.categories import EVERY_CATEGORY
 from recon.core.plan import RISK, Plan
 from recon.errors import PlanError
 
-APPROVAL_FORMAT = "recon.approval/1"
+APPROVAL_FORMAT = "recon.approval/2"
+#: Formats read back: /1 held the approved ids only.
+APPROVAL_FORMATS = ("recon.approval/1", APPROVAL_FORMAT)
+APPROVE, REJECT = "approve", "reject"
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One person's decision on one op: approve or reject, why, who, when, and where.
+
+    ``via`` says where it was taken: ``op`` (the op's own row), ``category`` (a decision for a
+    whole category on a workbook's Summary), or ``rule`` (CLI or notebook rules).
+    """
+
+    op_id: str
+    decision: str  # APPROVE or REJECT
+    comment: str = ""
+    by: str = ""
+    at: str = ""
+    workbook: str = ""  # the reviewed workbook's file name, if any
+    workbook_sha256: str = ""
+    via: str = "op"
+
+    def to_json(self) -> dict[str, str]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Reviewed:
+    """A workbook an approval was read from: name, sha256, and who saved it last, when."""
+
+    file: str
+    sha256: str
+    saved_by: str = ""
+    saved_at: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        return dict(self.__dict__)
 
 
 @dataclass(frozen=True)
@@ -27,15 +73,29 @@ class Approval:
     plan_digest: str
     op_ids: tuple[str, ...]
     approver: str
-    approved_at: str = field(
-        default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    approved_at: str = field(default_factory=utc_now)
     note: str = ""
     source: str = "cli"
+    decisions: tuple[Decision, ...] = ()  # every recorded decision, approvals and rejections
+    reviewed: tuple[Reviewed, ...] = ()  # the workbooks the decisions were read from
 
     def to_json(self) -> dict[str, Any]:
         return {"format": APPROVAL_FORMAT, "plan_digest": self.plan_digest,
                 "op_ids": list(self.op_ids), "approver": self.approver,
-                "approved_at": self.approved_at, "note": self.note, "source": self.source}
+                "approved_at": self.approved_at, "note": self.note, "source": self.source,
+                "decisions": [d.to_json() for d in self.decisions],
+                "reviewed": [r.to_json() for r in self.reviewed]}
+
+    def decision_table(self) -> pd.DataFrame:
+        """One row per decided op: op_id, decision, comment, by, at, workbook, workbook_sha256,
+        via. An approval without recorded decisions (format /1, or built by hand) yields one
+        ``approve`` row per approved op, by the approver at the approval's time."""
+        columns = list(Decision.__dataclass_fields__)
+        if self.decisions:
+            return pd.DataFrame([d.to_json() for d in self.decisions], columns=columns)
+        return pd.DataFrame({"op_id": list(self.op_ids), "decision": APPROVE, "comment": "",
+                             "by": self.approver, "at": self.approved_at, "workbook": "",
+                             "workbook_sha256": "", "via": "rule"}, columns=columns)
 
 
 def approve(
@@ -65,7 +125,9 @@ def approve(
         chosen |= True
     chosen |= ops["category"].isin(list(categories)) | ops["action"].isin(list(actions))
     ids = tuple(ops.loc[chosen.fillna(False).astype(bool), "op_id"].astype(str))
-    return Approval(plan.digest, ids, approver.strip(), note=note, source=source)
+    at, who = utc_now(), approver.strip()
+    decisions = tuple(Decision(one, APPROVE, by=who, at=at, via="rule") for one in ids)
+    return Approval(plan.digest, ids, who, at, note=note, source=source, decisions=decisions)
 
 
 def _known(kind: str, names: list[str], known: tuple[str, ...]) -> None:

@@ -321,6 +321,19 @@ class Groups(_Model):
     chunk_size: int = Field(default=100, gt=0, description="Members per PATCH request.")
 
 
+class Review(_Model):
+    """How the review workbooks are cut so every sheet stays reviewable."""
+
+    split_by: str | None = Field(default=None, description=(
+        "One review workbook per part, for one reviewer each: `category`, or an attribute of "
+        "`attributes:` by its path or short name (`department`, `manager`: the manager's "
+        "name). Default: one workbook while the plan's ops fit one sheet, by category beyond."),
+        examples=["category", "department", "manager"])
+    max_rows_per_sheet: int = Field(default=5_000, ge=10, le=1_000_000, description=(
+        "Rows a sheet shows at most; the run folder's CSVs hold every row and the workbook "
+        "says so. Ops beyond it are decided for their whole category on the Summary."))
+
+
 class Config(_Model):
     """One YAML file per source/target pair."""
 
@@ -344,6 +357,8 @@ class Config(_Model):
     quality: Quality = Field(default=Quality(), description="The data-quality gate.")
     groups: Groups | None = Field(default=None, description=(
         "Group memberships derived from HR (none planned when absent)."))
+    review: Review = Field(default=Review(), description=(
+        "The review workbooks: split per reviewer, rows per sheet."))
     # Set by the loader, not written in the file.
     base_dir: Path = Field(default=Path("."), exclude=True)
     digest: str = Field(default="", exclude=True)
@@ -359,6 +374,17 @@ class Config(_Model):
                 return f"{self.name}, line {line}"
             parts.pop()
         return self.name
+
+    @model_validator(mode="after")
+    def _split_by_known(self) -> Config:
+        split = self.review.split_by
+        if split is None or split == "category":
+            return self
+        short = {key.rsplit(":", 1)[-1].casefold(): key for key in self.attributes}
+        if split.casefold() not in short and split not in self.attributes:
+            raise ValueError(f"review.split_by {split!r} is neither 'category' nor an attribute "
+                             f"of attributes: (e.g. {', '.join(sorted(short)[:4])})")
+        return self
 
     @field_validator("attributes")
     @classmethod

@@ -105,7 +105,9 @@ class PushResult:
 
 @dataclass(frozen=True)
 class Verification:
-    results: pd.DataFrame  # op_id, action, category, hr_key, target_id, converged, detail
+    # op_id, action, category, hr_key, target_id, converged, detail, verified_at (the fresh
+    # snapshot's time), account_id (the account read back; a create's new id)
+    results: pd.DataFrame
     reconciliation: Reconciliation
     remaining: Plan  # what a new plan would still do
 

@@ -8,7 +8,10 @@ Managers appear by name, not by account id; SCIM paths by the name an analyst kn
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
 
 import pandas as pd
 
@@ -180,3 +183,89 @@ def orphan_table(reconciliation: Reconciliation, categories: Iterable[str] = ("o
     table["target_id"] = rows["target_id"].to_numpy()
     return table.dropna(axis=1, how="all")
 
+
+
+# ---- names for ids: what a reviewer reads instead of account and group ids ------------------
+
+@dataclass(frozen=True)
+class Names:
+    """Who or what an id stands for, from a run's identities (and groups, and plan).
+
+    ``accounts``: account id → the person's name; ``users``: account id → user name;
+    ``people``: HR row → display_name and user_name; ``groups``: group id → display name;
+    ``created``: the ``bulkId:…`` reference of a create op → the name of what it creates.
+    """
+
+    accounts: pd.Series
+    users: pd.Series
+    people: pd.DataFrame
+    groups: pd.Series
+    created: dict[str, str]
+
+    @classmethod
+    def of(cls, identities: pd.DataFrame, groups: pd.DataFrame | None = None,
+           ops: pd.DataFrame | None = None) -> Names:
+        ids = identities.copy()
+        ids["hr_row"] = pd.to_numeric(ids["hr_row"], errors="coerce").astype("Int64")
+        # An account's own row (an HR row matched to it, or the account row) names it.
+        named = ids.dropna(subset=["target_id"]).drop_duplicates("target_id")
+        accounts = pd.Series(named["display_name"].astype("string").fillna(
+            named["user_name"].astype("string")).to_numpy(),
+            index=named["target_id"].astype(str).to_numpy(), dtype="string")
+        users = pd.Series(named["user_name"].astype("string").to_numpy(),
+                          index=named["target_id"].astype(str).to_numpy(), dtype="string")
+        people = ids.dropna(subset=["hr_row"]).drop_duplicates("hr_row").set_index("hr_row")[
+            ["display_name", "user_name"]].astype("string")
+        group_names = pd.Series(dtype="string")
+        if groups is not None and not groups.empty and "target_id" in groups:
+            known = groups.dropna(subset=["target_id"]).drop_duplicates("target_id")
+            group_names = pd.Series(known["group"].astype("string").to_numpy(),
+                                    index=known["target_id"].astype(str).to_numpy())
+        created: dict[str, str] = {}
+        if ops is not None and not ops.empty:
+            posts = ops[ops["method"] == "POST"]
+            rows = pd.to_numeric(posts["hr_row"], errors="coerce").astype("Int64")
+            who = rows.map(people["display_name"]).astype("string")
+            for one, match, name in zip(posts["op_id"], posts["match"].fillna(""), who,
+                                        strict=True):
+                keys = json.loads(str(match)) if match else {}
+                label = keys.get("displayName") or (None if pd.isna(name) else name) or keys.get(
+                    "userName") or str(one)[:12]
+                created[f"bulkId:{str(one)[:32]}"] = f"{label} (new)"
+        return cls(accounts, users, people, group_names, created)
+
+    @cached_property
+    def _lookup(self) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+        """The three id → name tables as dicts, for one id at a time (made on first use)."""
+        return tuple(  # type: ignore[return-value]
+            dict(zip(known.index.astype(str).tolist(), known.astype(str).tolist(), strict=True))
+            for known in (s.dropna() for s in (self.accounts, self.users, self.groups)))
+
+    def account(self, ref: str) -> str:
+        """A person's name for an account id (or the create that makes it); else the id."""
+        if ref in self.created:
+            return self.created[ref]
+        return self._lookup[0].get(ref, ref)
+
+    def member(self, ref: str) -> str:
+        """A group member as a reviewer reads it: name and user name, or the id."""
+        if ref in self.created:
+            return self.created[ref]
+        accounts, users, groups = self._lookup
+        name, user = accounts.get(ref), users.get(ref)
+        if name is None:
+            group = groups.get(ref)
+            return ref if group is None else f"group {group}"
+        return f"{name} ({user})" if user is not None and user != name else name
+
+    def group(self, ref: str) -> str:
+        """A group's display name for its id (or the create that makes it); else the id."""
+        if ref in self.created:
+            return self.created[ref].removesuffix(" (new)")
+        return self._lookup[2].get(ref, ref)
+
+    def manager(self, ref: str) -> str:
+        """A manager reference: the name beside the account id (its start, when long: the
+        name is what a reviewer reads), the id alone when unknown."""
+        name = self.account(ref)
+        return ref if name == ref else f"{name} ({ref if len(ref) <= 16 else ref[:8] + '…'})"

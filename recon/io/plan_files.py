@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
-from recon.core.approve import APPROVAL_FORMAT, Approval
+from recon.core.approve import APPROVAL_FORMAT, APPROVAL_FORMATS, Approval, Decision, Reviewed
 from recon.core.arrow import int64_array, json_strings, string_array, utf8_bytes
 from recon.core.plan import (
     JSON_COLUMNS,
@@ -161,12 +161,19 @@ def read_approval(path: str | Path) -> Approval:
         raise InputError(f"cannot read approval ({error.strerror})", file=str(file)) from error
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise InputError("not a recon approval (invalid JSON)", file=str(file)) from error
-    if not isinstance(data, dict) or data.get("format") != APPROVAL_FORMAT:
+    if not isinstance(data, dict) or data.get("format") not in APPROVAL_FORMATS:
         raise InputError(f"not a recon approval (expected format {APPROVAL_FORMAT})",
                          file=str(file))
-    return Approval(
-        plan_digest=str(data["plan_digest"]), op_ids=tuple(str(i) for i in data["op_ids"]),
-        approver=str(data.get("approver", "")), approved_at=str(data.get("approved_at", "")),
-        note=str(data.get("note", "")), source=str(data.get("source", "")),
-    )
+    try:
+        decisions = tuple(Decision(**{k: str(v) for k, v in one.items()})
+                          for one in data.get("decisions") or [])
+        reviewed = tuple(Reviewed(**{k: str(v) for k, v in one.items()})
+                         for one in data.get("reviewed") or [])
+        return Approval(
+            plan_digest=str(data["plan_digest"]), op_ids=tuple(str(i) for i in data["op_ids"]),
+            approver=str(data.get("approver", "")), approved_at=str(data.get("approved_at", "")),
+            note=str(data.get("note", "")), source=str(data.get("source", "")),
+            decisions=decisions, reviewed=reviewed)
+    except (KeyError, TypeError, AttributeError) as error:
+        raise InputError(f"not a recon approval ({error})", file=str(file)) from error
 

@@ -106,6 +106,12 @@ class _Invalid:
 
 
 @dataclass(frozen=True)
+class _Groups:
+    groups: pd.DataFrame
+    memberships: pd.DataFrame
+
+
+@dataclass(frozen=True)
 class RunFolder:
     """A run folder as ``recon reconcile --out DIR`` wrote it, shaped like a Reconciliation."""
 
@@ -113,6 +119,7 @@ class RunFolder:
     diffs: pd.DataFrame
     meta: RunMeta
     quality: _Invalid
+    groups: _Groups | None = None  # groups.csv and memberships.csv, when the run has groups
 
 
 def read_run(run_dir: str | Path) -> tuple[RunFolder, Plan]:
@@ -146,16 +153,81 @@ def read_run(run_dir: str | Path) -> tuple[RunFolder, Plan]:
     if data.get("plan_digest") not in (None, plan.digest):
         raise InputError("plan.json is not the plan of this run (meta.json names another digest)",
                          file=str(folder))
-    return RunFolder(identities, diffs, meta, _Invalid(invalid)), plan
+    groups = None
+    if (folder / "groups.csv").is_file() and (folder / "memberships.csv").is_file():
+        groups = _Groups(*(pd.read_csv(folder / name, dtype="string", keep_default_na=False,
+                                       na_values=[""])
+                           for name in ("groups.csv", "memberships.csv")))
+    return RunFolder(identities, diffs, meta, _Invalid(invalid), groups), plan
+
+
+def read_identities(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """identities.csv (and groups.csv, if any) of a run folder: the names a workbook shows."""
+    file = Path(folder) / "identities.csv"
+    if not file.is_file():
+        raise InputError("no identities.csv beside the plan: a reviewed workbook is checked "
+                         "against its run folder (the plan's people and names)", file=str(folder))
+    identities = pd.read_csv(file, dtype="string", keep_default_na=False, na_values=[""])
+    groups_file = Path(folder) / "groups.csv"
+    groups = (pd.read_csv(groups_file, dtype="string", keep_default_na=False, na_values=[""])
+              if groups_file.is_file() else None)
+    return identities, groups
 
 
 def push_results_from_journal(journal: str | Path, plan: Plan) -> pd.DataFrame:
-    """The journal's latest state of each of the plan's ops (status, attempts, http status)."""
+    """The journal's account of each of the plan's pushed ops: its latest state (status,
+    attempts, http_status, error) and its history — ``pushed_at`` (first attempt sent),
+    ``finished_at`` (last answer), ``attempt_log`` (every attempt's HTTP status and outcome,
+    so a first 412 stays visible), ``account_id`` (the account or group the op wrote; the new
+    id for a create)."""
     file = Path(journal)
     if not file.is_file():
         raise InputError("no such push journal", file=str(file))
     module = importlib.import_module("recon.io.journal")  # SQLite: only when asked for
     with module.Journal(file) as opened:
         frame: pd.DataFrame = opened.ops_frame()
-    return frame[frame["op_id"].isin(list(plan.ops["op_id"]))].reset_index(drop=True)
+        attempts: pd.DataFrame = opened.attempts_frame()
+    frame = frame[frame["op_id"].isin(list(plan.ops["op_id"]))].reset_index(drop=True)
+    attempts = attempts[attempts["op_id"].isin(list(frame["op_id"]))]
+    attempts = attempts.sort_values(["op_id", "attempt"], kind="stable")
+    http = attempts["http_status"].astype("Int64").astype("string").fillna("no answer")
+    step = attempts["attempt"].astype(str) + ": " + http + " " + attempts["outcome"].astype(str)
+    by_op = attempts.groupby("op_id", sort=False)
+    history = pd.DataFrame({
+        "pushed_at": by_op["started_at"].min(), "finished_at": by_op["ended_at"].max(),
+        "attempt_log": step.groupby(attempts["op_id"], sort=False).agg(" → ".join),
+        "resource_id": by_op["resource_id"].agg(_last_given)})
+    frame = frame.join(history, on="op_id")
+    frame["account_id"] = frame["resource_id"].fillna(frame["target_id"])
+    return frame.drop(columns=["resource_id"])
 
+
+def _last_given(values: pd.Series) -> str | None:
+    given = [str(v) for v in values.tolist() if isinstance(v, str) and v]
+    return given[-1] if given else None
+
+
+def journal_facts(journal: str | Path) -> dict[str, str]:
+    """What the evidence says about a push journal: its file, sha256, who owns it (the OS
+    account that pushed), the target, and when its runs started and ended."""
+    import hashlib
+    import pwd
+    import sqlite3
+    from contextlib import closing
+
+    file = Path(journal)
+    if not file.is_file():
+        raise InputError("no such push journal", file=str(file))
+    with closing(sqlite3.connect(f"file:{file}?mode=ro", uri=True)) as db:
+        runs = pd.read_sql_query("SELECT * FROM runs ORDER BY run_id", db)
+    digest = hashlib.sha256(file.read_bytes()).hexdigest()
+    try:
+        owner = pwd.getpwuid(file.stat().st_uid).pw_name
+    except KeyError:
+        owner = str(file.stat().st_uid)
+    targets = ", ".join(dict.fromkeys(str(t) for t in runs["target"].dropna()))
+    return {"file": file.name, "sha256": digest, "owner": owner,
+            "runs": str(len(runs)), "target": targets,
+            "started_at": str(runs["started_at"].min()) if len(runs) else "",
+            "ended_at": str(runs["ended_at"].dropna().max()) if runs["ended_at"].notna().any()
+            else ""}

@@ -1,59 +1,82 @@
-"""How the auditor workbook's cells look and stay safe: styles, text that never runs, tables.
+"""How the workbooks' cells look and stay safe: formats, text that never runs, plain tables.
 
-Every value goes through ``column_values`` or ``styled``: text that a spreadsheet would execute
-(``=``, ``+``, ``-``, ``@``, tab or CR first) or read as an error code is stored as an explicit
-string with Excel's quote prefix, so HR data never becomes a formula, even when a reviewer edits
-the cell later. Sheets are streamed in openpyxl's write-only mode: everything about a sheet's
-layout (freeze, filter, widths, protection) is set before its first row goes out.
+Workbooks are written with XlsxWriter in constant-memory mode (each row streamed to disk once
+written; a sheet's layout — widths, freeze, filter, outline — set before its rows) and read back
+with openpyxl. Every value goes through ``Book.put``: text is always written as text
+(``write_string``; the workbook is opened with ``strings_to_formulas`` off), and text that a
+spreadsheet would execute when a reviewer edits the cell (``=``, ``+``, ``-``, ``@``, tab or CR
+first) also gets Excel's quote prefix. ``RISKY_START`` and ``formula_safe`` are that one guard,
+for CSV files too.
 """
 
 from __future__ import annotations
 
 import re
-import weakref
-from collections.abc import Iterable, Sequence
-from copy import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE, Cell
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
-from openpyxl.utils import get_column_letter
+import xlsxwriter  # type: ignore[import-untyped, unused-ignore]
 
 from recon.errors import OutputError
 
 EXCEL_MAX_ROWS = 1_048_576  # rows per worksheet (Excel specifications and limits)
-
+EXCEL_MAX_TEXT = 32_767  # characters per cell
 RISKY_START = re.compile(r"^[=+\-@\t\r]")
+#: Characters XML 1.0 cannot hold (what openpyxl strips too): never written, never compared.
+ILLEGAL = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 
-THIN = Side(style="thin", color="A6A6A6")
+BLUE, GREY, RED = "#1F4E78", "#595959", "#C00000"
+STYLES: dict[str, dict[str, Any]] = {
+    "header": {"bold": True, "font_color": "#FFFFFF", "bg_color": BLUE, "text_wrap": True,
+               "valign": "vcenter", "border": 1, "border_color": "#A6A6A6"},
+    "title": {"bold": True, "font_size": 14},
+    "section": {"bold": True, "font_size": 12, "font_color": BLUE},
+    "label": {"bold": True},
+    "note": {"italic": True, "font_color": GREY},
+    "wrapnote": {"italic": True, "font_color": GREY, "text_wrap": True, "valign": "top"},
+    "op": {"bold": True},
+    "alarm": {"bold": True, "font_color": RED},
+    "bad": {"bg_color": "#F8CBAD", "font_color": "#9C0006"},
+    "good": {"font_color": "#006100"},
+    "detail": {"font_color": GREY, "bg_color": "#F2F2F2"},
+    "edit": {"bg_color": "#FFF2CC", "border": 1, "border_color": "#A6A6A6", "locked": False},
+    "detail_edit": {"bg_color": "#F2F2F2", "border": 1, "border_color": "#D9D9D9",
+                    "locked": False},
+    "center": {"align": "center"},
+    "left": {"align": "left"},
+    "date": {"num_format": "yyyy-mm-dd", "align": "left"},
+    "stamp": {"num_format": "yyyy-mm-dd hh:mm:ss", "align": "left"},
+    "count": {"num_format": "#,##0", "align": "center"},
+}
 
 
-def font(*, size: float = 11, **style: Any) -> Font:
-    """Excel's default face, named: an unnamed font falls back to a serif in other readers."""
-    return Font(name="Calibri", size=size, **style)
+def clean(text: str) -> str:
+    """Text as a cell holds it: no XML-illegal characters, at most Excel's 32,767 characters."""
+    text = ILLEGAL.sub("", text)
+    return text if len(text) <= EXCEL_MAX_TEXT else text[:EXCEL_MAX_TEXT]
 
 
+def clean_series(values: pd.Series) -> pd.Series:
+    """``clean`` over a column of text ("" for missing)."""
+    text = values.astype("string").fillna("")
+    if text.str.contains(ILLEGAL.pattern, regex=True).any():
+        text = text.str.replace(ILLEGAL.pattern, "", regex=True)
+    return text.str.slice(0, EXCEL_MAX_TEXT)
 
-HEADER_FONT = font(bold=True, color="FFFFFF")
-HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
-TITLE_FONT = font(bold=True, size=14)
-SECTION_FONT = font(bold=True, size=12, color="1F4E78")
-LABEL_FONT = font(bold=True)
-NOTE_FONT = font(italic=True, color="595959")
-OP_FONT = font(bold=True)
-ALARM_FONT = font(bold=True, color="C00000")
-DETAIL_FONT = font(color="595959")
-DETAIL_FILL = PatternFill("solid", fgColor="F2F2F2")
-EDIT_FILL = PatternFill("solid", fgColor="FFF2CC")
-EDIT_BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
-UNLOCKED = Protection(locked=False)
-WRAP_TOP = Alignment(wrap_text=True, vertical="top")
-CENTER = Alignment(horizontal="center")
+
+def formula_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text a spreadsheet would run as a formula gets Excel's quote prefix (CSV and formula
+    injection): for files written without the workbook's cells, such as CSV."""
+    def cell(value: Any) -> Any:
+        if isinstance(value, str) and RISKY_START.match(value):
+            return "'" + value
+        return value
+    return frame.map(cell)
 
 
 @dataclass(frozen=True)
@@ -66,88 +89,97 @@ class Column:
     hidden: bool = False  # kept for machines and cross-references, not for reading
 
 
-# ---- cells ------------------------------------------------------------------------------------
+class Book:
+    """An XlsxWriter workbook in constant-memory mode, with each format made once.
 
-_STYLES: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], tuple[Any, tuple[Any, ...]]]] = (
-    weakref.WeakKeyDictionary())
-
-
-def styled(ws: Any, value: Any, *, font: Font | None = None, fill: PatternFill | None = None,
-           alignment: Alignment | None = None, unlocked: bool = False,
-           border: Border | None = None, number_format: str | None = None) -> Any:
-    """A cell with a style; each combination is resolved once per workbook, then copied.
-
-    Resolving a style (hashing fonts and fills into the workbook's tables) costs far more than
-    writing the cell, and a large Changes sheet styles hundreds of thousands of cells.
+    Nothing reaches ``path`` until ``close``; ``discard`` drops a workbook half written (a
+    refused sheet), so no half file is ever left behind.
     """
-    if isinstance(value, Cell):
-        cell = value
-    elif isinstance(value, str):
-        cell = text_cell(ws, value)
-    else:
-        cell = WriteOnlyCell(ws, value)
-    parts = (font, fill, alignment, border)
-    key = (*map(id, parts), unlocked, number_format, bool(cell.quotePrefix),
-           cell.number_format if number_format is None else None)
-    known = _STYLES.setdefault(ws.parent, {})
-    if key in known:
-        cell._style = copy(known[key][0])
-        return cell
-    if font is not None:
-        cell.font = font
-    if fill is not None:
-        cell.fill = fill
-    if alignment is not None:
-        cell.alignment = alignment
-    if border is not None:
-        cell.border = border
-    if unlocked:
-        cell.protection = UNLOCKED
-    if number_format is not None:
-        cell.number_format = number_format
-    known[key] = (copy(cell._style), parts)  # the parts stay alive, so their ids stay theirs
-    return cell
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.wb = xlsxwriter.Workbook(str(path), {
+            "constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
+            "strings_to_numbers": False, "default_date_format": "yyyy-mm-dd"})
+        self._formats: dict[tuple[str, ...], Any] = {}
+
+    def format(self, *names: str, quoted: bool = False) -> Any:
+        """The format combining the named styles (None for none), optionally quote-prefixed."""
+        key = (*names, "quoted") if quoted else names
+        if not key:
+            return None
+        if key not in self._formats:
+            props: dict[str, Any] = {}
+            for name in names:
+                props.update(STYLES[name])
+            if quoted:
+                props["quote_prefix"] = True
+            self._formats[key] = self.wb.add_format(props)
+        return self._formats[key]
+
+    def sheet(self, title: str) -> Any:
+        return self.wb.add_worksheet(title)
+
+    def put(self, ws: Any, row: int, col: int, value: Any, *styles: str) -> None:
+        """One cell: text stays text, dates are dates, numbers numbers, booleans yes/no."""
+        if value is None or value is pd.NA or value is pd.NaT or (
+                isinstance(value, float) and np.isnan(value)):
+            if styles:
+                ws.write_blank(row, col, None, self.format(*styles))
+        elif isinstance(value, str):
+            text = clean(value)
+            ws.write_string(row, col, text, self.format(
+                *styles, quoted=bool(RISKY_START.match(text))))
+        elif isinstance(value, bool | np.bool_):
+            ws.write_string(row, col, "yes" if value else "no", self.format(*styles))
+        elif isinstance(value, datetime | date):
+            moment = value if isinstance(value, datetime) else datetime(
+                value.year, value.month, value.day)
+            if moment.tzinfo is not None:
+                moment = pd.Timestamp(moment).tz_convert("UTC").tz_localize(None).to_pydatetime()
+            timed = isinstance(value, datetime) and (moment.hour, moment.minute,
+                                                     moment.second) != (0, 0, 0)
+            ws.write_datetime(row, col, moment, self.format(*styles, "stamp" if timed else "date"))
+        elif isinstance(value, int | float | np.integer | np.floating):
+            ws.write_number(row, col, float(value), self.format(*styles))
+        else:
+            self.put(ws, row, col, str(value), *styles)
+
+    def text(self, ws: Any, row: int, col: int, value: str | None, *styles: str) -> None:
+        """``put`` for text already ``clean``: only the quote prefix is decided here."""
+        if not value:
+            if styles:
+                ws.write_blank(row, col, None, self.format(*styles))
+            return
+        ws.write_string(row, col, value, self.format(
+            *styles, quoted=value[0] in "=+-@\t\r"))
+
+    def close(self) -> None:
+        self.wb.close()
+
+    def discard(self) -> None:
+        """Forget the workbook: nothing is written to ``path``."""
+        for ws in self.wb.worksheets():
+            handle = getattr(ws, "row_data_fh", None)
+            if handle is not None:
+                handle.close()
+        self.wb.fileclosed = True
 
 
-def text_cell(ws: Any, text: str) -> Any:
-    """A cell that holds ``text`` as text, whatever it starts with (no formula, no error code)."""
-    cell = WriteOnlyCell(ws)
-    cell.value = ILLEGAL_CHARACTERS_RE.sub("", text)
-    if RISKY_START.match(text) or text in ERROR_CODES:
-        cell.data_type = "s"  # openpyxl made it a formula ("=...") or an error; it is text
-        cell.quotePrefix = True  # and stays text if a reviewer edits it in Excel
-    return cell
-
-
-def formula_safe(frame: pd.DataFrame) -> pd.DataFrame:
-    """Text a spreadsheet would run as a formula gets Excel's quote prefix (CSV and formula
-    injection): for files written without openpyxl's cells, such as CSV."""
-    def cell(value: Any) -> Any:
-        if isinstance(value, str) and RISKY_START.match(value):
-            return "'" + value
-        return value
-    return frame.map(cell)
-
-
-def column_values(ws: Any, values: pd.Series) -> list[Any]:
-    """Excel-ready values of one column: dates as dates, numbers as numbers, text made safe."""
+def column_values(values: pd.Series) -> list[Any]:
+    """Python values of one column, ready for ``Book.put``: dates as datetimes, numbers as
+    numbers, booleans as yes/no, text cleaned; None for a missing value."""
     if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(values):
         days = pd.to_datetime(values, utc=True).dt.tz_localize(None) if isinstance(
             values.dtype, pd.DatetimeTZDtype) else values
-        if (days.dropna() == days.dropna().dt.normalize()).all():
-            return [d.date() if not pd.isna(d) else None for d in days]
-        return [d.to_pydatetime() if not pd.isna(d) else None for d in days]
-    if pd.api.types.is_bool_dtype(values):  # a reader sees yes/no, not TRUE/FALSE or 1/0
+        return [None if pd.isna(d) else d.to_pydatetime() for d in days]
+    if pd.api.types.is_bool_dtype(values):
         return list(values.astype(object).map({True: "yes", False: "no"}).where(
             values.notna(), None))
     if pd.api.types.is_numeric_dtype(values):
         return list(values.astype(object).where(values.notna(), None))
-    text = values.astype("string").str.replace(ILLEGAL_CHARACTERS_RE, "", regex=True)
-    out: list[Any] = list(text.astype(object).where(text.notna() & (text != ""), None))
-    risky = (text.str.match(RISKY_START.pattern) | text.isin(list(ERROR_CODES))).fillna(False)
-    for position in np.flatnonzero(risky.to_numpy(dtype=bool)):
-        out[position] = text_cell(ws, str(out[position]))
-    return out
+    text = clean_series(values)
+    return list(text.astype(object).where(text != "", None))
 
 
 def width_of(header: str, values: pd.Series) -> float:
@@ -159,52 +191,65 @@ def width_of(header: str, values: pd.Series) -> float:
     return float(min(max(len(header) + 3, typical + 2, 8), 60))
 
 
-# ---- tables -----------------------------------------------------------------------------------
+def check_size(title: str, rows: int) -> None:
+    """Refuse (``OutputError``) a sheet Excel could not open: 1,048,576 rows at most."""
+    if rows > EXCEL_MAX_ROWS:
+        raise OutputError(f"the {title} sheet would need {rows:,} rows; Excel holds "
+                          f"{EXCEL_MAX_ROWS:,} per sheet")
 
-def header_cells(ws: Any, headers: Iterable[str]) -> list[Any]:
-    align = Alignment(wrap_text=True, vertical="center")
-    return [styled(ws, h, font=HEADER_FONT, fill=HEADER_FILL, alignment=align) for h in headers]
+
+def finish_table(ws: Any, columns: Sequence[Column], widths: Sequence[float], header_row: int,
+                 rows: int, *, frozen_columns: int = 0) -> None:
+    """Frozen header (and first columns), filter over the whole table, widths, landscape print
+    with the header repeated. ``header_row`` is 0-based. Called before the first row is out."""
+    check_size(ws.name, header_row + 1 + rows)
+    ws.freeze_panes(header_row + 1, frozen_columns)
+    ws.autofilter(header_row, 0, header_row + max(rows, 1), len(columns) - 1)
+    for index, (column, width) in enumerate(zip(columns, widths, strict=True)):
+        ws.set_column(index, index, width, None, {"hidden": True} if column.hidden else None)
+    ws.repeat_rows(header_row)
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+    ws.set_paper(9)  # A4
 
 
-def finish_table(ws: Any, columns: Sequence[Column], widths: Sequence[float],
-                  header_row: int, rows: int) -> None:
-    """Frozen header, filter over the whole table, widths, landscape print with repeated header.
+def header(book: Book, ws: Any, row: int, headers: Sequence[str]) -> None:
+    ws.set_row(row, 30)
+    for col, text in enumerate(headers):
+        book.put(ws, row, col, text, "header")
 
-    Refuses (``OutputError``) a table Excel could not open: a sheet holds 1,048,576 rows.
+
+def write_table(book: Book, title: str, frame: pd.DataFrame, columns: Sequence[Column],
+                note: str = "", *, max_rows: int | None = None, full_list: str = "",
+                frozen_columns: int = 0, bad: pd.Series | None = None,
+                total: int | None = None) -> None:
+    """A plain filterable sheet: a note row, the header, one row per frame row.
+
+    With ``max_rows`` a longer frame (``total`` rows, when it is cut already) shows its first
+    rows and says how many there are and which file (``full_list``) holds every one. ``bad``
+    marks rows that must stand out.
     """
-    if header_row + rows > EXCEL_MAX_ROWS:
-        raise OutputError(f"the {ws.title} sheet would need {header_row + rows:,} rows; Excel "
-                          f"holds {EXCEL_MAX_ROWS:,} per sheet")
-    last = get_column_letter(len(columns))
-    ws.freeze_panes = f"A{header_row + 1}"
-    ws.auto_filter.ref = f"A{header_row}:{last}{header_row + max(rows, 1)}"
-    for index, (column, width) in enumerate(zip(columns, widths, strict=True), 1):
-        ws.column_dimensions[get_column_letter(index)].width = width
-        ws.column_dimensions[get_column_letter(index)].hidden = column.hidden
-    ws.row_dimensions[header_row].height = 30  # room for a header that wraps
-    ws.print_title_rows = f"{header_row}:{header_row}"
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-
-
-def write_table(wb: Workbook, title: str, frame: pd.DataFrame, columns: Sequence[Column],
-                 note: str = "") -> None:
-    """A plain filterable sheet: optional note row, header row, one row per frame row."""
-    ws = wb.create_sheet(title)
-    header_row = 1
+    ws = book.sheet(title)
+    total = len(frame) if total is None else total  # a frame cut already says its full length
+    if max_rows is not None and total > max_rows:
+        frame = frame.iloc[:max_rows]
+        where = f"; every row is in {full_list}" if full_list else ""
+        note = f"{note} Showing the first {max_rows:,} of {total:,} rows{where}.".strip()
     widths = [c.width or width_of(c.header, frame[c.source]) for c in columns]
-    header_row = 2 if note else 1
-    finish_table(ws, columns, widths, header_row, len(frame))  # before the first row is out
+    header_row = 1 if note else 0
+    finish_table(ws, columns, widths, header_row, len(frame), frozen_columns=frozen_columns)
     if note:
-        ws.append([styled(ws, note, font=NOTE_FONT)])
-    ws.append(header_cells(ws, (c.header for c in columns)))
+        book.put(ws, 0, 0, note, "note")
+    header(book, ws, header_row, [c.header for c in columns])
     if frame.empty:
-        ws.append([styled(ws, "(none)", font=NOTE_FONT)])
+        book.put(ws, header_row + 1, 0, "(none)", "note")
         return
-    values = [column_values(ws, frame[c.source]) for c in columns]
-    for row in zip(*values, strict=True):
-        ws.append(row)
-
-
+    values = [column_values(frame[c.source]) for c in columns]
+    flagged = (np.zeros(len(frame), dtype=bool) if bad is None
+               else bad.reindex(frame.index).fillna(False).to_numpy(dtype=bool))
+    put = book.put
+    for offset, row in enumerate(zip(*values, strict=True)):
+        at = header_row + 1 + offset
+        style = ("bad",) if flagged[offset] else ()
+        for col, value in enumerate(row):
+            put(ws, at, col, value, *style)

@@ -1,57 +1,60 @@
-"""The Changes sheet and its way back: one numbered row per op, one row per attribute it writes.
+"""The Changes sheet: one numbered row per op, then one row per attribute (or member) it writes.
 
-The reviewer marks an op's own row Approve or Reject; ``read_approvals`` turns the marks into an
-``Approval`` bound to the plan digest printed on the sheet, and refuses a workbook that is not this
-plan's rendering (another run, an edited op id, rows added or deleted), so that what is pushed is
-exactly what the reviewer saw. Both directions build the sheet's lines with ``change_lines`` from
-the plan alone, which is what makes the comparison exact.
+Every displayed cell is derived from the plan and the run's names (``change_table``), and the
+reader (``recon.io.workbook_read``) derives the same table again to check a returned workbook
+cell by cell: what is pushed is exactly what the reviewer saw. Only Decision and Comment are
+the reviewer's. Attribute rows are an Excel outline group under their op row (they collapse),
+and their Decision cells take the op's decision too, so Approve can be filled down a range.
+
+A sheet holds at most ``max_rows`` lines (``review.max_rows_per_sheet``): a larger scope shows
+the first ops of each category that fit, and says that every op is in the run folder's CSVs
+and can be decided for its whole category on the Summary.
 """
 
 from __future__ import annotations
 
 import json
-import zipfile
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections import deque
+from collections.abc import Iterator
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.formatting.rule import FormulaRule
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
 
-from recon.core.approve import Approval
+from recon.core.categories import order_key
 from recon.core.scim import ENTERPRISE, child_path, parse_path
-from recon.errors import InputError, PlanError
-from recon.io.workbook_cells import (
-    ALARM_FONT,
-    DETAIL_FILL,
-    DETAIL_FONT,
-    EDIT_BORDER,
-    EDIT_FILL,
-    LABEL_FONT,
-    NOTE_FONT,
-    OP_FONT,
-    WRAP_TOP,
-    Column,
-    column_values,
-    finish_table,
-    header_cells,
-    styled,
-)
+from recon.core.views import Names
+from recon.io.workbook_cells import Book, Column, clean, clean_series, finish_table, header
 
 CHANGES = "Changes"
 DIGEST_LABEL = "Plan digest"
 FULL_ID = "Op id (full)"  # hidden column: the id the reader checks; "Op id" shows its start
 APPROVE, REJECT = "Approve", "Reject"
 DECISION_RULE = (
-    "Decide on each numbered op row (white, e.g. 7): choose Approve or Reject in the Decision "
-    "column. The grey rows under it (7.1, 7.2 …) show each attribute the op writes, before → "
-    "after; the op's decision covers all of them. Blank means not approved. Save the file and "
-    "return it: recon refuses it if the plan changed or rows were added, deleted or edited."
+    "Decide on each numbered op row (e.g. 7): Approve or Reject in the Decision column, and a "
+    "Comment if you like. The grey rows under it (7.1, 7.2 …) show what the op writes, "
+    "before → after; they collapse with the [–] buttons at the left, and the op's decision "
+    "covers them. Blank: not approved (a whole category can be decided on the Summary). Every "
+    "other cell is checked against the plan when the file comes back: an edited cell is refused."
 )
+
+#: The sheet's columns. The first nine fit a 1366-pixel screen; # and Person stay frozen.
+CHANGE_COLUMNS = (
+    Column("#", "number", 6), Column("Person", "person", 26),
+    Column("Category", "category", 15), Column("Action", "action", 13),
+    Column("Attribute", "attribute", 24), Column("Before", "before", 27),
+    Column("After", "after", 27), Column("Decision", "decision", 11),
+    Column("Comment", "comment", 26), Column("Risk", "risk", 9),
+    Column("HR key", "hr_key", 12), Column("User name", "user_name", 26),
+    Column("Account id", "target_id", 34), Column("Op id", "short_id", 14),
+    Column(FULL_ID, "op_id", 66, hidden=True),
+)
+HEADERS = tuple(c.header for c in CHANGE_COLUMNS)
+#: Columns the reviewer may edit; every other one is checked.
+EDITABLE = ("Decision", "Comment")
+#: Columns an attribute row leaves empty (the op row above says them once).
+OP_ONLY = ("risk", "hr_key", "user_name", "target_id", "short_id")
+HEADER_ROW = 2  # 0-based: the rule, the digest, then the header
 
 
 class PlanLike(Protocol):
@@ -61,10 +64,10 @@ class PlanLike(Protocol):
     def digest(self) -> str: ...
 
 
-# ---- Changes: one row per op, then one per attribute it writes --------------------------------
+# ---- what an op writes, as a reviewer reads it ------------------------------------------------
 
 def _show(value: Any) -> str:
-    """An attribute value as a reviewer reads it (references by their id, JSON otherwise)."""
+    """An attribute value as text (a reference by its id, JSON for anything structured)."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -116,25 +119,6 @@ def _patch_after(operations: list[dict[str, Any]], before: dict[str, Any]) -> di
     return after
 
 
-def op_changes(method: str, payload: str, before: str) -> list[tuple[str, str, str]]:
-    """(attribute, before, after) for every attribute an op writes, read from the op itself.
-
-    The op is the truth of what will be pushed, so the reviewer sees the plan's own values
-    rather than a re-derivation.
-    """
-    body = json.loads(payload) if payload else None
-    held: dict[str, Any] = json.loads(before) if before else {}
-    if method == "DELETE":
-        return [("account", "exists", "deleted")]
-    if method == "POST" and isinstance(body, dict):
-        written = sorted(_flatten_user(body), key=lambda pair: _reading_order(pair[0]))
-        return [(path, "", _show(value)) for path, value in written]
-    operations = body.get("Operations", []) if isinstance(body, dict) else []
-    after = _patch_after(operations, held)
-    keys = [*held, *(k for k in after if k not in held)]
-    return [(k, _show(held.get(k)) if k in held else "", _show(after.get(k))) for k in keys]
-
-
 def _reading_order(path: str) -> int:
     """Who the account is first (userName, externalId, name), then the rest, ``active`` last."""
     lowered = path.lower()
@@ -151,251 +135,291 @@ def label_of(path: str) -> str:
     return path
 
 
-def change_lines(plan: PlanLike) -> pd.DataFrame:
-    """The Changes sheet's rows from the plan alone: each op, then its attribute rows.
-
-    Columns ``number`` ("7" for an op row, "7.2" for its second attribute), ``is_op``, ``op_id``,
-    ``attribute``, ``before``, ``after``, ``position`` (the op's row in ``plan.ops``). The reader
-    rebuilds the same lines to check that a returned workbook is this plan's rendering.
-    """
-    ops = plan.ops
-    records: list[tuple[str, bool, str, str, str, str, int]] = []
-    columns = (ops["op_id"], ops["method"], ops["payload"].fillna(""), ops["before"].fillna(""))
-    for position, (op_id, method, payload, before) in enumerate(zip(*columns, strict=True)):
-        number = position + 1
-        changes = op_changes(str(method), str(payload), str(before))
-        summary = f"{len(changes)} attribute{'s' if len(changes) != 1 else ''}"
-        records.append((str(number), True, str(op_id), summary, "", "", position))
-        records.extend(
-            (f"{number}.{k}", False, str(op_id), label_of(attribute), old, new, position)
-            for k, (attribute, old, new) in enumerate(changes, 1)
-        )
-    return pd.DataFrame(records, columns=[
-        "number", "is_op", "op_id", "attribute", "before", "after", "position"])
+def _is_manager(label: str) -> bool:
+    return label.lower().endswith(":manager")
 
 
-def people_of(ops: pd.DataFrame, identities: pd.DataFrame) -> pd.DataFrame:
-    """Person name and user name of each op, from its HR row or (for accounts) its target id."""
-    ids = identities.copy()
-    ids["hr_row"] = pd.to_numeric(ids["hr_row"], errors="coerce").astype("Int64")
-    by_row = ids.dropna(subset=["hr_row"]).drop_duplicates("hr_row").set_index("hr_row")
-    by_target = ids[ids["hr_row"].isna()].dropna(subset=["target_id"])
-    by_target = by_target.drop_duplicates("target_id").set_index("target_id")
-    rows = pd.to_numeric(ops["hr_row"], errors="coerce").astype("Int64")
-    out = pd.DataFrame(index=ops.index)
-    for column in ("display_name", "user_name"):
-        from_row = rows.map(by_row[column]).astype("string")
-        from_target = ops["target_id"].map(by_target[column]).astype("string")
-        out[column] = from_row.fillna(from_target)
-    return out
+def op_changes(method: str, payload: str, before: str) -> list[tuple[str, str, str]]:
+    """(attribute, before, after) for every attribute a user op writes, read from the op."""
+    body = json.loads(payload) if payload else None
+    held: dict[str, Any] = json.loads(before) if before else {}
+    if method == "DELETE":
+        return [("account", "exists", "deleted")]
+    if method == "POST" and isinstance(body, dict):
+        written = sorted(_flatten_user(body), key=lambda pair: _reading_order(pair[0]))
+        return [(path, "", _show(value)) for path, value in written]
+    operations = body.get("Operations", []) if isinstance(body, dict) else []
+    after = _patch_after(operations, held)
+    keys = [*held, *(k for k in after if k not in held)]
+    return [(k, _show(held.get(k)) if k in held else "", _show(after.get(k))) for k in keys]
 
 
-def _named(lines: pd.DataFrame, side: str, identities: pd.DataFrame) -> pd.Series:
-    """Manager references with the manager's name beside the account id a reviewer cannot read."""
-    values = lines[side]
-    is_manager = lines["attribute"].str.lower().str.endswith(":manager") & (values != "")
-    if not is_manager.any():
-        return values
-    accounts = identities.dropna(subset=["target_id", "display_name"])
-    names = accounts.drop_duplicates("target_id").set_index("target_id")["display_name"]
-    named = values[is_manager].map(names).astype("string")
-    return values.mask(is_manager & named.reindex(values.index).notna(),
-                       named.reindex(values.index) + " (" + values + ")")
+def _members(action: str, payload: dict[str, Any]) -> list[str]:
+    """The member ids a group op adds or removes."""
+    found: list[str] = []
+    for operation in payload.get("Operations", []):
+        if action == "group_add":
+            found += [str(v.get("value")) for v in operation.get("value") or []
+                      if isinstance(v, dict)]
+        else:
+            parsed = parse_path(str(operation.get("path", "")))
+            if parsed.filter_value is not None:
+                found.append(parsed.filter_value)
+    return found
 
 
-CHANGE_COLUMNS = (
-    Column("#", "number", 7), Column("Category", "category", 11), Column("Action", "action", 9),
-    Column("Risk", "risk", 9), Column("Person", "person", 22), Column("HR key", "hr_key", 11),
-    Column("User name", "user_name", 26), Column("Account id", "target_id", 14),
-    Column("Attribute", "attribute", 30), Column("Before", "before", 24),
-    Column("After", "after", 24), Column("Decision", "decision", 11),
-    Column("Comment", "comment", 30), Column("Op id", "short_id", 16),
-    Column(FULL_ID, "op_id", 66, hidden=True),
-)
+def op_lines(op: dict[str, Any], names: Names) -> tuple[str, str, list[tuple[str, str, str]]]:
+    """(who, summary, [(attribute, before, after)]) of one op, names instead of ids.
+
+    ``who`` is the group's name for a group op ("" for a user op: the person comes from the
+    identities); ``summary`` fills the op row's Attribute cell ("3 attributes",
+    "dept-Security: add Ines Muñoz")."""
+    action = str(op["action"])
+    payload = json.loads(str(op["payload"])) if op["payload"] else {}
+    if action == "group_create":
+        name = str(payload.get("displayName", ""))
+        return name, f"create group {name}", [("displayName", "", name)]
+    if action in ("group_add", "group_remove"):
+        group = names.group(str(op["target_id"]))
+        members = _members(action, payload)
+        verb = "add" if action == "group_add" else "remove"
+        whom = names.account(members[0]) if len(members) == 1 else f"{len(members)} members"
+        lines = [(f"{verb} member", "", names.member(m)) if verb == "add"
+                 else (f"{verb} member", names.member(m), "") for m in members]
+        return group, f"{group}: {verb} {whom}", lines
+    changes = [(label_of(attribute), old, new) for attribute, old, new in op_changes(
+        str(op["method"]), str(op["payload"] or ""), str(op["before"] or ""))]
+    changes = [(a, names.manager(o) if o and _is_manager(a) else o,
+                names.manager(n) if n and _is_manager(a) else n) for a, o, n in changes]
+    return "", f"{len(changes)} attribute{'s' if len(changes) != 1 else ''}", changes
 
 
-def write_changes(wb: Workbook, plan: PlanLike, identities: pd.DataFrame,
-                   approved: set[str]) -> None:
-    ws = wb.create_sheet(CHANGES)
-    lines = change_lines(plan)
+# ---- which ops a sheet shows, and the table it shows -------------------------------------------
+
+class _Records:
+    """Ops as dicts, made one at a time when asked for (a scope may hold 100,000 ops)."""
+
+    def __init__(self, ops: pd.DataFrame) -> None:
+        self.columns = {str(c): ops[c].to_numpy(dtype=object) for c in ops.columns}
+
+    def __getitem__(self, position: int) -> dict[str, Any]:
+        return {name: values[position] for name, values in self.columns.items()}
+
+
+def shown_positions(ops: pd.DataFrame, names: Names, max_rows: int) -> tuple[np.ndarray, dict[
+        int, tuple[str, str, list[tuple[str, str, str]]]]]:
+    """Positions (in ``ops``) of the ops the sheet shows, and their lines.
+
+    Every op when all lines fit in ``max_rows``; otherwise each category (in display order)
+    gets an equal share of the rows, filled with its first ops in plan order."""
+    records = _Records(ops)
+    lines: dict[int, tuple[str, str, list[tuple[str, str, str]]]] = {}
+    total = 0
+    for position in range(len(ops)):
+        lines[position] = op_lines(records[position], names)
+        total += 1 + len(lines[position][2])
+        if total > max_rows:
+            break
+    if total <= max_rows:
+        return np.arange(len(ops)), lines
+    categories = sorted(dict.fromkeys(str(c) for c in ops["category"]), key=order_key)
+    queues = {c: deque(np.flatnonzero((ops["category"] == c).to_numpy(dtype=bool)).tolist())
+              for c in categories}
+    chosen: list[int] = []
+    left = max_rows
+    # First an equal share for each category, then what is left, category by category: each
+    # shows its first ops in plan order, so a reader derives the same selection.
+    shares = {c: max(max_rows // len(categories), 1) for c in categories}
+    for round_ in (0, 1):
+        for category in categories:
+            queue = queues[category]
+            used = 0
+            while queue:
+                position = queue[0]
+                one = lines.get(position) or op_lines(records[position], names)
+                size = 1 + len(one[2])
+                if size > left or (round_ == 0 and used + size > shares[category]):
+                    break
+                lines[position] = one
+                chosen.append(queue.popleft())
+                used += size
+                left -= size
+    keep = np.array(sorted(chosen), dtype=int)
+    return keep, {int(p): lines[int(p)] for p in keep}
+
+
+def change_table(plan: PlanLike, names: Names, scope: pd.Index | None = None,
+                 max_rows: int = 1_000_000) -> tuple[pd.DataFrame, int]:
+    """The Changes sheet's lines: each shown op, then its attribute rows; and how many ops the
+    scope holds. Every cell as the sheet shows it (text, "" for empty), plus ``is_op``.
+
+    ``scope`` (op ids) narrows the plan to a review part; the op number is the op's place in
+    the whole plan, so it reads the same in every part and in plan.json."""
     ops = plan.ops.reset_index(drop=True)
-    people = people_of(ops, identities).iloc[lines["position"].to_numpy()].reset_index(drop=True)
-    taken = ops.iloc[lines["position"].to_numpy()].reset_index(drop=True)
-    table = pd.DataFrame({
-        "number": lines["number"], "category": taken["category"], "action": taken["action"],
-        "risk": taken["risk"], "person": people["display_name"], "hr_key": taken["hr_key"],
-        "user_name": people["user_name"], "target_id": taken["target_id"],
-        "attribute": lines["attribute"], "before": _named(lines, "before", identities),
-        "after": _named(lines, "after", identities),
-        "short_id": lines["op_id"].str.slice(0, 12), "op_id": lines["op_id"],
-    })
-    header_row = 3
-    finish_table(ws, CHANGE_COLUMNS, [c.width or 12 for c in CHANGE_COLUMNS], header_row,
-                  len(table))
-    ws.row_dimensions[1].height = 48
-    last_letter = get_column_letter(len(CHANGE_COLUMNS) - 1)
-    ws.merged_cells.add(f"A1:{last_letter}1")
-    ws.merged_cells.add("A2:C2")
-    decision_col = get_column_letter(_column_index(CHANGE_COLUMNS, "Decision"))
-    last_row = header_row + max(len(table), 1)
-    rule = DataValidation(
-        type="list", formula1=f'"{APPROVE},{REJECT}"', allow_blank=True, showErrorMessage=True,
-        errorTitle="Decision", error=f"Choose {APPROVE}, {REJECT} or leave blank.",
-        promptTitle="Decision", prompt="Approve or Reject this op (all its attribute rows).",
-        showInputMessage=True,
-    )
-    rule.add(f"{decision_col}{header_row + 1}:{decision_col}{last_row}")
-    ws.data_validations.append(rule)
-    # Locked cells cannot be edited, but the reviewer may still filter and widen columns.
-    ws.protection.sheet = True
-    ws.protection.autoFilter = False
-    ws.protection.formatColumns = False
-    ws.protection.formatRows = False
-
-    _shade(ws, header_row + 1, last_row)
-
-    ws.append([styled(ws, DECISION_RULE, font=NOTE_FONT, alignment=WRAP_TOP)])
-    ws.append([styled(ws, DIGEST_LABEL, font=LABEL_FONT), None, None, plan.digest])
-    ws.append(header_cells(ws, (c.header for c in CHANGE_COLUMNS)))
-    columns = [column_values(ws, table[c.source]) if c.source in table
-               else [None] * len(table) for c in CHANGE_COLUMNS]
-    decision = [c.source for c in CHANGE_COLUMNS].index("decision")
-    is_op = lines["is_op"].to_numpy(dtype=bool)
-    chosen = table["op_id"].isin(list(approved)).to_numpy(dtype=bool)
-    for index, row in enumerate(zip(*columns, strict=True)):
-        if is_op[index]:  # only an op row can be edited, and only in Decision and Comment
-            choice = APPROVE if chosen[index] else None
-            row = (*row[:decision],
-                   styled(ws, choice, fill=EDIT_FILL, border=EDIT_BORDER, unlocked=True),
-                   styled(ws, None, fill=EDIT_FILL, border=EDIT_BORDER, unlocked=True),
-                   *row[decision + 2:])
-        ws.append(row)
-    if table.empty:
-        ws.append([styled(ws, "(no changes planned)", font=NOTE_FONT)])
-
-
-def _shade(ws: Any, first: int, last: int) -> None:
-    """Attribute rows grey, op rows' action and person bold, high risk red: by rule, not per cell.
-
-    Three conditional formats cost nothing per row, where styling every cell of a 100,000-person
-    run's Changes sheet would take most of the time spent writing it.
-    """
-    detail = f'ISNUMBER(FIND(".",$A{first}))'
-    end = get_column_letter(len(CHANGE_COLUMNS) - 1)
-    ws.conditional_formatting.add(
-        f"A{first}:{end}{last}", FormulaRule(formula=[detail], font=DETAIL_FONT, fill=DETAIL_FILL))
-    risk = get_column_letter(_column_index(CHANGE_COLUMNS, "Risk"))
-    ws.conditional_formatting.add(f"{risk}{first}:{risk}{last}", FormulaRule(
-        formula=[f'AND(NOT({detail}),OR(${risk}{first}="high",${risk}{first}="critical"))'],
-        font=ALARM_FONT))
-    letters = [get_column_letter(_column_index(CHANGE_COLUMNS, h)) for h in ("Action", "Person")]
-    bold = " ".join(f"{col}{first}:{col}{last}" for col in letters)
-    ws.conditional_formatting.add(bold, FormulaRule(formula=[f"NOT({detail})"], font=OP_FONT))
-
-
-def _column_index(columns: Sequence[Column], header: str) -> int:
-    return next(i for i, c in enumerate(columns, 1) if c.header == header)
-
-
-# ---- reading the decisions back ---------------------------------------------------------------
-
-def read_approvals(path: str | Path, plan: PlanLike, *, approver: str, note: str = "") -> Approval:
-    """The ops marked Approve on the Changes sheet, as an approval bound to ``plan``.
-
-    Rule (printed above the sheet): the decision is taken on an op's own numbered row and covers
-    all its attribute rows. The workbook is refused (``PlanError``, naming what differs) unless it
-    shows exactly this plan: same digest, the same ops and attribute rows, nothing added, removed
-    or edited. A decision on an attribute row or a value other than Approve/Reject/blank is
-    refused too, because guessing what a reviewer meant is not an approval.
-    """
-    from openpyxl import load_workbook
-
-    if not approver.strip():
-        raise PlanError("an approval needs the approver's name")
-    file = Path(path)
-    try:
-        wb = load_workbook(file, read_only=True, data_only=False)
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
-        raise InputError(f"cannot read workbook ({error})", file=str(file)) from error
-    try:
-        if CHANGES not in wb.sheetnames:
-            raise PlanError(f"{file.name} has no {CHANGES} sheet: not a recon review workbook")
-        rows = list(wb[CHANGES].iter_rows(values_only=True))
-    finally:
-        wb.close()
-    found = _read_changes(rows, file.name)
-    if found.digest != plan.digest:
-        raise PlanError(
-            f"{file.name} is the workbook of plan {found.digest[:12]}, not of this plan "
-            f"{plan.digest[:12]} (another run): review the current workbook")
-    _check_lines(found.lines, change_lines(plan), file.name)
-    chosen = set(found.approved)
-    ordered = tuple(str(i) for i in plan.ops["op_id"] if i in chosen)
-    return Approval(plan.digest, ordered, approver.strip(), note=note,
-                    source=f"workbook:{file.name}")
-
-
-@dataclass(frozen=True)
-class _Returned:
-    digest: str
-    lines: pd.DataFrame  # excel_row, number, op_id, attribute
-    approved: list[str]
+    numbers = np.arange(1, len(ops) + 1)
+    posts = ops["method"].to_numpy() == "POST"
+    creates = {f"bulkId:{str(one)[:32]}": f"(made by op {n})"
+               for n, one in zip(numbers[posts], ops["op_id"][posts], strict=True)}
+    if scope is not None:
+        inside = ops["op_id"].isin(scope).to_numpy(dtype=bool)
+        ops, numbers = ops[inside].reset_index(drop=True), numbers[inside]
+    positions, lines = shown_positions(ops, names, max_rows)
+    rows = pd.to_numeric(ops["hr_row"], errors="coerce").astype("Int64")
+    person = rows.map(names.people["display_name"]).astype("string").fillna(
+        ops["target_id"].astype("string").map(names.accounts).astype("string"))
+    user = rows.map(names.people["user_name"]).astype("string").fillna(
+        ops["target_id"].astype("string").map(names.users).astype("string"))
+    records: list[tuple[Any, ...]] = []
+    ops_at = _Records(ops)
+    for position in positions.tolist():
+        op = ops_at[position]
+        who, summary, changes = lines[position]
+        number = int(numbers[position])
+        shown_person = who or _text(person.iat[position])
+        op_id, category, action = str(op["op_id"]), str(op["category"]), str(op["action"])
+        records.append((str(number), True, shown_person, category, action, summary, "", "",
+                        _text(op["risk"]), _text(op["hr_key"]), _text(user.iat[position]),
+                        creates.get(_text(op["target_id"]), _text(op["target_id"])), op_id[:12],
+                        op_id))
+        records.extend((f"{number}.{k}", False, shown_person, category, action, attribute,
+                        old, new, "", "", "", "", "", op_id)
+                       for k, (attribute, old, new) in enumerate(changes, 1))
+    table = pd.DataFrame(records, columns=[
+        "number", "is_op", "person", "category", "action", "attribute", "before", "after",
+        "risk", "hr_key", "user_name", "target_id", "short_id", "op_id"])
+    for column in table.columns:
+        if column != "is_op":
+            table[column] = clean_series(table[column].astype(object).map(str)).astype(object)
+    return table, len(ops)
 
 
 def _text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
+    return "" if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(
+        value)) else str(value)
 
 
-def _read_changes(rows: list[tuple[Any, ...]], name: str) -> _Returned:
-    """Locate the digest and the header by their labels, then read every line below them."""
-    digest = next((next((_text(v) for v in r[1:] if _text(v)), "") for r in rows[:10]
-                   if r and _text(r[0]) == DIGEST_LABEL), "")
-    headers = [c.header for c in CHANGE_COLUMNS]
-    start = next((i for i, r in enumerate(rows[:10]) if [_text(v) for v in r[:len(headers)]]
-                  == headers), None)
-    if not digest or start is None:
-        raise PlanError(f"{name}: the {CHANGES} sheet lost its plan digest or header row")
-    at = {h: i for i, h in enumerate(headers)}
-    records: list[tuple[int, str, str, str]] = []
-    approved: list[str] = []
-    for offset, row in enumerate(rows[start + 1:], start + 2):
-        cells = [_text(row[i]) if i < len(row) else "" for i in range(len(headers))]
-        if not any(cells) or cells[0] == "(no changes planned)":
-            continue
-        number, op_id = cells[at["#"]], cells[at[FULL_ID]]
-        decision = cells[at["Decision"]].casefold()
-        records.append((offset, number, op_id, cells[at["Attribute"]]))
-        if decision not in ("", APPROVE.casefold(), REJECT.casefold()):
-            raise PlanError(f"{name} row {offset}: Decision {cells[at['Decision']]!r} is not "
-                            f"{APPROVE}, {REJECT} or blank")
-        if decision and "." in number:
-            raise PlanError(f"{name} row {offset}: a decision belongs on op row "
-                            f"{number.split('.')[0]}, not on its attribute row {number}")
-        if decision == APPROVE.casefold():
-            approved.append(op_id)
-    lines = pd.DataFrame(records, columns=["excel_row", "number", "op_id", "attribute"])
-    return _Returned(digest, lines, approved)
+# ---- writing ----------------------------------------------------------------------------------
+
+def write_changes(book: Book, plan: PlanLike, table: pd.DataFrame, scope_ops: int, *,
+                  decisions: pd.DataFrame | None = None, evidence: bool = False,
+                  full_list: str = "") -> None:
+    """The Changes sheet from ``change_table``'s lines.
+
+    ``decisions`` (op_id → decision "approve"/"reject", comment) pre-fills Decision and Comment:
+    an evidence workbook shows what was decided, locked."""
+    ws = book.sheet(CHANGES)
+    shown_ops = int(table["is_op"].sum())
+    finish_table(ws, CHANGE_COLUMNS, [c.width or 12 for c in CHANGE_COLUMNS], HEADER_ROW,
+                 len(table), frozen_columns=2)
+    ws.outline_settings(True, False, True, False)  # the [–] button on the op row, above
+    rule = DECISION_RULE
+    if shown_ops < scope_ops:
+        rule += (f" This sheet shows {shown_ops:,} of the {scope_ops:,} ops of this workbook "
+                 f"(the first of each category); every op is in {full_list or 'plan.json'}; "
+                 "decide the others for their whole category on the Summary.")
+    if evidence:
+        rule = ("Evidence: each op as it was reviewed, with the decision recorded in the "
+                "approval. Nothing here can be edited; the Push results sheet says what the "
+                "push did and whether the change took effect.")
+    ws.set_row(0, 62)
+    ws.merge_range(0, 0, 0, 8, rule, book.format("wrapnote"))
+    book.put(ws, 1, 0, DIGEST_LABEL, "label")
+    ws.merge_range(1, 2, 1, 6, plan.digest, book.format("left"))
+    header(book, ws, HEADER_ROW, HEADERS)
+    if table.empty:
+        book.put(ws, HEADER_ROW + 1, 0, "(no changes planned)", "note")
+        return
+    decided: dict[str, tuple[str, str]] = {}
+    if decisions is not None and not decisions.empty:
+        latest = decisions.drop_duplicates("op_id", keep="last")
+        decided = {str(i): (APPROVE if d == "approve" else REJECT, clean(str(c or "")))
+                   for i, d, c in zip(latest["op_id"], latest["decision"], latest["comment"],
+                                      strict=True)}
+    if not evidence:
+        last = HEADER_ROW + len(table)
+        column = HEADERS.index("Decision")
+        ws.data_validation(HEADER_ROW + 1, column, last, column, {
+            "validate": "list", "source": [APPROVE, REJECT], "ignore_blank": True,
+            "error_title": "Decision", "error_message": f"Choose {APPROVE}, {REJECT} or blank.",
+            "input_title": "Decision", "input_message": "Approve or Reject this op."})
+    else:
+        ws.protect("", {"autofilter": True, "format_columns": True, "sort": False})
+    _rows(book, ws, table, decided, evidence)
 
 
-def _check_lines(found: pd.DataFrame, expected: pd.DataFrame, name: str) -> None:
-    """Refuse unless the returned lines are the plan's lines, naming the first difference."""
-    plan_ids = set(expected["op_id"])
-    strangers = found[~found["op_id"].isin(list(plan_ids))]
-    if not strangers.empty:
-        first = strangers.iloc[0]
-        raise PlanError(f"{name} row {first['excel_row']}: op id {first['op_id'][:16]!r} is not "
-                        f"in the plan (edited or added row)")
-    missing = plan_ids - set(found["op_id"])
-    if missing:
-        number = expected.loc[expected["op_id"].isin(list(missing)), "number"].iloc[0]
-        raise PlanError(f"{name}: op {number} of the plan is missing from the workbook "
-                        f"({len(missing)} op(s) deleted)")
-    got = list(zip(found["number"], found["op_id"], found["attribute"], strict=True))
-    want = list(zip(expected["number"], expected["op_id"], expected["attribute"], strict=True))
-    for index, (one, other) in enumerate(zip(got, want, strict=False)):
-        if one != other:
-            raise PlanError(f"{name} row {found['excel_row'].iat[index]}: expected line "
-                            f"{other[0]} ({other[2]}) of the plan, found {one[0]} ({one[2]})")
-    if len(got) != len(want):
-        raise PlanError(f"{name}: {len(got)} change rows where the plan has {len(want)} "
-                        f"(rows added or deleted)")
+def _rows(book: Book, ws: Any, table: pd.DataFrame, decided: dict[str, tuple[str, str]],
+          evidence: bool) -> None:
+    columns = [table[c.source].tolist() if c.source in table else None for c in CHANGE_COLUMNS]
+    is_op = table["is_op"].to_numpy(dtype=bool)
+    ids = table["op_id"].tolist()
+    decision_at, comment_at = HEADERS.index("Decision"), HEADERS.index("Comment")
+    risk_at = HEADERS.index("Risk")
+    bold = {HEADERS.index("Person"), HEADERS.index("Action"), 0}
+    put = book.text  # the table's text is clean already
+    detail = book.format("detail")
+    edit, detail_edit = ("edit",) if not evidence else (), ("detail_edit",) if not evidence else (
+        "detail",)
+    for index in range(len(table)):
+        at = HEADER_ROW + 1 + index
+        chosen, comment = decided.get(ids[index], (None, None))
+        if is_op[index]:
+            for col, values in enumerate(columns):
+                if col == decision_at:
+                    put(ws, at, col, chosen, *edit)
+                elif col == comment_at:
+                    put(ws, at, col, comment or None, *edit)
+                elif values is not None:
+                    value = values[index] or None
+                    style = ("op",) if col in bold else ()
+                    if col == risk_at and value in ("high", "critical"):
+                        style = ("alarm",)
+                    put(ws, at, col, value, *style)
+        else:  # grey up to the last visible column, not across the whole row
+            ws.set_row(at, None, None, {"level": 1})
+            for col, values in enumerate(columns[:-1]):
+                if col == decision_at:
+                    put(ws, at, col, chosen if evidence else None, *detail_edit)
+                else:
+                    text = values[index] if values is not None else None
+                    if text:
+                        put(ws, at, col, text, "detail")
+                    else:
+                        ws.write_blank(at, col, None, detail)
+            put(ws, at, len(columns) - 1, ids[index])
+
+
+# ---- the scope: which ops a workbook decides (a hidden sheet the reader checks) ---------------
+
+SCOPE = "Scope"
+REVIEW_KIND, EVIDENCE_KIND = "recon review workbook", "recon evidence workbook"
+WHOLE_PLAN = "the whole plan"
+SCOPE_IDS_PER_CELL = 400
+
+
+def scope_digest(op_ids: list[str]) -> str:
+    import hashlib
+
+    return hashlib.sha256("\n".join(op_ids).encode("utf-8")).hexdigest()
+
+
+def write_scope(book: Book, plan: PlanLike, part: str, op_ids: list[str] | None, max_rows: int,
+                *, evidence: bool) -> None:
+    """What the reader needs besides the plan: the kind of workbook, the plan digest, the rows a
+    sheet shows at most, and the op ids of this part (none listed: the whole plan)."""
+    ws = book.sheet(SCOPE)
+    ws.hide()
+    ws.set_column(0, 0, 22)
+    ws.set_column(1, 1, 70)
+    ids = op_ids or []
+    facts = [("Workbook", EVIDENCE_KIND if evidence else REVIEW_KIND),
+             (DIGEST_LABEL, plan.digest), ("Rows per sheet", str(max_rows)),
+             ("Part", part if op_ids is not None else WHOLE_PLAN),
+             ("Scope digest", scope_digest(ids) if op_ids is not None else "")]
+    for row, (label, value) in enumerate(facts):
+        book.put(ws, row, 0, label, "label")
+        book.put(ws, row, 1, value)
+    book.put(ws, len(facts) + 1, 0, "Op ids", "header")
+    # 400 ids to a cell (a cell holds 32,767 characters): a 100,000-op part is 250 cells.
+    for offset, start in enumerate(range(0, len(ids), SCOPE_IDS_PER_CELL), len(facts) + 2):
+        ws.write_string(offset, 0, " ".join(ids[start:start + SCOPE_IDS_PER_CELL]))
+    ws.protect("", {})

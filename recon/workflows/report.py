@@ -17,7 +17,7 @@ from recon.io.config_file import load_config
 from recon.io.hr import read_hr
 from recon.io.plan_files import read_approval, read_plan, write_approval
 from recon.io.quality_report import write_quality
-from recon.io.run import push_results_from_journal, read_run
+from recon.io.run import journal_facts, push_results_from_journal, read_identities, read_run
 from recon.io.workbook import read_approvals, write_workbook
 
 REVIEW_FILE = "report.xlsx"  # written by reconcile, reviewed and marked by people
@@ -46,19 +46,30 @@ def report_command(run_dir: str | Path, journal: str | Path | None = None, *,
     if approval or approval_file.is_file():
         approved = read_approval(approval_file)
         check_approval(plan, approved)
+    if journal is None and (folder / "journal.sqlite").is_file():
+        journal = folder / "journal.sqlite"
     results = push_results_from_journal(journal, plan) if journal else None
+    facts = journal_facts(journal) if journal else None
     verification_file = folder / "verification.csv"
     checked = (pd.read_csv(verification_file, dtype={"op_id": "string"})
                if verification_file.is_file() else None)
     return write_workbook(target, run, plan, approval=approved, push_results=results,
-                          verification=checked)
+                          verification=checked, journal=facts)
 
 
-def approve_from_workbook(plan_file: str | Path, workbook: str | Path, *, approver: str,
-                          out: str | Path, note: str = "") -> Approval:
-    """``recon approve --plan PLAN --workbook FILE --approver NAME --out APPROVAL``."""
+def approve_from_workbook(plan_file: str | Path, workbook: str | Path | list[Path], *,
+                          approver: str, out: str | Path, note: str = "") -> Approval:
+    """``recon approve --plan PLAN --workbook FILE [--workbook FILE …] --approver NAME --out
+    APPROVAL``: the names the workbooks show are checked against the run folder of the plan
+    (identities.csv beside plan.json). A folder stands for every workbook in it."""
     plan = read_plan(plan_file)
-    approval = read_approvals(workbook, plan, approver=approver, note=note)
+    identities, groups = read_identities(Path(plan_file).parent)
+    given = workbook if isinstance(workbook, list) else [Path(workbook)]
+    files: list[Path] = []
+    for one in given:
+        files += sorted(one.glob("*.xlsx")) if one.is_dir() else [one]
+    approval = read_approvals(files, plan, approver=approver, identities=identities,
+                              groups=groups, note=note)
     check_approval(plan, approval)
     write_approval(approval, Path(out))
     return approval

@@ -120,6 +120,7 @@ def verify(
     for op in approved.itertuples(index=False):
         payload = json.loads(str(op.payload)) if op.payload else {}
         detail = ""
+        account = op.target_id
         if str(op.action).startswith("group_"):
             detail = groups.detail(dict(zip(approved.columns, op, strict=True)))
         elif op.action == "create":
@@ -127,6 +128,7 @@ def verify(
             resource = by_user.get(normalized("userName", match.get("userName")) or "")
             detail = "no account with this userName" if resource is None else _create_holds(
                 resource, payload)
+            account = None if resource is None else resource.get("id")
         elif op.action == "delete":
             detail = "the account still exists" if op.target_id in by_id else ""
         else:
@@ -135,9 +137,10 @@ def verify(
                 resource, payload)
         rows.append({"op_id": op.op_id, "action": op.action, "category": op.category,
                      "hr_key": op.hr_key, "target_id": op.target_id,
-                     "converged": detail == "", "detail": detail})
+                     "converged": detail == "", "detail": detail,
+                     "verified_at": fresh.taken_at, "account_id": account})
     results = pd.DataFrame(rows, columns=["op_id", "action", "category", "hr_key", "target_id",
-                                          "converged", "detail"])
+                                          "converged", "detail", "verified_at", "account_id"])
     results["converged"] = results["converged"].astype(bool)
     again = reconcile(config, target=fresh, as_of=the_plan.as_of)
     return Verification(results, again, plan(again, config))
