@@ -69,7 +69,8 @@ def tenant(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningGraph]:
         # A leaver matched by e-mail only: the account has no employeeId.
         add(id="u-carol", userPrincipalName="carol@contoso.com", displayName="Carol Cole",
             givenName="Carol", surname="Cole", department="Sales", manager="u-alice")
-        # A rehire whose disabled account carries another employeeId.
+        # A rehire matched by e-mail whose disabled account carries another employeeId: recon
+        # never writes over an identity (issue 15), so a person decides (a conflict).
         add(id="u-dan", userPrincipalName="dan@contoso.com", employeeId="9999",
             accountEnabled=False, displayName="Dan Dale", givenName="Dan", surname="Dale",
             department="Sales", manager="u-alice")
@@ -113,6 +114,10 @@ def config_for(graph: RunningGraph, folder: Path) -> Config:
     return parse_config(yaml.safe_load(yaml.safe_dump(data)), base_dir=folder)
 
 
+def reasons_of(result: Any) -> dict[str, str]:
+    return by_key(result.identities.dropna(subset=["hr_key"]), "reason")
+
+
 def by_key(frame: Any, column: str = "status") -> dict[str, str]:
     return dict(zip(frame["hr_key"].astype(str), frame[column].astype(str), strict=True))
 
@@ -128,8 +133,9 @@ def test_only_the_matching_attribute_moves_a_record(tenant: RunningGraph,
     first = reconcile(config)
     categories = by_key(first.identities.dropna(subset=["hr_key"]), "category")
     assert categories == {"1001": "in_sync", "1002": "joiner", "1003": "leaver",
-                          "1004": "rehire", "1005": "drift", "1006": "drift",
+                          "1004": "conflict", "1005": "drift", "1006": "drift",
                           "1007": "joiner", "1008": "in_sync"}
+    assert "account holds externalId 9999, HR says 1004" in reasons_of(first)["1004"]
     reasons = by_key(first.identities.dropna(subset=["hr_key"]), "reason")
     assert "synced from on-premises AD" in reasons["1005"]
     # Hank's UPN (generated) and mail (not written by the app) differ from HR: not drift.
@@ -140,18 +146,19 @@ def test_only_the_matching_attribute_moves_a_record(tenant: RunningGraph,
     pushed = push(the_plan, approval, config, journal, desired=first.desired, progress=False)
 
     statuses = by_key(pushed.results)
-    assert statuses == {"1002": "succeeded", "1003": "link_needed", "1004": "link_needed",
+    assert statuses == {"1002": "succeeded", "1003": "link_needed",
                         "1005": "skipped", "1006": "succeeded", "1007": "succeeded"}
     assert "link needed" in by_key(pushed.results, "error")["1003"]
     assert pushed.manager_records == 1  # Alice restated first: the job had never processed her
     sent = [op["data"]["externalId"] for p in tenant.state.bulk_payloads
             for op in p["Operations"]]
     assert sent[0] == "1001" and {"1003", "1004", "1005"}.isdisjoint(sent)
+    assert tenant.state.users["u-dan"]["employeeId"] == "9999"  # left as it is
     assert tenant.state.users["u-carol"]["accountEnabled"] is True  # never "succeeded"
 
     check = verify_inbound(the_plan, entra, journal, desired=first.desired, progress=False)
     states = by_key(check.results, "state")
-    assert states == {"1002": "converged", "1003": "link_needed", "1004": "link_needed",
+    assert states == {"1002": "converged", "1003": "link_needed",
                       "1005": "skipped", "1006": "converged", "1007": "converged"}
     new_bob = tenant.state.by_employee_id("1002")
     assert new_bob is not None and new_bob["manager"] == "u-alice"  # resolved: Alice processed
@@ -159,22 +166,20 @@ def test_only_the_matching_attribute_moves_a_record(tenant: RunningGraph,
         new_bob["userPrincipalName"] != "bob@contoso.com"  # generated, and still converged
 
     links = link_plan(the_plan, pushed, entra, desired=first.desired)
-    assert list(links.ops["action"]) == ["link", "link"]
-    assert by_key(links.ops, "before") == {"1003": '{"externalId":null}',
-                                           "1004": '{"externalId":"9999"}'}
+    assert list(links.ops["action"]) == ["link"]
+    assert by_key(links.ops, "before") == {"1003": '{"externalId":null}'}
     linked = push(links, approve(links, approver="Ines Auditor", everything=True), config,
                   journal, desired=first.desired, progress=False)
     assert set(linked.results["status"]) == {"succeeded"}
     assert tenant.state.users["u-carol"]["employeeId"] == "1003"
-    assert tenant.state.users["u-dan"]["employeeId"] == "1004"
+    assert tenant.state.users["u-dan"]["employeeId"] == "9999"
     linked_check = verify_inbound(links, entra, journal, desired=first.desired, progress=False)
     assert set(linked_check.results["state"]) == {"converged"}
 
     again = push(the_plan, approval, config, journal, desired=first.desired, progress=False)
     assert by_key(again.results)["1003"] == "succeeded"
-    assert by_key(again.results)["1004"] == "succeeded"
     assert tenant.state.users["u-carol"]["accountEnabled"] is False
-    assert tenant.state.users["u-dan"]["accountEnabled"] is True
+    assert tenant.state.users["u-dan"]["accountEnabled"] is False  # a person decides first
 
     # No duplicate account, ever: two joiners created, nobody else.
     assert len(tenant.state.users) == users_before + 2
@@ -183,15 +188,16 @@ def test_only_the_matching_attribute_moves_a_record(tenant: RunningGraph,
 
     final = verify_inbound(the_plan, entra, journal, desired=first.desired, progress=False)
     converged = set(final.results.loc[final.results["state"] == "converged", "hr_key"])
-    assert converged == {"1002", "1003", "1004", "1006", "1007"}
+    assert converged == {"1002", "1003", "1006", "1007"}
     assert final.converged  # the synced user is reported apart (skipped), with its reason
     shown = {key for key, user in ((k, tenant.state.by_employee_id(k)) for k in
-                                   ("1002", "1003", "1004", "1005", "1006", "1007"))
+                                   ("1002", "1003", "1005", "1006", "1007"))
              if user is not None and user.get("department") == "Sales"
              and user["accountEnabled"] is (key != "1003")}
     assert len(converged) == len(shown)
     second = reconcile(config)
-    assert set(second.identities["category"].dropna()) <= {"in_sync", "departed", "drift"}
+    assert set(second.identities["category"].dropna()) <= {"in_sync", "departed", "drift",
+                                                            "conflict"}
     assert by_key(second.identities.dropna(subset=["hr_key"]), "category")["1005"] == "drift"
 
 
