@@ -1,17 +1,19 @@
 """Target snapshots: SCIM User resources as the target returned them, from or to files.
 
-A file may hold a SCIM ListResponse, a plain JSON list of users, JSON lines, or a snapshot
-written by ``recon snapshot`` (``{"format": "recon.snapshot/1", ...}``).
+A file may hold JSON lines (one user a line), a SCIM ListResponse, a plain JSON list of users,
+a snapshot written by ``recon snapshot`` (``{"format": "recon.snapshot/1", ...}``, with groups),
+a Microsoft Graph ``/users`` export (mapped to SCIM users), or several pages of a listing
+(``recon.io.snapshot_documents`` says which forms).
 
 Digest: a snapshot read from a file (any of these formats) has ``digest`` = sha256 of the file's
 bytes, so an auditor can check it with ``sha256sum`` (``recon.core.snapshot``).
 
-JSON lines (one user object per line, at least two lines) are read columnar: pyarrow parses the
-file into ``Snapshot.users``, a struct array with one row per user, and no Python dict is made.
-``Snapshot.resources`` is then built only when something asks for it, by re-reading the file
-(which must still have the digest's bytes) the same way as any other file. Anything pyarrow
-cannot read exactly as one object per line, or whose users fail a check, is read the general
-way (orjson, then json for the wording of errors), so every error message stays the same.
+Every form is read columnar when it can be: pyarrow parses the users into ``Snapshot.users``, a
+struct array with one row per user, and no Python dict is made (JSON lines directly; documents
+and pages after msgspec has cut them into one byte slice per user). ``Snapshot.resources`` is
+then built only when something asks for it, by re-reading the file (which must still have the
+digest's bytes) the general way. Anything the columnar readers are not sure of is read the
+general way (orjson, then json for the wording of errors), so every error message stays the same.
 """
 
 from __future__ import annotations
@@ -23,18 +25,28 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import orjson
-import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
-import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
-import pyarrow.json as pa_json  # type: ignore[import-untyped, unused-ignore]
 
 from recon.core.scim import LIST_RESPONSE
 from recon.core.snapshot import Snapshot
 from recon.errors import InputError
+from recon.io.json_columns import SAMPLE_SIZE, object_lines_table
+from recon.io.snapshot_documents import (
+    NOT_A_DOCUMENT,
+    SNAPSHOT_FORMAT,
+    ColumnarPages,
+    page_kind,
+    parse_documents,
+    read_columnar,
+    read_pages,
+    struct_ids_valid,
+)
 
-SNAPSHOT_FORMAT = "recon.snapshot/1"
+__all__ = ["LIST_RESPONSE", "SNAPSHOT_FORMAT", "read_snapshot", "snapshot_document",
+           "write_snapshot"]
+
 JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
+_SAMPLE_SIZE = SAMPLE_SIZE  # the first bytes whose types pyarrow is told (tests shrink it)
 
 
 def snapshot_document(snapshot: Snapshot) -> dict[str, Any]:
@@ -68,21 +80,24 @@ def write_snapshot(snapshot: Snapshot, path: Path) -> None:
             out.write(orjson.dumps(user, option=orjson.OPT_APPEND_NEWLINE))
 
 
-def _users_of(data: Any, name: str) -> tuple[list[Any], list[dict[str, Any]] | None]:
+def _users_of(data: Any, name: str
+              ) -> tuple[dict[str, Any], list[Any], list[dict[str, Any]] | None]:
+    """(the header, the users, the groups) of one parsed document."""
     if isinstance(data, list):
-        return data, None
+        pages = read_pages(data, name)  # a JSON array of pages
+        if pages is not None:
+            return pages.header, pages.users, pages.groups
+        return {}, data, None
     if isinstance(data, dict):
-        if data.get("format") == SNAPSHOT_FORMAT or LIST_RESPONSE in data.get("schemas", []):
-            resources = data.get("Resources", data.get("resources", []))
-            groups = data.get("groups")
-            if not isinstance(resources, list):
-                raise InputError("not a SCIM snapshot ('Resources' is not a list)", file=name)
-            return resources, groups if isinstance(groups, list) else None
+        if page_kind(data) is not None:
+            pages = read_pages([data], name)
+            assert pages is not None
+            return pages.header, pages.users, pages.groups
         if "userName" in data or "id" in data:
-            return [data], None
+            return data, [data], None
     raise InputError(
-        "not a SCIM snapshot (expected a ListResponse, a list of users, or JSON lines)",
-        file=name)
+        "not a SCIM snapshot (expected a ListResponse, a list of users, a Graph /users export, "
+        "or JSON lines)", file=name)
 
 
 def _parse_fast(raw: bytes) -> tuple[Any, list[Any] | None] | None:
@@ -108,14 +123,26 @@ def _read_bytes(file: Path) -> bytes:
         raise InputError(f"cannot read snapshot ({error.strerror})", file=str(file)) from error
 
 
-def _parse(raw: bytes, name: str) -> tuple[Any, list[Any], list[dict[str, Any]] | None]:
-    """(the document or None, its users, its groups): orjson when it can, else json."""
+def _parse(raw: bytes, name: str
+           ) -> tuple[dict[str, Any], list[Any], list[dict[str, Any]] | None]:
+    """(the header, the users, the groups): orjson when it can, else json.
+
+    Lines or concatenated documents whose first is a page are the pages of one listing."""
     fast = _parse_fast(raw)
     if fast is None:
+        documents = parse_documents(raw, name)
+        if documents is not None and page_kind(documents[0]) is not None:
+            pages = read_pages(documents, name)
+            assert pages is not None
+            return pages.header, pages.users, pages.groups
         return _parse_slow(raw, name)
     data, lines = fast
-    users, groups = (lines, None) if lines is not None else _users_of(data, name)
-    return data, users, groups
+    if lines is None:
+        return _users_of(data, name)
+    pages = read_pages(lines, name)
+    if pages is not None:
+        return pages.header, pages.users, pages.groups
+    return {}, lines, None
 
 
 def read_snapshot(path: str | Path) -> Snapshot:
@@ -126,13 +153,15 @@ def read_snapshot(path: str | Path) -> Snapshot:
     # hashlib releases the GIL: the file is hashed on another core while pyarrow parses it.
     with ThreadPoolExecutor(max_workers=1) as pool:
         hashing = pool.submit(lambda: hashlib.sha256(raw).hexdigest())
-        users = _columnar_users(raw)
+        columnar = _columnar_users(raw)
         digest = hashing.result()
-    if users is not None:
-        return Snapshot(source=name, digest=digest, users=users,
+    if columnar is not None:
+        users, groups, header = columnar
+        return Snapshot(source=str(header.get("source") or name), digest=digest, users=users,
+                        groups=groups, taken_at=header.get("taken_at"),
                         load=partial(_reread, file, digest))
-    data, listed, groups = _parse(raw, name)
-    return _checked(listed, groups, data, name, digest)
+    header, listed, groups = _parse(raw, name)
+    return _checked(listed, groups, header, name, digest)
 
 
 def _reread(file: Path, digest: str) -> list[dict[str, Any]]:
@@ -146,16 +175,15 @@ def _reread(file: Path, digest: str) -> list[dict[str, Any]]:
 
 def _parse_slow(
     raw: bytes, name: str,
-) -> tuple[Any, list[Any], list[dict[str, Any]] | None]:
+) -> tuple[dict[str, Any], list[Any], list[dict[str, Any]] | None]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise InputError("not a SCIM snapshot (not UTF-8 text)", file=name) from error
     groups: list[dict[str, Any]] | None = None
-    data: Any = None
+    header: dict[str, Any] = {}
     try:
-        data = json.loads(text)
-        users, groups = _users_of(data, name)
+        header, users, groups = _users_of(json.loads(text), name)
     except json.JSONDecodeError as first_error:
         users = []
         for number, line in enumerate(text.splitlines(), start=1):
@@ -170,11 +198,12 @@ def _parse_slow(
                         f"column {first_error.colno}", file=name) from first_error
                 raise InputError(f"invalid JSON line: {error.msg}", file=name,
                                  row=number) from error
-    return data, users, groups
+    return header, users, groups
 
 
 def _checked(
-    users: list[Any], groups: list[dict[str, Any]] | None, data: Any, name: str, digest: str,
+    users: list[Any], groups: list[dict[str, Any]] | None, header: dict[str, Any], name: str,
+    digest: str,
 ) -> Snapshot:
     for number, user in enumerate(users, start=1):
         if not isinstance(user, dict):
@@ -188,115 +217,26 @@ def _checked(
         seen: set[str] = set()
         duplicate = next(i for i in ids if i in seen or seen.add(i))  # type: ignore[func-returns-value]
         raise InputError(f"duplicate SCIM id {duplicate!r}", file=name)
-    header = data if isinstance(data, dict) else {}
     return Snapshot(
         users, source=str(header.get("source") or name), groups=groups,
         taken_at=header.get("taken_at"), digest=digest,
     )
 
 
-# ---- columnar reading of JSON lines ------------------------------------------------------------
-# pyarrow's JSON reader accepts more than one object per line, objects across lines and blank
-# lines; the general path reads a file line by line. So the columnar path takes a file only when
-# each line is exactly one object: it starts with "{", every line break sits between "}" and "{"
-# (the only place they can meet outside a string is between two top-level objects, and pyarrow
-# refuses raw line breaks in strings), and pyarrow finds as many rows as there are lines. It also
-# checks UTF-8 (pyarrow does not) and every rule _checked applies; on any doubt, None.
+# ---- columnar reading -------------------------------------------------------------------------
 
-_BOM = b"\xef\xbb\xbf"
-_BLOCK_SIZE = 4 << 20  # bytes per pyarrow block: the unit of its threads, and the longest line
-_SAMPLE_SIZE = 1 << 20  # the first lines, whose types are given to pyarrow for the whole file
-_SLICE = 1 << 22  # bytes searched for line breaks at a time
-_LF, _CR, _OPEN, _CLOSE = b"\n"[0], b"\r"[0], b"{"[0], b"}"[0]
+def _columnar_users(raw: bytes) -> tuple[Any, list[dict[str, Any]] | None, dict[str, Any]] | None:
+    """(the users as a pyarrow struct array, the groups, the header) of a file, or None.
 
-
-def _columnar_users(raw: bytes) -> Any:
-    """The users of a JSON-lines file as a pyarrow struct ChunkedArray, or None."""
-    start = len(_BOM) if raw.startswith(_BOM) else 0
-    if raw[start:start + 1] != b"{":
+    A document or pages (a file that starts with an array, or with a page) go to
+    ``snapshot_documents``; JSON lines of users to pyarrow directly."""
+    pages = read_columnar(raw, "", sample_size=_SAMPLE_SIZE)
+    if isinstance(pages, ColumnarPages):
+        return pages.users, pages.groups, pages.header
+    if pages is not NOT_A_DOCUMENT:
         return None
-    lines = _object_lines(raw)
-    if lines < 2:
-        return None  # one object may be a whole document: the general path decides
-    buffer = pa.py_buffer(raw).slice(start)
-    sample = raw.find(b"\n", start + _SAMPLE_SIZE) + 1 or len(raw)
-    try:
-        offsets = pa.array([0, len(buffer)], pa.int64()).buffers()[1]
-        pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, buffer]).cast(
-            pa.large_string())  # UTF-8 check
-        first = pa_json.read_json(pa.BufferReader(buffer.slice(0, sample - start)),
-                                  read_options=pa_json.ReadOptions(use_threads=False))
-        table = pa_json.read_json(
-            pa.BufferReader(buffer), read_options=pa_json.ReadOptions(block_size=_BLOCK_SIZE),
-            parse_options=pa_json.ParseOptions(explicit_schema=_pinned(first.schema)))
-    except (pa.ArrowException, ValueError):
+    table = object_lines_table(raw, sample_size=_SAMPLE_SIZE)
+    if table is None:
         return None
-    if table.num_rows != lines or not _valid_users(table):
-        return None
-    return table.to_struct_array()
-
-
-def _object_lines(raw: bytes) -> int:
-    """How many lines the file has, if each line break sits between "}" and "{" (CR allowed
-    before it), else 0. In slices, so that the temporary arrays stay small."""
-    data = np.frombuffer(raw, dtype=np.uint8)
-    end = len(data) - 1 if raw.endswith(b"\n") else len(data)  # a final break ends a line
-    breaks = 0
-    for offset in range(0, end, _SLICE):
-        at = np.flatnonzero(data[offset:min(offset + _SLICE, end)] == _LF) + offset
-        before = data[at - 1]
-        crlf = before == _CR
-        if not (np.all(data[at + 1] == _OPEN)
-                and np.all(np.where(crlf, data[np.maximum(at - 2, 0)], before) == _CLOSE)):
-            return 0
-        breaks += len(at)
-    return breaks + 1
-
-
-def _is_text(column: Any) -> bool:
-    return bool(pa.types.is_string(column.type) or pa.types.is_large_string(column.type))
-
-
-def _valid_users(table: Any) -> bool:
-    """What _checked demands, where the columns say it for sure: ids present, non-empty and
-    unique strings; userName a string in every row (a null could be JSON null: not sure)."""
-    names = table.schema.names
-    if names.count("id") != 1 or names.count("userName") > 1:
-        return False
-    ids = table.column("id")
-    if not _is_text(ids) or ids.null_count:
-        return False
-    if not pc.all(pc.greater(pc.binary_length(ids), 0)).as_py():
-        return False
-    if "userName" in names:
-        user_names = table.column("userName")
-        if not _is_text(user_names) or user_names.null_count:
-            return False
-    return len(pc.unique(ids)) == len(ids)
-
-
-def _pinned(schema: Any) -> Any:
-    """The schema inferred from the first lines, as an explicit schema for the whole file: the
-    types it is sure of (strings, booleans, objects, lists of them), with timestamp-looking
-    strings kept as strings, so that such a column is read columnar rather than per resource.
-    Numbers and nulls are left to inference (an integer column may still meet a fraction);
-    fields first seen later are inferred. pyarrow refuses nothing with it that inference would
-    have accepted, and skips some inference work."""
-    fields = [pa.field(field.name, kind) for field in schema
-              if (kind := _pinned_type(field.type)) is not None]
-    return pa.schema(fields)
-
-
-def _pinned_type(kind: Any) -> Any:
-    if pa.types.is_string(kind) or pa.types.is_timestamp(kind):
-        return pa.string()
-    if pa.types.is_boolean(kind):
-        return kind
-    if pa.types.is_struct(kind):
-        fields = [pa.field(field.name, inner) for field in kind
-                  if (inner := _pinned_type(field.type)) is not None]
-        return pa.struct(fields) if fields else None
-    if pa.types.is_list(kind):
-        item = _pinned_type(kind.value_type)
-        return pa.list_(item) if item is not None else None
-    return None
+    users = table.to_struct_array()
+    return (users, None, {}) if struct_ids_valid(users) else None

@@ -4,7 +4,8 @@ Everything downstream of a snapshot speaks SCIM paths (``userName``, ``name.give
 ``urn:…:enterprise:2.0:User:employeeNumber``). Entra speaks Graph properties. Two tables say
 which is which:
 
-- ``GRAPH_ATTRIBUTES``, the *read* table: which Graph property recon reads into which SCIM path
+- ``GRAPH_ATTRIBUTES``, the *read* table (defined in ``recon.core.graph_users``, where a saved
+  Graph export's reader reaches it too): which Graph property recon reads into which SCIM path
   (the snapshot, and ``$select``, derive from it). A mapping of the app whose SCIM attribute is
   not in it adds a row (``read_table``), so a custom attribute is read back where it is written.
 - the app's attribute mappings (``AppMappings``, from ``target.entra.inbound.mappings`` or
@@ -27,67 +28,27 @@ Pure functions, no I/O.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
 from functools import cached_property
 from typing import Any
 
 from recon.core.config import EntraInbound, EntraMapping
-from recon.core.scim import CORE_USER, ENTERPRISE, GRAPH_EXTENSION, get_path, parse_path, set_path
-
-
-@dataclass(frozen=True)
-class GraphAttribute:
-    """One row of the read table: a SCIM path and the Graph user property behind it."""
-
-    scim_path: str
-    graph_property: str  # dotted for complex Graph properties: employeeOrgData.costCenter
-
-    @property
-    def select(self) -> str:
-        """The ``$select`` name: the top-level Graph property."""
-        return self.graph_property.split(".")[0]
-
-
-def _extension(name: str) -> GraphAttribute:
-    return GraphAttribute(f"{GRAPH_EXTENSION}:{name}", name)
-
-
-GRAPH_ATTRIBUTES: tuple[GraphAttribute, ...] = (
-    GraphAttribute("id", "id"),
-    GraphAttribute("userName", "userPrincipalName"),
-    GraphAttribute("externalId", "employeeId"),
-    GraphAttribute("active", "accountEnabled"),
-    GraphAttribute("displayName", "displayName"),
-    GraphAttribute("name.givenName", "givenName"),
-    GraphAttribute("name.familyName", "surname"),
-    GraphAttribute("title", "jobTitle"),
-    GraphAttribute('emails[type eq "work"].value', "mail"),
-    GraphAttribute("userType", "employeeType"),
-    GraphAttribute(f"{ENTERPRISE}:employeeNumber", "employeeId"),
-    GraphAttribute(f"{ENTERPRISE}:department", "department"),
-    GraphAttribute(f"{ENTERPRISE}:manager", "manager"),
-    GraphAttribute(f"{ENTERPRISE}:organization", "companyName"),
-    GraphAttribute(f"{ENTERPRISE}:costCenter", "employeeOrgData.costCenter"),
-    GraphAttribute(f"{ENTERPRISE}:division", "employeeOrgData.division"),
-    # Read only, never sent: guests, lifecycle dates, hybrid (AD-synced) users.
-    _extension("userType"),
-    _extension("employeeType"),
-    _extension("employeeHireDate"),
-    _extension("employeeLeaveDateTime"),
-    _extension("onPremisesImmutableId"),
-    _extension("onPremisesSyncEnabled"),
-    _extension("externalUserState"),
-    _extension("createdDateTime"),
-    _extension("mailNickname"),
+from recon.core.graph_users import (
+    GRAPH_ATTRIBUTES,
+    MANAGER,
+    MANAGER_KEY,
+    GraphAttribute,
+    read_property,
+    scim_user,
 )
+from recon.core.scim import ENTERPRISE, GRAPH_EXTENSION, get_path, parse_path
 
-MANAGER = f"{ENTERPRISE}:manager"
+__all__ = ["GRAPH_ATTRIBUTES", "MANAGER", "MANAGER_KEY", "GraphAttribute", "read_property",
+           "scim_user"]  # the read table lives in recon.core.graph_users (file exports use it)
+
+
 MANAGER_EXPAND = "manager($select=id,employeeId)"
-MANAGER_KEY = f"{GRAPH_EXTENSION}:managerEmployeeId"
-"""The manager's employeeId (from the ``$expand``): what bulkUpload's manager.value carries."""
 SYNCED = f"{GRAPH_EXTENSION}:onPremisesSyncEnabled"
 """True for a user synced from on-premises AD: the source of authority is AD, not Entra."""
 
@@ -217,57 +178,3 @@ def graph_select(table: Iterable[GraphAttribute] = GRAPH_ATTRIBUTES) -> list[str
     """``$select`` for ``/users``: every Graph property of the table (manager comes by $expand)."""
     names = dict.fromkeys(a.select for a in table if a.select != "manager")
     return list(names)
-
-
-_SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
-
-
-def read_property(user: Any, dotted: str) -> Any:
-    """A Graph property from an msgraph-sdk model (snake_case attributes) or a wire dict."""
-    value = user
-    for name in dotted.split("."):
-        if value is None:
-            return None
-        if isinstance(value, Mapping):
-            value = value.get(name)
-        else:
-            value = getattr(value, _SNAKE.sub("_", name).lower(), None)
-    return value
-
-
-def _wire(value: Any) -> Any:
-    """Graph values as they appear on the wire: timestamps in ISO 8601 UTC with ``Z``."""
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
-
-
-def scim_user(user: Any, graph_url: str = "",
-              table: Iterable[GraphAttribute] = GRAPH_ATTRIBUTES) -> dict[str, Any]:
-    """One Graph user (msgraph-sdk ``User`` or wire dict) as a SCIM User resource dict.
-
-    Absent and null Graph values are left out, as a SCIM server leaves out unassigned
-    attributes. The manager is a reference by object id (``manager.value``), like SCIM; the
-    manager's employeeId is kept beside it for the inbound direction and for verify.
-    """
-    resource: dict[str, Any] = {"schemas": [CORE_USER, ENTERPRISE, GRAPH_EXTENSION]}
-    for attribute in table:
-        value = read_property(user, attribute.graph_property)
-        if attribute.graph_property == "manager":
-            value = read_property(value, "id")
-        if value is None or value == "":
-            continue
-        set_path(resource, attribute.scim_path, _wire(value))
-    emails = resource.get("emails")
-    if isinstance(emails, list):
-        for email in emails:
-            email["primary"] = True
-    manager_employee_id = read_property(read_property(user, "manager"), "employeeId")
-    if manager_employee_id:
-        set_path(resource, MANAGER_KEY, manager_employee_id)
-    if "id" in resource:
-        resource["meta"] = {"resourceType": "User",
-                            "location": f"{graph_url.rstrip('/')}/users/{resource['id']}"}
-    return resource
