@@ -225,3 +225,36 @@ def test_fixed_width_dates_parse_as_pandas_parses_them(date_format: str | None) 
     formats = ([date_format] if date_format else []) + list(mapping.ISO_FORMATS)
     expected = mapping._parse_dates_general(values.str.strip(), formats)
     pd.testing.assert_series_equal(parse_dates(values, date_format), expected, check_exact=True)
+
+
+# Other encodings (cp1252, UTF-16): Python's codec decodes the file, and the fast path reads
+# the decoded text as UTF-8; the frame is the general path's.
+
+ENCODED = {
+    "cp1252 names, quotes and CRLF": 'Employee ID,Name,Note\r\n1,"Müller, Jörg","€ 5"\r\n2,Zoë,"say ""hi"""\r\n'.encode("cp1252"),
+    "cp1252 with banners and blank lines": "Workers report\n\nEmployee ID;Name\n1;Åsa\n\n2;Señor\n".encode("cp1252"),
+    "cp1252 ellipsis (0x85 is not a line break here)": "Employee ID,Name\n1,a…b\n2,c\n".encode("cp1252"),
+    "UTF-16 with a BOM": "Employee ID,Name\n1,Zoë\n2,Ἀθηνᾶ\n".encode("utf-16"),
+    "latin-1 bytes cp1252 leaves undefined": b"Employee ID,Name\n1,a\x81b\n2,c\n",
+}
+
+
+@pytest.mark.parametrize("raw", ENCODED.values(), ids=ENCODED.keys())
+def test_other_encodings_are_read_fast_as_the_general_path_reads_them(tmp_path: Path,
+                                                                       raw: bytes) -> None:
+    source = write(tmp_path, "x.csv", raw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        frame, header_row = general_path(raw, source)
+        extract = read_hr(source)
+    assert extract.reader.startswith("pyarrow CSV (")
+    assert_same_frame(extract.frame, frame)
+    assert extract.header_row == header_row
+
+
+def test_a_cp1252_file_still_warns_once(tmp_path: Path) -> None:
+    source = write(tmp_path, "x.csv", "Employee ID,Name\n1,Müller\n2,b\n".encode("cp1252"))
+    with pytest.warns(UserWarning, match="not valid UTF-8") as caught:
+        extract = read_hr(source)
+    assert len(caught) == 1
+    assert (extract.encoding, extract.reader) == ("cp1252", "pyarrow CSV (cp1252 → UTF-8)")

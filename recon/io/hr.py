@@ -62,6 +62,8 @@ class HrExtract:
     # Cells a workbook stores as numbers, per column (a key among them may have lost its
     # leading zeros; the quality gate warns). CSV cells are all text.
     numbers: Mapping[str, int] = field(default_factory=dict)
+    # Which reader read it (for benchmarks and notebooks): every path gives the same frame.
+    reader: str = ""
 
 
 def read_hr(source: Source, base_dir: Path | None = None) -> HrExtract:
@@ -83,14 +85,25 @@ def read_hr(source: Source, base_dir: Path | None = None) -> HrExtract:
             "save it as an unprotected .xlsx or .csv", file=name)
     if raw.startswith(ZIP_MAGIC) or path.suffix.lower() in {".xlsx", ".xlsm"}:
         frame, header_row, sheet, numbers = _read_xlsx(raw, name, source)
-        return HrExtract(_clean(frame, name), path, digest, header_row, "xlsx", sheet, numbers)
+        return HrExtract(_clean(frame, name), path, digest, header_row, "xlsx", sheet, numbers,
+                         reader="openpyxl")
     fast = _read_csv_fast(raw, name, source)
     if fast is not None:
         frame, header_row, encoding = fast
-        return HrExtract(frame, path, digest, header_row, encoding)
+        return HrExtract(frame, path, digest, header_row, encoding, reader="pyarrow CSV")
     text, encoding = _decode(raw, name, source.encoding)
+    if codecs.lookup(encoding).name not in {"utf-8", "utf-8-sig"}:
+        # Another encoding (cp1252, UTF-16…): Python's codec decodes it, and the fast path
+        # reads the same text as UTF-8, as the general path reads the decoded text.
+        transcoded = _read_csv_fast(text.encode("utf-8"), name,
+                                    source.model_copy(update={"encoding": "utf-8"}))
+        if transcoded is not None:
+            frame, header_row, _ = transcoded
+            return HrExtract(frame, path, digest, header_row, encoding,
+                             reader=f"pyarrow CSV ({encoding} → UTF-8)")
     frame, header_row = _read_csv(text, name, source)
-    return HrExtract(_clean(frame, name), path, digest, header_row, encoding)
+    return HrExtract(_clean(frame, name), path, digest, header_row, encoding,
+                     reader="csv module (general)")
 
 
 def _decode(raw: bytes, name: str, encoding: str | None) -> tuple[str, str]:
