@@ -1,14 +1,19 @@
-"""Time every stage of a reconcile at N people, and datacompy's compare on the same frames.
+"""Time ``recon reconcile`` end to end, as a user runs it, on every file shape users bring.
 
     python benchmarks/bench_reconcile.py 100000 300000 1000000 --write docs/benchmarks.md
 
-For each N: generate the files once (``out/bench/N``, see generate.py), then in a fresh process
-(so that peak memory is per N) run the pipeline of ``recon.workflows.reconcile`` stage by
-stage — read HR, read snapshot, quality, map expressions, flatten the snapshot, match,
-classify + diff, plan, write outputs — and then time ``datacompy.PandasCompare`` of the
-HR-derived desired values against the current frame joined on the key. Prints one table;
-``--write`` also writes it as Markdown with the machine it ran on. Nothing here asserts a
-time: figures are for reading.
+For each N: generate the workforce once in every shape (``out/bench/shapes-N``, see generate.py
+and shapes.py), then for each shape run the installed ``recon reconcile --config
+recon-<shape>.yaml --out …`` in a fresh process, every output included (the CSVs, plan.json,
+the review workbooks), and read from outside its wall time, CPU seconds and peak RSS, and from
+its own stage lines the seconds of each stage. A second process then says which reader each
+file took (``HrExtract.reader``; a snapshot read columnar or the general way). The counts per
+category in identities.csv are checked against what the generator meant. Last, the datacompy
+route — what a user would do without recon: pandas ``read_csv``, ``json.load`` of the
+ListResponse, ``json_normalize``, ``datacompy.PandasCompare`` and its report — is timed on the
+same files in its own process.
+
+Nothing here asserts a time: figures are for reading. ``--shapes`` picks shapes (default all).
 """
 
 from __future__ import annotations
@@ -16,15 +21,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import resource
+import re
+import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from datetime import time as day_time
 from pathlib import Path
 from typing import Any
 
@@ -32,161 +34,170 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(ROOT), str(HERE)]
 
-import pandas as pd  # noqa: E402
+from shapes import HR_SHAPES, TARGET_SHAPES  # noqa: E402
 
-from recon.core.classify import classify  # noqa: E402
-from recon.core.expressions import EvalContext, evaluate_predicate  # noqa: E402
-from recon.core.mapping import desired_frame  # noqa: E402
-from recon.core.match import match  # noqa: E402
-from recon.core.normalize import current_frame  # noqa: E402
-from recon.core.plan import Plan  # noqa: E402
-from recon.core.quality import check, gate, with_warnings  # noqa: E402
-from recon.core.quality_rules import zero_padded_keys  # noqa: E402
-from recon.core.results import Reconciliation, RunMeta  # noqa: E402
-from recon.io.config_file import load_config  # noqa: E402
-from recon.io.hr import read_hr  # noqa: E402
-from recon.io.run import write_outputs  # noqa: E402
-from recon.io.snapshots import read_snapshot  # noqa: E402
-from recon.workflows.reconcile import effective_as_of, plan, target_paths  # noqa: E402
+#: Each benchmarked shape: (label, HR file shape, target file shape, dataset suffix).
+SHAPES: dict[str, tuple[str, str, str, str]] = {
+    "csv": ("UTF-8 CSV × JSON lines", "csv", "jsonl", ""),
+    "workday": ("Workday CSV (BOM, CRLF, quoted) × JSON lines", "workday", "jsonl", ""),
+    "cp1252": ("cp1252 CSV × JSON lines", "cp1252", "jsonl", "-cp1252"),
+    "xlsx": ("XLSX with a banner × JSON lines", "xlsx", "jsonl", ""),
+    "list": ("UTF-8 CSV × SCIM ListResponse", "csv", "list", ""),
+    "pages": ("UTF-8 CSV × ListResponse pages", "csv", "pages", ""),
+    "graph": ("UTF-8 CSV × Graph /users export", "csv", "graph", ""),
+    "groups": ("UTF-8 CSV × snapshot with groups", "csv", "groups", ""),
+}
+STAGES = ["read HR", "read target", "quality", "map", "match", "classify", "plan", "write"]
+STAGE_LINE = re.compile(r"^(read HR|read target|quality|map|match|classify|plan|write)\s+"
+                        r".*\((\d+(?:\.\d+)?) s\)\s*$")
 
-STAGES = [
-    "read HR", "read snapshot", "quality", "map expressions", "flatten snapshot", "match",
-    "classify + diff", "plan", "write outputs",
-]
+#: Runs a command and prints, as its last line, its wall seconds, CPU seconds and peak RSS:
+#: the wrapper's only child is the command, so RUSAGE_CHILDREN is the command's own.
+MEASURE = """
+import json, resource, subprocess, sys, time
+start = time.perf_counter()
+done = subprocess.run(sys.argv[1:])
+wall = time.perf_counter() - start
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"code": done.returncode, "wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
+                  "rss_mb": usage.ru_maxrss / 1024}))
+"""
 
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
-
-
-class Stopwatch:
-    """``with clock("stage"): ...`` records the seconds the block took under that name."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-        self.cpu: dict[str, float] = {}
-
-    @contextmanager
-    def __call__(self, name: str) -> Iterator[None]:
-        start, cpu = time.perf_counter(), time.process_time()
-        yield
-        self.seconds[name] = time.perf_counter() - start
-        self.cpu[name] = time.process_time() - cpu
-
-
-def run_pipeline(folder: Path, out: Path) -> tuple[Reconciliation, Plan, Stopwatch]:
-    """reconcile + plan + write_outputs, one timed block per stage (same calls, same order)."""
-    config = load_config(folder / "recon.yaml")
-    day = effective_as_of(config)
-    assert config.target.file is not None
-    clock = Stopwatch()
-    with clock("read HR"):
-        hr = read_hr(config.source, config.base_dir)
-    with clock("read snapshot"):
-        target = read_snapshot(config.resolve(config.target.file))
-    with clock("quality"):
-        config.check_expressions(list(hr.frame.columns))
-        quality = check(hr.frame, config, file=str(hr.path), numbers=hr.numbers)
-        gate(quality, len(hr.frame), config)
-    context = EvalContext(now=datetime.combine(day, day_time()))
-    with clock("map expressions"):
-        desired = desired_frame(hr.frame, config, day, context)
-    with clock("flatten snapshot"):
-        current = current_frame(target, target_paths(config))
-    snapshot_source, snapshot_digest = target.source, target.digest
-    del target  # as reconcile() does once the snapshot is flattened
-    with clock("match"):
-        excluded = (evaluate_predicate(config.target.exclude, current, context)
-                    if config.target.exclude else pd.Series(False, index=current.index))
-        matchable = current[~excluded.to_numpy(dtype=bool)]
-        pairs = match(desired, matchable, config.match)
-        quality = with_warnings(quality, zero_padded_keys(desired, matchable, pairs, config))
-    with clock("classify + diff"):
-        result = classify(desired, current, excluded, pairs, quality.invalid["reason"], config,
-                          day)
-    meta = RunMeta(
-        as_of=day, hr_file=str(hr.path), hr_sha256=hr.sha256, snapshot_source=snapshot_source,
-        snapshot_digest=snapshot_digest, config_digest=config.digest,
-        generated_at=datetime.now(UTC).isoformat(timespec="seconds"))
-    reconciliation = Reconciliation(result.identities, result.diffs, desired, current, quality,
-                                    meta, result.desired_values)
-    del hr  # reconcile() has returned by now: its inputs are garbage
-    with clock("plan"):
-        the_plan = plan(reconciliation, config)
-    with clock("write outputs"):
-        write_outputs(reconciliation, the_plan, out)
-    return reconciliation, the_plan, clock
+IDENTIFY = """
+import json, sys, warnings
+from recon.io.config_file import load_config
+from recon.io.hr import read_hr
+from recon.io.snapshots import read_snapshot
+warnings.simplefilter("ignore")
+config = load_config(sys.argv[1])
+hr = read_hr(config.source, config.base_dir)
+target = read_snapshot(config.resolve(config.target.file))
+print(json.dumps({"hr": hr.reader, "target": "columnar (pyarrow)" if target.users is not None
+                  else "general (orjson → dicts)"}))
+"""
 
 
-def conservation(reconciliation: Reconciliation, workers: int, accounts: int) -> str:
-    """'' when every HR row and every account appears exactly once, else what is wrong."""
-    identities = reconciliation.identities
-    rows = identities["hr_row"].dropna().astype(int)
-    if len(rows) != workers or rows.duplicated().any():
-        return f"{len(rows)} HR rows in identities, {workers} in the file"
-    ids = identities["target_id"].dropna()
-    if ids.duplicated().any() or set(ids) != set(reconciliation.current["target_id"]):
-        return "accounts do not each appear exactly once"
-    if len(reconciliation.current) != accounts:
-        return f"{len(reconciliation.current)} accounts read, {accounts} written"
-    return ""
+def recon_command() -> str:
+    found = Path(sys.executable).with_name("recon")
+    return str(found) if found.exists() else (shutil.which("recon") or "recon")
 
 
-def datacompy_frames(r: Reconciliation, key_path: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The desired values (mapped, references resolved) and the current values, same columns."""
-    paths = list(r.wanted.columns)
-    names = {path: f"a{number:02d}" for number, path in enumerate(paths)}
-    left = r.wanted.rename(columns=names).reset_index(drop=True)
-    left.insert(0, "person", r.desired["hr_key"].to_numpy())
-    right = r.current[paths].rename(columns=names)
-    right.insert(0, "person", r.current[key_path].to_numpy())
-    return left, right
+def load_average() -> float:
+    return os.getloadavg()[0]
 
 
-def time_datacompy(left: pd.DataFrame, right: pd.DataFrame) -> tuple[float, float, int]:
-    """Wall and CPU seconds of datacompy's compare (done in its constructor), mismatched rows."""
-    import datacompy
-
-    start, cpu = time.perf_counter(), time.process_time()
-    compare = datacompy.PandasCompare(left, right, join_columns=["person"])
-    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
-    return seconds, cpu_seconds, len(compare.all_mismatch())
+def measured(command: list[str], cwd: Path) -> tuple[dict[str, Any], str]:
+    """(wall, CPU, peak RSS, exit code) of a command, and what it printed."""
+    child = subprocess.run([sys.executable, "-c", MEASURE, *command], cwd=cwd,
+                           capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
+    lines = child.stdout.strip().splitlines()
+    return json.loads(lines[-1]), "\n".join(lines[:-1]) + "\n" + child.stderr
 
 
-def measure(n: int, folder: Path) -> dict[str, Any]:
-    """One N, in this process: the stage times, peak RSS, datacompy's time, checks."""
+def stage_seconds(output: str) -> dict[str, float]:
+    seconds: dict[str, float] = {}
+    for line in output.splitlines():
+        found = STAGE_LINE.match(line)
+        if found:
+            seconds[found.group(1)] = float(found.group(2))
+    return seconds
+
+
+def counts_of(run: Path) -> dict[str, int]:
+    import pandas as pd
+
+    categories = pd.read_csv(run / "identities.csv", usecols=["category"])["category"]
+    return {str(k): int(v) for k, v in categories.value_counts().items()}
+
+
+def ensure_data(n: int, root: Path, shapes: list[str]) -> dict[str, Path]:
+    """The dataset folder of each suffix the shapes need, generated once."""
+    import generate
+
+    folders: dict[str, Path] = {}
+    for suffix in sorted({SHAPES[shape][3] for shape in shapes}):
+        folder = root / f"shapes-{n}{suffix}"
+        folders[suffix] = folder
+        if (folder / "expected.json").exists():
+            continue
+        wanted = sorted({part for shape in shapes if SHAPES[shape][3] == suffix
+                         for part in SHAPES[shape][1:3]})
+        start = time.perf_counter()
+        generate.generate(n, folder, shapes=wanted,
+                          charset="cp1252" if suffix == "-cp1252" else "utf-8")
+        print(f"generated N={n:,}{suffix} ({', '.join(wanted)}) in "
+              f"{time.perf_counter() - start:.0f} s → {folder}", file=sys.stderr)
+    return folders
+
+
+def run_shape(n: int, shape: str, folder: Path) -> dict[str, Any]:
+    label, hr_shape, target_shape, _ = SHAPES[shape]
+    config = folder / f"recon-{hr_shape if hr_shape != 'csv' else target_shape}.yaml"
+    out = folder / f"run-{shape}"
+    before = load_average()
+    usage, output = measured([recon_command(), "reconcile", "--config", str(config), "--out",
+                              str(out), "--overwrite"], folder)
+    after = load_average()
+    identified = subprocess.run([sys.executable, "-c", IDENTIFY, str(config)], cwd=folder,
+                                capture_output=True, text=True)
+    readers = (json.loads(identified.stdout.strip().splitlines()[-1])
+               if identified.returncode == 0 else {"hr": "?", "target": "?"})
     expected = json.loads((folder / "expected.json").read_text(encoding="utf-8"))
-    out = folder / "run"
-    load = os.getloadavg()[0]
-    reconciliation, the_plan, clock = run_pipeline(folder, out)
-    seconds = clock.seconds
-    recon_peak = peak_rss_mb()
-    problem = conservation(reconciliation, expected["workers"], expected["accounts"])
-    counts = {k: int(v) for k, v in reconciliation.counts().items()}
-    config = load_config(folder / "recon.yaml")
-    key_path = config.match[0].target
-    left, right = datacompy_frames(reconciliation, key_path)
-    datacompy_seconds, datacompy_cpu, mismatches = time_datacompy(left, right)
-    return {
-        "n": n, "workers": expected["workers"], "accounts": expected["accounts"],
-        "load": [load, os.getloadavg()[0]],
-        "seconds": seconds, "total": sum(seconds.values()),
-        "cpu": clock.cpu, "total_cpu": sum(clock.cpu.values()),
-        "peak_rss_mb": recon_peak, "peak_rss_with_datacompy_mb": peak_rss_mb(),
-        "datacompy": datacompy_seconds, "datacompy_mismatched_rows": mismatches,
-        "recon_compare": seconds["match"] + seconds["classify + diff"],
-        "datacompy_cpu": datacompy_cpu,
-        "recon_compare_cpu": clock.cpu["match"] + clock.cpu["classify + diff"],
-        "ops": len(the_plan.ops), "diffs": len(reconciliation.diffs),
-        "counts": counts, "expected": expected["expected"],
-        "conservation": problem or "ok",
-        "plan_json_mb": (out / "plan.json").stat().st_size / 2**20,
-    }
+    wanted = expected["expected_graph"] if target_shape == "graph" else expected["expected"]
+    counts = counts_of(out) if usage["code"] in (0, 1) and (out / "identities.csv").exists() \
+        else {}
+    sizes = {"hr_mb": (folder / HR_SHAPES[hr_shape]).stat().st_size / 2**20,
+             "target_mb": (folder / TARGET_SHAPES[target_shape]).stat().st_size / 2**20}
+    shutil.rmtree(out, ignore_errors=True)
+    return {"n": n, "shape": shape, "label": label, "code": usage["code"], "wall": usage["wall"],
+            "cpu": usage["cpu"], "rss_mb": usage["rss_mb"], "load": [before, after],
+            "stages": stage_seconds(output), "readers": readers,
+            "counts_ok": counts == wanted, "accounts": expected["accounts"], **sizes,
+            "output_tail": output.strip().splitlines()[-3:] if usage["code"] else []}
+
+
+DATACOMPY_ROUTE = """
+import json, resource, sys, time
+start, cpu = time.perf_counter(), time.process_time()
+import datacompy, pandas as pd
+folder = sys.argv[1]
+hr = pd.read_csv(f"{folder}/workers.csv", dtype=str, keep_default_na=False)
+with open(f"{folder}/snapshot-list.json", encoding="utf-8") as handle:
+    users = json.load(handle)["Resources"]
+target = pd.json_normalize(users)
+enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User."
+left = pd.DataFrame({"person": hr["Employee ID"], "userName": hr["Work Email"],
+                     "displayName": hr["Display Name"], "givenName": hr["Legal First Name"],
+                     "familyName": hr["Legal Last Name"], "title": hr["Business Title"],
+                     "department": hr["Supervisory Organization"],
+                     "costCenter": hr["Cost Center"]})
+right = pd.DataFrame({"person": target.get(enterprise + "employeeNumber"),
+                      "userName": target["userName"], "displayName": target["displayName"],
+                      "givenName": target.get("name.givenName"),
+                      "familyName": target.get("name.familyName"), "title": target.get("title"),
+                      "department": target.get(enterprise + "department"),
+                      "costCenter": target.get(enterprise + "costCenter")})
+compare = datacompy.PandasCompare(left, right, join_columns=["person"])
+report = compare.report()
+print(json.dumps({"wall": time.perf_counter() - start, "cpu": time.process_time() - cpu,
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "mismatched": len(compare.all_mismatch()), "report_chars": len(report)}))
+"""
+
+
+def run_datacompy(n: int, folder: Path) -> dict[str, Any]:
+    child = subprocess.run([sys.executable, "-c", DATACOMPY_ROUTE, str(folder)],
+                           capture_output=True, text=True)
+    if child.returncode:
+        return {"n": n, "error": child.stderr.strip().splitlines()[-1:]}
+    return {"n": n, **json.loads(child.stdout.strip().splitlines()[-1])}
 
 
 def machine() -> dict[str, str]:
-    import datacompy
+    import platform
+
     import numpy
+    import pandas as pd
     import psutil
     import pyarrow
 
@@ -198,136 +209,78 @@ def machine() -> dict[str, str]:
                 break
     except OSError:
         pass
-    return {
-        "CPU": model,
-        "cores": str(os.cpu_count()),
-        "RAM": f"{psutil.virtual_memory().total / 2**30:.1f} GiB",
-        "OS": f"{platform.system()} {platform.release()}",
-        "Python": platform.python_version(),
-        "pandas": pd.__version__, "pyarrow": pyarrow.__version__, "numpy": numpy.__version__,
-        "datacompy": datacompy.__version__,
-    }
+    return {"CPU": model, "cores": str(os.cpu_count()),
+            "RAM": f"{psutil.virtual_memory().total / 2**30:.1f} GiB",
+            "OS": f"{platform.system()} {platform.release()}",
+            "Python": platform.python_version(), "pandas": pd.__version__,
+            "pyarrow": pyarrow.__version__, "numpy": numpy.__version__}
 
 
-def _people(n: int) -> str:
+def people(n: int) -> str:
     if n % 1_000_000 == 0:
         return f"{n // 1_000_000:,}M"
     return f"{n // 1000:,}k" if n % 1000 == 0 else f"{n:,}"
 
 
-def render(results: list[dict[str, Any]], info: dict[str, str]) -> str:
-    people = " | ".join(f"N = {_people(r['n'])}" for r in results)
-    head = f"| stage: wall seconds (CPU seconds) | {people} |"
-    rule = "|---|" + "---:|" * len(results)
-    lines = [head, rule]
-
-    def row(label: str, cells: list[str]) -> None:
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-
-    row("accounts in snapshot", [f"{r['accounts']:,}" for r in results])
-    row("machine load average, start → end", [f"{r['load'][0]:.1f} → {r['load'][1]:.1f}"
-                                              for r in results])
-    for stage in STAGES:
-        row(stage, [f"{r['seconds'][stage]:.2f} s ({r['cpu'][stage]:.2f} s)" for r in results])
-    row("**total reconcile**", [f"**{r['total']:.2f} s** ({r['total_cpu']:.2f} s)"
-                                for r in results])
-    row("µs per person, wall (CPU)", [
-        f"{r['total'] / r['n'] * 1e6:.1f} ({r['total_cpu'] / r['n'] * 1e6:.1f})"
-        for r in results])
-    row("peak RSS (recon)", [f"{r['peak_rss_mb'] / 1024:.2f} GiB" for r in results])
-    row("recon match + classify + diff", [
-        f"{r['recon_compare']:.2f} s ({r['recon_compare_cpu']:.2f} s)" for r in results])
-    row("datacompy PandasCompare", [f"{r['datacompy']:.2f} s ({r['datacompy_cpu']:.2f} s)"
-                                    for r in results])
-    row("**datacompy / recon**, wall (CPU)", [
-        f"**{r['datacompy'] / r['recon_compare']:.1f}×** "
-        f"({r['datacompy_cpu'] / r['recon_compare_cpu']:.1f}×)" for r in results])
-    row("peak RSS incl. datacompy", [f"{r['peak_rss_with_datacompy_mb'] / 1024:.2f} GiB"
-                                     for r in results])
-    row("plan ops / plan.json", [f"{r['ops']:,} / {r['plan_json_mb']:.0f} MiB" for r in results])
-    row("diff rows", [f"{r['diffs']:,}" for r in results])
-    row("every row once; counts as generated", [
-        f"{r['conservation']}; {'yes' if r['counts'] == r['expected'] else 'NO'}"
-        for r in results])
-    table = "\n".join(lines)
-    where = ", ".join(f"{k} {v}" for k, v in info.items())
-    return table + "\n\nMachine: " + where + "\n"
-
-
-def markdown(results: list[dict[str, Any]], info: dict[str, str]) -> str:
-    biggest = results[-1]
-    counts = ", ".join(f"{k} {v:,}" for k, v in sorted(biggest["counts"].items(),
-                                                       key=lambda item: -item[1]))
-    return f"""# Benchmarks
-
-`make bench` (`benchmarks/bench_reconcile.py 100000 300000 1000000 --write docs/benchmarks.md`),
-run on {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}.
-
-`benchmarks/generate.py N` writes a synthetic workforce of N people: a UTF-8 CSV extract with
-non-ASCII names and `%m/%d/%Y` dates, a SCIM snapshot (JSON lines) and a config mapping 13 SCIM
-attributes (one a manager reference), with about 10% drift, 5% joiners, 4% leavers, 3% orphan
-accounts, links, rehires, future hires, conflicts and invalid rows. Each N runs in a fresh
-process; every stage is the same call that `recon.reconcile`, `recon.plan` and
-`recon.write_outputs` make, timed one by one. "Total" is files in → identities.csv, diffs.csv,
-invalid.csv, plan.json (streamed) and meta.json out.
-
-Each cell is wall-clock seconds, with the process's CPU seconds (all threads) in parentheses.
-The benchmark machine is shared: the load-average row shows how many runnable processes
-competed for its {info.get("cores", "?")} cores, and wall time includes the waiting. CPU seconds
-are the figure that does not depend on the neighbours.
-
-datacompy's `PandasCompare` runs in the same process on the same frames: the desired values
-(HR mapped through the config, references resolved) against the current frame, joined on the
-employee key. It is compared with recon's match + classify + diff, which does more (two match
-rules in precedence order, conflicts, categories, normalization, reasons).
-
-{table_of(results, info)}
-Categories at N = {_people(biggest['n'])}: {counts}.
-
-Goals at N = 1,000,000 (issue 9): total under 30 s, peak RSS under 6 GiB, recon's match +
-classify + diff at least 3× faster than datacompy. The µs-per-person row staying flat (or
-falling, as fixed costs such as importing Great Expectations weigh less) across N shows that
-the cost grows linearly.
-
-{verdict(results)}
-{(HERE / "notes.md").read_text(encoding="utf-8")}"""
+def render(results: list[dict[str, Any]], routes: list[dict[str, Any]]) -> str:
+    """One table per N (a row per shape), then the datacompy route per N."""
+    blocks = []
+    for n in sorted({r["n"] for r in results}):
+        rows = [r for r in results if r["n"] == n]
+        fastest = min(r["wall"] for r in rows if r["code"] in (0, 1))
+        head = ("| shape | HR reader | target reader | " + " | ".join(STAGES)
+                + " | **total** wall (CPU) | × fastest | peak RSS | load | counts |")
+        lines = [f"N = {people(n)} people ({rows[0]['accounts']:,} accounts); stage seconds as "
+                 "`recon reconcile` prints them", "", head,
+                 "|---|---|---|" + "---:|" * (len(STAGES) + 3) + "---|---|"]
+        for r in rows:
+            stages = " | ".join(f"{r['stages'].get(stage, float('nan')):.1f}" for stage in STAGES)
+            counts = "as generated" if r["counts_ok"] else "DIFFER"
+            if r["code"] not in (0, 1):
+                counts += f" (exit {r['code']})"
+            lines.append(
+                f"| {r['label']} | {r['readers']['hr']} | {r['readers']['target']} | {stages} | "
+                f"**{r['wall']:.1f} s** ({r['cpu']:.1f} s) | {r['wall'] / fastest:.2f}× | "
+                f"{r['rss_mb'] / 1024:.2f} GiB | {r['load'][0]:.1f} → {r['load'][1]:.1f} | "
+                f"{counts} |")
+        blocks.append("\n".join(lines))
+    if routes:
+        lines = ["The datacompy route on the same files (pandas `read_csv`, `json.load` of the "
+                 "ListResponse, `json_normalize`, `PandasCompare` and its report; 8 columns "
+                 "compared, nothing classified), in its own process:", "",
+                 "| N | wall | CPU | peak RSS | mismatched rows |", "|---:|---:|---:|---:|---:|"]
+        for route in routes:
+            if "error" in route:
+                lines.append(f"| {people(route['n'])} | failed: {route['error']} | | | |")
+                continue
+            lines.append(f"| {people(route['n'])} | {route['wall']:.1f} s | {route['cpu']:.1f} s"
+                         f" | {route['rss_mb'] / 1024:.2f} GiB | {route['mismatched']:,} |")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + "\n"
 
 
 def verdict(results: list[dict[str, Any]]) -> str:
-    """The goals of issue 9, met or not, in this run's figures at N = 1,000,000."""
-    million = [r for r in results if r["n"] == 1_000_000]
-    if not million:
-        return "(No N = 1,000,000 in this run: the goals are not judged.)\n"
-    r = million[0]
-
+    """The goals of issue 19 judged from this run's own figures."""
     def met(ok: bool) -> str:
         return "**met**" if ok else "**not met**"
 
-    ratio, ratio_cpu = r["datacompy"] / r["recon_compare"], r["datacompy_cpu"] / r[
-        "recon_compare_cpu"]
-    return (
-        f"In this run at N = 1M: total reconcile {r['total']:.1f} s wall "
-        f"({r['total_cpu']:.1f} s CPU), {met(r['total'] < 30)}; peak RSS "
-        f"{r['peak_rss_mb'] / 1024:.2f} GiB, {met(r['peak_rss_mb'] < 6 * 1024)}; datacompy / "
-        f"recon {ratio:.1f}× wall ({ratio_cpu:.1f}× CPU), {met(ratio >= 3)}.\n")
-
-
-
-def table_of(results: list[dict[str, Any]], info: dict[str, str]) -> str:
-    return render(results, info)
-
-
-def ensure_data(n: int, root: Path, expressions: str) -> Path:
-    import generate
-
-    folder = root / f"{n}-{expressions}"
-    summary = folder / "expected.json"
-    if not summary.exists():
-        start = time.perf_counter()
-        generate.generate(n, folder, full=expressions == "full")
-        print(f"generated N={n:,} in {time.perf_counter() - start:.0f} s → {folder}",
-              file=sys.stderr)
-    return folder
+    lines = []
+    for n, wall_goal, rss_goal in ((1_000_000, 30, 4), (3_000_000, 100, 12)):
+        rows = [r for r in results if r["n"] == n and r["code"] in (0, 1)]
+        if not rows:
+            continue
+        fastest = min(rows, key=lambda r: r["wall"])
+        worst = max(rows, key=lambda r: r["wall"])
+        heaviest = max(rows, key=lambda r: r["rss_mb"])
+        lines.append(
+            f"- N = {people(n)}: worst shape {worst['label']} {worst['wall']:.1f} s wall "
+            f"({worst['cpu']:.1f} s CPU), under {wall_goal} s {met(worst['wall'] < wall_goal)}; "
+            f"peak RSS at most {heaviest['rss_mb'] / 1024:.2f} GiB ({heaviest['label']}), under "
+            f"{rss_goal} GiB {met(heaviest['rss_mb'] < rss_goal * 1024)}; worst / fastest "
+            f"({fastest['label']}) {worst['wall'] / fastest['wall']:.2f}× wall, "
+            f"{worst['cpu'] / fastest['cpu']:.2f}× CPU, within 1.5× "
+            f"{met(worst['wall'] / fastest['wall'] <= 1.5)}.")
+    return "\n".join(lines) + "\n" if lines else "(No N = 1M in this run: goals not judged.)\n"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -335,32 +288,56 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("n", type=int, nargs="+", help="numbers of people")
     parser.add_argument("--data", type=Path, default=ROOT / "out" / "bench",
                         help="where generated inputs are kept between runs")
-    parser.add_argument("--expressions", choices=["basic", "full"], default="basic")
+    parser.add_argument("--shapes", default=",".join(SHAPES),
+                        help="comma-separated: " + ", ".join(SHAPES))
+    parser.add_argument("--no-datacompy", action="store_true")
+    parser.add_argument("--json", type=Path, help="append each result as a JSON line here")
     parser.add_argument("--write", type=Path, help="write the Markdown report here")
-    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.one:  # the child: one N, results as JSON on stdout
-        folder = ensure_data(args.n[0], args.data, args.expressions)
-        print(json.dumps(measure(args.n[0], folder)))
-        return
-    results = []
+    shapes = args.shapes.split(",")
+    unknown = [shape for shape in shapes if shape not in SHAPES]
+    if unknown:
+        parser.error(f"unknown shape {unknown[0]!r}; choose from {', '.join(SHAPES)}")
+    results: list[dict[str, Any]] = []
+    routes: list[dict[str, Any]] = []
     for n in args.n:
-        ensure_data(n, args.data, args.expressions)
-        child = subprocess.run(
-            [sys.executable, __file__, str(n), "--one", "--data", str(args.data),
-             "--expressions", args.expressions],
-            check=True, capture_output=True, text=True)
-        result = json.loads(child.stdout.strip().splitlines()[-1])
-        results.append(result)
-        print(f"N={n:,}: total {result['total']:.2f} s ({result['total_cpu']:.2f} s CPU), "
-              f"peak RSS "
-              f"{result['peak_rss_mb'] / 1024:.2f} GiB, datacompy/recon "
-              f"{result['datacompy'] / result['recon_compare']:.1f}×", file=sys.stderr)
-    info = machine()
-    print(render(results, info))
+        folders = ensure_data(n, args.data, shapes)
+        for shape in shapes:
+            result = run_shape(n, shape, folders[SHAPES[shape][3]])
+            results.append(result)
+            print(f"N={n:,} {shape}: {result['wall']:.1f} s ({result['cpu']:.1f} s CPU), "
+                  f"{result['rss_mb'] / 1024:.2f} GiB, readers {result['readers']}, exit "
+                  f"{result['code']}, counts {'ok' if result['counts_ok'] else 'DIFFER'}",
+                  file=sys.stderr)
+            if args.json:
+                with args.json.open("a", encoding="utf-8") as log:
+                    log.write(json.dumps(result) + "\n")
+        if not args.no_datacompy and "" in folders and (
+                folders[""] / TARGET_SHAPES["list"]).exists():
+            routes.append(run_datacompy(n, folders[""]))
+            print(f"N={n:,} datacompy route: {routes[-1]}", file=sys.stderr)
+    table = render(results, routes)
+    print(table)
+    print(verdict(results))
     if args.write:
         args.write.parent.mkdir(parents=True, exist_ok=True)
-        args.write.write_text(markdown(results, info), encoding="utf-8")
+        args.write.write_text(markdown(table, results, machine()), encoding="utf-8")
+
+
+def markdown(table: str, results: list[dict[str, Any]], info: dict[str, str]) -> str:
+    where = ", ".join(f"{k} {v}" for k, v in info.items())
+    ns = " ".join(str(n) for n in sorted({r["n"] for r in results}))
+    return f"""# Benchmarks
+
+`make bench` (`benchmarks/bench_reconcile.py {ns} --write docs/benchmarks.md`), run on
+{datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}. Machine: {where}.
+
+{(HERE / "notes_intro.md").read_text(encoding="utf-8")}
+{table}
+Goals (issue 19), judged from this run:
+
+{verdict(results)}
+{(HERE / "notes.md").read_text(encoding="utf-8")}"""
 
 
 if __name__ == "__main__":

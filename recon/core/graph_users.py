@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import numpy as np
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
@@ -252,9 +253,11 @@ def scim_users_columnar(users: Any, graph_url: str = "",
 
 def _filtered_item(values: Any, attribute: str, literal: str, sub: str) -> Any:
     """``[{attribute: literal, "primary": True, sub: value}]`` where a value is, else null."""
-    length = len(values)
+    present = pc.is_valid(values)
+    kept = values.filter(present)
     item = pa.StructArray.from_arrays(
-        [pa.repeat(literal, length).cast(pa.string()), pa.repeat(True, length), values],
+        [pa.repeat(literal, len(kept)).cast(pa.string()), pa.repeat(True, len(kept)), kept],
         names=[attribute, "primary", sub])
-    offsets = pa.array(range(length + 1), pa.int32())
-    return pa.ListArray.from_arrays(offsets, item, mask=pc.is_null(values))
+    counts = present.cast(pa.int32()).to_numpy(zero_copy_only=False)
+    offsets = pa.array(np.concatenate([[0], np.cumsum(counts, dtype=np.int32)]), pa.int32())
+    return pa.ListArray.from_arrays(offsets, item, mask=pc.invert(present))
