@@ -143,7 +143,8 @@ def run_shape(n: int, shape: str, folder: Path) -> dict[str, Any]:
     readers = (json.loads(identified.stdout.strip().splitlines()[-1])
                if identified.returncode == 0 else {"hr": "?", "target": "?"})
     expected = json.loads((folder / "expected.json").read_text(encoding="utf-8"))
-    wanted = expected["expected_graph"] if target_shape == "graph" else expected["expected"]
+    wanted = expected.get("expected_graph", expected["expected"]) if target_shape == "graph" \
+        else expected["expected"]
     counts = counts_of(out) if usage["code"] in (0, 1) and (out / "identities.csv").exists() \
         else {}
     sizes = {"hr_mb": (folder / HR_SHAPES[hr_shape]).stat().st_size / 2**20,

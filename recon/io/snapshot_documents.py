@@ -40,6 +40,7 @@ from recon.io.json_columns import BOM, object_lines_table
 
 SNAPSHOT_FORMAT = "recon.snapshot/1"
 _NOT_SPACE = re.compile(rb"[^ \t\r\n]")
+_SPACE = frozenset(b" \t\r\n")
 _TRAILING = re.compile(r"trailing characters \(byte (\d+)\)")
 _SKIP = msgspec.json.Decoder(msgspec.Raw)
 
@@ -214,31 +215,33 @@ NOT_A_DOCUMENT = False
 """What ``read_columnar`` says of a file that does not start with an array or a page."""
 
 
-def read_columnar(raw: bytes, name: str, *, sample_size: int | None = None
+@dataclass
+class Held:
+    """The bytes of a file, held so that a reader can let them go once it has copied what it
+    needs (a million-user file need not be in memory twice)."""
+
+    data: bytes | None
+
+    def release(self) -> None:
+        self.data = None
+
+
+def read_columnar(held: Held, name: str, *, sample_size: int | None = None
                   ) -> ColumnarPages | bool | None:
     """The users of a document or of pages as a SCIM-shaped struct array; None when the
     general reader must decide; NOT_A_DOCUMENT when the file starts with neither an array nor
-    a page (JSON lines of users, or nothing readable), decided from its first value alone."""
-    first = document_spans(raw, limit=1)
-    if not first:
-        return NOT_A_DOCUMENT
-    start, end = first[0]
+    a page (JSON lines of users, or nothing readable), decided from its first value alone.
+
+    The file's bytes are released once its users are cut out as JSON lines."""
+    raw = held.data
+    assert raw is not None
     try:
-        if raw[start:start + 1] == b"[":
-            pages = _array_pages(raw, start, end) if end == len(raw) else None
-        else:
-            head = _PAGE.decode(_one_line(raw, start, end))
-            if page_kind(head.as_header()) is None:
-                return NOT_A_DOCUMENT
-            rest = document_spans(raw, start=end)
-            pages = None if rest is None or any(raw[at:at + 1] != b"{" for at, _ in rest) \
-                else [head, *(_PAGE.decode(_one_line(raw, *span)) for span in rest)]
+        pages = _split(raw)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
-    return None if pages is None else _columnar(pages, name, sample_size)
-
-
-def _columnar(pages: list[_Page], name: str, sample_size: int | None) -> ColumnarPages | None:
+    if pages is None or pages is NOT_A_DOCUMENT:
+        return pages
+    assert isinstance(pages, list)
     headers = [page.as_header() for page in pages]
     kinds = {page_kind(header) for header in headers}
     if len(kinds) != 1 or None in kinds:
@@ -251,18 +254,47 @@ def _columnar(pages: list[_Page], name: str, sample_size: int | None) -> Columna
         check_complete(kind, headers, len(slices), name)
     except InputError:
         return None  # the general reader raises it
-    table = object_lines_table(b"\n".join(slices) + b"\n", sample_size=sample_size)
-    del slices
+    lines = b"\n".join(slices) + b"\n"
+    groups = _groups(pages)
+    del slices, pages, raw
+    held.release()
+    table = object_lines_table(lines, sample_size=sample_size)
+    del lines
     if table is None:
         return None
     users = table.to_struct_array()
+    del table
     if kind == "graph":
         users = scim_users_columnar(users, graph_url(headers[0].get("@odata.context")))
         if users is None:
             return None
     if not struct_ids_valid(users, user_name_nulls=kind == "graph"):
         return None
-    return ColumnarPages(users, _groups(pages), headers[0])
+    return ColumnarPages(users, groups, headers[0])
+
+
+def _split(raw: bytes) -> list[_Page] | bool | None:
+    """The pages of a file (users as byte slices), NOT_A_DOCUMENT, or None when unsure.
+
+    The first value is decoded straight away; only when more follow (msgspec stops at them)
+    is the rest split into values."""
+    at = _NOT_SPACE.search(raw, len(BOM) if raw.startswith(BOM) else 0)
+    if at is None:
+        return NOT_A_DOCUMENT
+    start = at.start()
+    if raw[start:start + 1] == b"[":
+        return _array_pages(raw, start, len(raw))  # anything after the array: an error
+    first = document_spans(raw, start=start, limit=1)
+    if not first:
+        return NOT_A_DOCUMENT
+    end = first[0][1]
+    head = _PAGE.decode(_one_line(raw, start, end))
+    if page_kind(head.as_header()) is None:
+        return NOT_A_DOCUMENT
+    rest = document_spans(raw, start=end)
+    if rest is None or any(raw[begin:begin + 1] != b"{" for begin, _ in rest):
+        return None
+    return [head, *(_PAGE.decode(_one_line(raw, *span)) for span in rest)]
 
 
 def _array_pages(raw: bytes, start: int, end: int) -> list[_Page] | None:
@@ -283,6 +315,8 @@ def _array_pages(raw: bytes, start: int, end: int) -> list[_Page] | None:
 def _one_line(raw: bytes, start: int, end: int) -> Any:
     """The value at raw[start:end], without line breaks outside strings (a view when it has
     none already)."""
+    while end > start and raw[end - 1] in _SPACE:
+        end -= 1  # the white space after a value (a final line break) is no line break in it
     if raw.find(b"\n", start, end) < 0:
         return memoryview(raw)[start:end]
     return msgspec.json.format(memoryview(raw)[start:end], indent=0)

@@ -35,6 +35,7 @@ from recon.io.snapshot_documents import (
     NOT_A_DOCUMENT,
     SNAPSHOT_FORMAT,
     ColumnarPages,
+    Held,
     page_kind,
     parse_documents,
     read_columnar,
@@ -149,27 +150,33 @@ def read_snapshot(path: str | Path) -> Snapshot:
     """The snapshot a file holds; its digest is the sha256 of the file's bytes."""
     file = Path(path)
     name = str(file)
-    raw = _read_bytes(file)
-    # hashlib releases the GIL: the file is hashed on another core while pyarrow parses it.
+    held = Held(_read_bytes(file))
+    # hashlib releases the GIL: the file is hashed on another core while it is parsed.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        hashing = pool.submit(lambda: hashlib.sha256(raw).hexdigest())
-        columnar = _columnar_users(raw)
-        digest = hashing.result()
+        hashing = pool.submit(hashlib.sha256, held.data or b"")
+        columnar = _columnar_users(held)
+        digest = hashing.result().hexdigest()
     if columnar is not None:
         users, groups, header = columnar
         return Snapshot(source=str(header.get("source") or name), digest=digest, users=users,
                         groups=groups, taken_at=header.get("taken_at"),
                         load=partial(_reread, file, digest))
+    raw = held.data if held.data is not None else _same_bytes(file, digest)
     header, listed, groups = _parse(raw, name)
     return _checked(listed, groups, header, name, digest)
 
 
-def _reread(file: Path, digest: str) -> list[dict[str, Any]]:
-    """The resources of a columnar-read file, parsed the general way from the same bytes."""
+def _same_bytes(file: Path, digest: str) -> bytes:
+    """The file's bytes read again, which must still be those of the digest."""
     raw = _read_bytes(file)
     if hashlib.sha256(raw).hexdigest() != digest:
         raise InputError("snapshot file changed since it was read", file=str(file))
-    _, users, _ = _parse(raw, str(file))
+    return raw
+
+
+def _reread(file: Path, digest: str) -> list[dict[str, Any]]:
+    """The resources of a columnar-read file, parsed the general way from the same bytes."""
+    _, users, _ = _parse(_same_bytes(file, digest), str(file))
     return users
 
 
@@ -225,17 +232,19 @@ def _checked(
 
 # ---- columnar reading -------------------------------------------------------------------------
 
-def _columnar_users(raw: bytes) -> tuple[Any, list[dict[str, Any]] | None, dict[str, Any]] | None:
+def _columnar_users(held: Held
+                    ) -> tuple[Any, list[dict[str, Any]] | None, dict[str, Any]] | None:
     """(the users as a pyarrow struct array, the groups, the header) of a file, or None.
 
     A document or pages (a file that starts with an array, or with a page) go to
-    ``snapshot_documents``; JSON lines of users to pyarrow directly."""
-    pages = read_columnar(raw, "", sample_size=_SAMPLE_SIZE)
+    ``snapshot_documents`` (which may release the file's bytes); JSON lines of users to
+    pyarrow directly."""
+    pages = read_columnar(held, "", sample_size=_SAMPLE_SIZE)
     if isinstance(pages, ColumnarPages):
         return pages.users, pages.groups, pages.header
-    if pages is not NOT_A_DOCUMENT:
+    if pages is not NOT_A_DOCUMENT or held.data is None:
         return None
-    table = object_lines_table(raw, sample_size=_SAMPLE_SIZE)
+    table = object_lines_table(held.data, sample_size=_SAMPLE_SIZE)
     if table is None:
         return None
     users = table.to_struct_array()
