@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from recon.core.arrow import text_in
 from recon.core.categories import HAS_ACCOUNT
 from recon.core.config import Config, Groups
 from recon.core.expressions import EvalContext, evaluate, evaluate_predicate
@@ -145,7 +146,7 @@ def _accounts(identities: pd.DataFrame, account_ids: pd.Series) -> pd.DataFrame:
     rows = rows.sort_values("is_hr", ascending=False, kind="stable")
     rows = rows.drop_duplicates("target_id").set_index("target_id")
     known = pd.Index(account_ids.dropna().astype(str))
-    return rows[rows.index.isin(known)]
+    return rows[text_in(rows.index, known)]
 
 
 def classify_groups(
@@ -219,7 +220,8 @@ def classify_groups(
         pd.Series(np.where(from_account, account["category"].to_numpy(),
                            person["category"].to_numpy()), index=both.index))
     side = both["_merge"].astype(str)
-    known = both["member_id"].isin(accounts.index) | ~from_account
+    known = pd.Series(text_in(both["member_id"], accounts.index) | ~from_account,
+                      index=both.index)
     nested = (both["kind"].fillna("User").str.casefold() == "group").to_numpy()
     acct = both["account_category"].astype("string")
     member_category = np.select(
