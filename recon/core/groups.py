@@ -146,7 +146,8 @@ def _accounts(identities: pd.DataFrame, account_ids: pd.Series) -> pd.DataFrame:
     rows = rows.sort_values("is_hr", ascending=False, kind="stable")
     rows = rows.drop_duplicates("target_id").set_index("target_id")
     known = pd.Index(account_ids.dropna().astype(str))
-    return rows[text_in(rows.index, known)]
+    chosen: pd.DataFrame = rows[text_in(rows.index, known)]
+    return chosen
 
 
 def classify_groups(
