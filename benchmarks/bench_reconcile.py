@@ -47,8 +47,9 @@ SHAPES: dict[str, tuple[str, str, str, str]] = {
     "graph": ("UTF-8 CSV × Graph /users export", "csv", "graph", ""),
     "groups": ("UTF-8 CSV × snapshot with groups", "csv", "groups", ""),
 }
-STAGES = ["read HR", "read target", "quality", "map", "match", "classify", "plan", "write"]
-STAGE_LINE = re.compile(r"^(read HR|read target|quality|map|match|classify|plan|write)\s+"
+STAGES = ["read HR", "read target", "quality", "map", "match", "classify", "plan", "write",
+          "workbook"]
+STAGE_LINE = re.compile(r"^(read HR|read target|quality|map|match|classify|plan|write|workbook)\s+"
                         r".*\((\d+(?:\.\d+)?) s\)\s*$")
 
 #: Runs a command and prints, as its last line, its wall seconds, CPU seconds and peak RSS:
