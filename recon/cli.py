@@ -248,12 +248,21 @@ def push_command(
     = None,
     insecure: InsecureOption = False,
     quiet: QuietOption = False,
+    by: Annotated[str | None, typer.Option(
+        "--by", help="Who pushes, for the evidence (default: the OS account@host; or set "
+                     "RECON_PUSHED_BY).")] = None,
 ) -> None:
     """Push the approved operations safely; exit 1 if any approved op did not succeed."""
     from recon.io.config_file import load_config
     from recon.io.plan_files import read_approval, read_plan
     from recon.workflows.push import push
 
+    if by is not None:  # the journal records it with the run (recon.io.journal.pushed_by)
+        import os
+
+        from recon.io.journal import PUSHED_BY_ENV
+
+        os.environ[PUSHED_BY_ENV] = by
     cfg = load_config(config)
     the_plan, approval = read_plan(plan_file), read_approval(approval_file)
     policy = cfg.policy.with_limits(max_disables=max_disables, max_deletes=max_deletes,

@@ -226,6 +226,8 @@ def journal_facts(journal: str | Path) -> dict[str, str]:
     except KeyError:
         owner = str(file.stat().st_uid)
     targets = ", ".join(dict.fromkeys(str(t) for t in runs["target"].dropna()))
+    if "pushed_by" in runs and runs["pushed_by"].notna().any():  # recorded by the push itself
+        owner = ", ".join(dict.fromkeys(str(b) for b in runs["pushed_by"].dropna()))
     return {"file": file.name, "sha256": digest, "owner": owner,
             "runs": str(len(runs)), "target": targets,
             "started_at": str(runs["started_at"].min()) if len(runs) else "",
