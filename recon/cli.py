@@ -9,6 +9,7 @@ config's attribute paths, each with the closest valid name.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import logging
 import sys
@@ -114,20 +115,33 @@ def reconcile_command(
     _preview_limits(the_plan, cfg, len(result.current))
     started = datetime.now()
     files = write_outputs(result, the_plan, out, overwrite=overwrite)
-    try:
-        for number, written in enumerate(write_review(out, result, the_plan, policy=cfg.policy,
-                                                       review=cfg.review)):
-            files[f"review {number}" if number else "report"] = written
-    except OutputError as too_large:  # the run folder is complete without it
-        warn(f"not written: {too_large}. identities.csv, diffs.csv and plan.json hold every "
-             "row; approve with `recon approve --category`.")
     stages("write", f"{len(files)} files in {out}", (datetime.now() - started).total_seconds())
+    started = datetime.now()
+    with _working(f"writing the review workbooks for {len(the_plan.ops):,} operations",
+                  quiet=quiet):
+        try:
+            for number, written in enumerate(write_review(
+                    out, result, the_plan, policy=cfg.policy, review=cfg.review)):
+                files[f"review {number}" if number else "report"] = written
+        except OutputError as too_large:  # the run folder is complete without it
+            warn(f"not written: {too_large}. identities.csv, diffs.csv and plan.json hold "
+                 "every row; approve with `recon approve --category`.")
+    reviews = [path for name, path in files.items() if name.startswith(("review", "report"))]
+    stages("workbook", f"{len(reviews)} review workbook{'s' if len(reviews) != 1 else ''}",
+           (datetime.now() - started).total_seconds())
     if not quiet:
         print_counts({str(k): int(v) for k, v in result.counts().items()})
         if result.groups is not None:
             print_counts({str(k): int(v) for k, v in result.groups.member_counts().items()},
                          title="Group members")
     say(f"plan: {len(the_plan.ops)} operations, digest {the_plan.digest[:16]} → {out}")
+
+
+def _working(what: str, *, quiet: bool) -> contextlib.AbstractContextManager[object]:
+    """A spinner with ``what`` on a terminal (long steps are never silent); nothing otherwise."""
+    if quiet or not console.is_terminal:
+        return contextlib.nullcontext()
+    return console.status(what)
 
 
 def _preview_limits(the_plan: object, cfg: object, accounts: int) -> None:
