@@ -474,6 +474,46 @@ def waves_command(
         f"{int(table['failed'].sum())} failed → {target}")
 
 
+@app.command("undo")
+def undo_command(
+    run: Annotated[Path, typer.Option(help="The run folder whose push to undo.")],
+    journal: Annotated[Path, typer.Option(help="The journal of that push.")],
+    out: Annotated[Path, typer.Option(help="A new run folder for the undo plan.")],
+    config: Annotated[Path | None, typer.Option(
+        "--config", "-c", help="The config: its policy says whether created accounts may be "
+                               "deleted (max_deletes), and how the review is cut.")] = None,
+    max_deletes: Annotated[int | None, typer.Option(
+        help="Override the policy's limit: above 0, accounts the push created are deleted "
+             "rather than disabled.")] = None,
+    overwrite: Annotated[bool, typer.Option(
+        help="Replace an undo plan already in --out (never one that was approved or pushed).")]
+    = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Plan the inverse of what a push did (from its journal); review, approve and push it."""
+    from recon.core.config import Policy, Review
+    from recon.io.config_file import load_config
+    from recon.workflows.undo import undo
+
+    policy, review = Policy(), Review()
+    if config is not None:
+        cfg = load_config(config)
+        policy, review = cfg.policy, cfg.review
+    policy = policy.with_limits(max_deletes=max_deletes)
+    done = undo(run, journal, out, policy=policy, review=review, overwrite=overwrite)
+    record = done.undo.record
+    if not quiet:
+        print_counts({str(k): int(v) for k, v in done.plan.ops["action"].value_counts().items()},
+                     title="Undo operations")
+    noted = record[record["note"].fillna("") != ""]
+    for row in noted.head(20).itertuples(index=False):
+        tell(f"{row.action!s} {row.hr_key if isinstance(row.hr_key, str) else ''}"
+             f" {row.account!s}: {row.note!s}")
+    say(f"{done.summary()} → {out}")
+    lost = record["note"].fillna("").str.startswith("cannot be undone")
+    raise typer.Exit(1 if lost.any() else 0)
+
+
 @app.command("demo")
 def demo_command(
     out: Annotated[Path, typer.Option(help="Folder for the demo's outputs.")] = Path("out/demo"),

@@ -327,3 +327,51 @@ def verification_states(folder: str | Path) -> pd.DataFrame:
     return pd.DataFrame({"op_id": every["op_id"], "converged": converged}).reset_index(
         drop=True)
 
+
+# ---- undo: the run folder of an undo plan (recon.core.undo, recon.workflows.undo) ------------
+
+UNDO_CSV = "undo.csv"
+
+
+def journal_effect(journal: str | Path) -> tuple[pd.DataFrame, list[str]]:
+    """What a push journal says of each op (op_id, status, target_id: the id a create made),
+    and the plan digests its runs pushed. Read-only: the journal's sha256 stays what it was."""
+    ops, digests = _journal_tables(journal)
+    return ops[["op_id", "status", "target_id"]], digests
+
+
+def write_undo_run(out: str | Path, plan: Plan, *, identities: pd.DataFrame,
+                   diffs: pd.DataFrame, groups: tuple[pd.DataFrame, pd.DataFrame] | None,
+                   meta: RunMeta,
+                   record: pd.DataFrame, undoes: dict[str, str], overwrite: bool = False
+                   ) -> tuple[RunFolder, dict[str, Path]]:
+    """An undo plan's run folder: plan.json; identities.csv, diffs.csv and groups.csv (the
+    names its review shows; memberships.csv as given, usually none); undo.csv (what became of
+    each op of the undone run); meta.json, whose ``undoes`` names the undone run, its plan
+    digest and the journal's sha256. The same rules as any run folder (``check_run_folder``).
+    Returns the folder as ``read_run`` reads it, for its review workbook."""
+    folder = Path(out)
+    check_run_folder(folder, overwrite=overwrite, plan_digest=plan.digest)
+    folder.mkdir(parents=True, exist_ok=True)
+    invalid = pd.DataFrame(columns=["rule", "column", "reason"], dtype="string")
+    invalid.index.name = "hr_row"
+    files = {name: folder / f"{name}.csv" for name in ("identities", "diffs", "invalid")}
+    write_csv(identities, files["identities"], index=False)
+    write_csv(diffs, files["diffs"], index=False)
+    write_csv(invalid, files["invalid"], index=True)
+    held = None
+    if groups is not None:
+        held = _Groups(*groups)
+        files["groups"], files["memberships"] = folder / "groups.csv", folder / "memberships.csv"
+        write_csv(held.groups, files["groups"], index=False)
+        write_csv(held.memberships, files["memberships"], index=False)
+    files["plan"], files["undo"], files["meta"] = (folder / "plan.json", folder / UNDO_CSV,
+                                                   folder / "meta.json")
+    write_plan(plan, files["plan"])
+    write_csv(record, files["undo"], index=False)
+    counts = identities["category"].value_counts()
+    files["meta"].write_text(json.dumps({
+        **meta.to_json(), "plan_digest": plan.digest, "ops": len(plan.ops),
+        "counts": {str(k): int(v) for k, v in counts.items()}, "undoes": undoes}, indent=1),
+        encoding="utf-8")
+    return RunFolder(identities, diffs, meta, _Invalid(invalid), held), files
