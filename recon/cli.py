@@ -131,11 +131,7 @@ def reconcile_command(
         the_plan = waves.plan
     _preview_limits(the_plan, cfg, len(result.current))
     started = datetime.now()
-    files = write_outputs(result, the_plan, out, overwrite=overwrite)
-    if waves is not None:
-        from recon.io.run import write_waves
-
-        files.update(write_waves(out, waves))
+    files = write_outputs(result, the_plan, out, overwrite=overwrite, waves=waves)
     try:
         for number, written in enumerate(write_review(out, result, the_plan, policy=cfg.policy,
                                                        review=cfg.review)):

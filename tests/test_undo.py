@@ -19,7 +19,7 @@ from recon.core.groupplan import reference
 from recon.core.ops import ops_from_frame
 from recon.core.plan import Plan, ops_frame, plan_digest
 from recon.core.scim import CORE_GROUP, CORE_USER, ENTERPRISE, PATCH_OP, get_path
-from recon.core.undo import GROUP_LEFT, NOT_RESTORABLE, undo_plan
+from recon.core.undo import GROUP_LEFT, NOT_RESTORABLE, target_changes, undo_plan
 from recon.core.waves import member_op_row
 from tests.plans import approve_all
 
@@ -244,28 +244,14 @@ def test_an_account_changed_after_the_push_is_stale_and_left_as_it_is(pushed_pil
     stale = undone.results[undone.results["status"] == "stale"]
     assert path.rsplit(":", 1)[-1] in str(stale["error"].iloc[0])
 
-    # Everything else is as the snapshot had it; the joiner's new account is disabled.
-    created = {r["id"] for r in client.users()} - {r["id"] for r in before.resources}
-    assert len(created) == 1
-    assert differences(before.resources, client.users(), skip={drift["target_id"]},
-                       created=created) == []
-
-
-def differences(before: list[dict[str, Any]], after: list[dict[str, Any]], *,
-                skip: frozenset[str] | set[str] = frozenset(),
-                created: frozenset[str] | set[str] = frozenset()) -> list[str]:
-    """Attribute by attribute (meta aside): what differs between two lists of users."""
-    found = []
-    was = {r["id"]: r for r in before}
-    for resource in after:
-        if resource["id"] in skip:
-            continue
-        if resource["id"] in created:
-            if resource.get("active") is not False:
-                found.append(f"{resource['id']}: created and not disabled")
-            continue
-        old = was[resource["id"]]
-        for key in sorted((set(old) | set(resource)) - {"meta"}):
-            if old.get(key) != resource.get(key):
-                found.append(f"{resource['id']} {key}: {old.get(key)!r} → {resource.get(key)!r}")
-    return found
+    # Everything else is as the snapshot had it; the joiner's new account is disabled, the
+    # group the pilot created (dept-Legal) is left, emptied.
+    changes = target_changes(before, client.snapshot(groups=True))
+    users = changes[changes["kind"] == "user"]
+    assert set(users["id"]) == {drift["target_id"], *users.loc[
+        users["attribute"] == "created", "id"]}
+    assert users.loc[users["attribute"] == "created", "after"].tolist() == ["active false"]
+    assert users.loc[users["id"] == drift["target_id"], "attribute"].tolist() == [
+        path.rsplit(":", 1)[0] if path.startswith("urn:") else path.split(".")[0]]
+    groups = changes[changes["kind"] == "group"]
+    assert groups[["name", "attribute"]].values.tolist() == [["dept-Legal", "created"]]

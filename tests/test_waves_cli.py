@@ -18,11 +18,11 @@ import pandas as pd
 import pytest
 import yaml
 
+from recon.core.undo import target_changes
 from recon.testing.scimserver import RunningServer, seed, seed_groups
 from tests.conftest import SAMPLES
 from tests.test_cli_front_door import one_line, recon
 from tests.test_notebooks import mark_approved
-from tests.test_undo import differences
 
 WAVES = [{"name": "pilot", "when": '[Supervisory Organization] = "Legal"'},
          {"name": "finance", "when": '[Supervisory Organization] = "Finance & Accounting"'}]
@@ -143,16 +143,16 @@ def test_a_wave_pushed_and_undone_leaves_the_target_as_its_snapshot(
 
     with scim_server.client() as client:
         after = client.snapshot(groups=True)
-    created = {r["id"] for r in after.resources} - {r["id"] for r in before.resources}
-    assert len(created) == len([op for op in json.loads(
-        (tmp_path / "pilot" / "plan.json").read_text(encoding="utf-8"))["ops"]
-        if op["action"] == "create"]) > 0
-    assert differences(before.resources, after.resources, created=created) == []
-    members = {g["displayName"]: sorted(m["value"] for m in g.get("members") or [])
-               for g in before.groups or []}
+    changes = target_changes(before, after)  # attribute by attribute
+    created = changes[changes["attribute"] == "created"]
+    assert changes.equals(created), changes  # nothing else differs
+    pushed_creates = [op for op in json.loads((tmp_path / "pilot" / "plan.json").read_text(
+        encoding="utf-8"))["ops"] if op["action"] in ("create", "group_create")]
+    assert len(created) == len(pushed_creates) > 0
+    assert set(created.loc[created["kind"] == "user", "after"]) == {"active false"}
     for group in after.groups or []:  # a group the push created stays, emptied
-        assert sorted(m["value"] for m in group.get("members") or []) == members.get(
-            group["displayName"], [])
+        if group["id"] in set(created["id"]):
+            assert not group.get("members")
 
 
 def summary_text(workbook: Path) -> str:

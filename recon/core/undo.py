@@ -33,10 +33,12 @@ from typing import Any
 
 import pandas as pd
 
+from recon.core.canonical import canonical_json
 from recon.core.groupplan import reference
 from recon.core.ops import REFERENCE, desired_of_patch
 from recon.core.plan import RISK, Plan, identifying, ops_frame, patch_operation, plan_digest
 from recon.core.scim import PATCH_OP
+from recon.core.snapshot import Snapshot
 from recon.core.waves import member_op_row
 
 #: Journal statuses of an op that took effect.
@@ -225,3 +227,50 @@ def _diff_rows(op: dict[str, Any], inverse: dict[str, Any]) -> list[dict[str, An
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+# ---- is the target back? ---------------------------------------------------------------------
+
+CHANGE_COLUMNS = ["kind", "id", "name", "attribute", "before", "after"]
+
+
+def target_changes(before: Snapshot, after: Snapshot) -> pd.DataFrame:
+    """What differs between two snapshots of a target, attribute by attribute (``meta`` aside;
+    a group's members compared as a set of ids): one row per attribute of a user or group
+    present in both, and one row (attribute ``created`` or ``deleted``) per resource in one
+    only — a created user with its ``active`` state. Empty when the target is as it was."""
+    rows: list[dict[str, Any]] = []
+    for kind, old, new, name_of in (
+            ("user", before.resources, after.resources, "userName"),
+            ("group", before.groups or [], after.groups or [], "displayName")):
+        was = {str(r.get("id")): r for r in old}
+        now = {str(r.get("id")): r for r in new}
+        for one in [*was, *(i for i in now if i not in was)]:
+            first, second = was.get(one), now.get(one)
+            name = str((second or first or {}).get(name_of, ""))
+            if first is None or second is None:
+                state = "" if kind == "group" else f"active {_shown(second.get('active', True))}" \
+                    if second is not None else ""
+                rows.append({"kind": kind, "id": one, "name": name,
+                             "attribute": "created" if first is None else "deleted",
+                             "before": "", "after": state})
+                continue
+            for key in sorted((set(first) | set(second)) - {"meta"}):
+                a, b = _comparable(key, first.get(key)), _comparable(key, second.get(key))
+                if a != b:
+                    rows.append({"kind": kind, "id": one, "name": name, "attribute": key,
+                                 "before": _shown(first.get(key)),
+                                 "after": _shown(second.get(key))})
+    return pd.DataFrame(rows, columns=CHANGE_COLUMNS).astype("string")
+
+
+def _comparable(key: str, value: Any) -> Any:
+    if key == "members" and isinstance(value, list):
+        return sorted(str(m.get("value")) for m in value if isinstance(m, dict))
+    return canonical_json(value) if value is not None else None
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)

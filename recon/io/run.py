@@ -67,9 +67,10 @@ def _digest_in(folder: Path) -> str | None:
 
 
 def write_outputs(reconciliation: Reconciliation, the_plan: Plan, out: Path, *,
-                  overwrite: bool = False) -> dict[str, Path]:
+                  overwrite: bool = False, waves: Waves | None = None) -> dict[str, Path]:
     """identities.csv, diffs.csv, invalid.csv, plan.json and meta.json in the run folder (see
-    ``check_run_folder``: a folder holding a run is replaced only with ``overwrite``)."""
+    ``check_run_folder``: a folder holding a run is replaced only with ``overwrite``); with
+    ``waves``, their record too (``write_waves``)."""
     out = Path(out)
     check_run_folder(out, overwrite=overwrite, plan_digest=the_plan.digest)
     out.mkdir(parents=True, exist_ok=True)
@@ -99,6 +100,8 @@ def write_outputs(reconciliation: Reconciliation, the_plan: Plan, out: Path, *,
         meta["memberships"] = {k: int(v)
                                for k, v in reconciliation.groups.member_counts().items()}
     files["meta"].write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    if waves is not None:
+        files.update(write_waves(out, waves))
     return files
 
 

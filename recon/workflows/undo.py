@@ -21,7 +21,8 @@ import pandas as pd
 from recon.core.config import Policy, Review
 from recon.core.plan import Plan
 from recon.core.results import RunMeta
-from recon.core.undo import Undo, undo_plan
+from recon.core.snapshot import Snapshot
+from recon.core.undo import Undo, target_changes, undo_plan
 from recon.errors import InputError
 from recon.io.run import journal_effect, journal_facts, read_run, write_undo_run
 from recon.io.workbook import write_review
@@ -39,6 +40,13 @@ class UndoRun:
     @property
     def plan(self) -> Plan:
         return self.undo.plan
+
+    def compare(self, before: Snapshot, after: Snapshot) -> pd.DataFrame:
+        """Is the target back? What differs between the snapshot the undone run was planned
+        from (``before``) and the target now (``after``), attribute by attribute; after a
+        complete undo, only the accounts the push created (disabled) and groups it created
+        (emptied). See ``recon.core.undo.target_changes``."""
+        return target_changes(before, after)
 
     def summary(self) -> str:
         record = self.undo.record
