@@ -342,6 +342,9 @@ def assign_waves(rules: Sequence[Wave], plan: Plan, identities: pd.DataFrame,
     dependencies = pd.concat([
         _manager_dependencies(ops, wave, lookup, identities, managers or {}),
         _group_dependencies(ops, wave, order, group_names or {})], ignore_index=True)
+    rank = dependencies["wave"].map({name: n for n, name in enumerate(order)})
+    dependencies = dependencies.assign(_rank=rank).sort_values(
+        ["_rank", "kind", "subject"], kind="stable").drop(columns="_rank").reset_index(drop=True)
     return Waves(tuple(rules), table, {name: int(counts.get(name, 0)) for name in order},
                  dependencies, whole.digest, whole.digest, None, whole, people)
 
