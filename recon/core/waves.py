@@ -113,20 +113,17 @@ def people_waves(rules: Sequence[Wave], frame: pd.DataFrame,
 
 @dataclass(frozen=True)
 class _Lookup:
-    """Who an op is about: waves (and HR key, row) by HR row, by account id, by create op."""
+    """Who an op is about: waves by HR row; wave, HR key and row by account id or by the bulkId
+    of the create that makes the account (a joiner added to a group in the same push)."""
 
     by_row: pd.Series
-    by_account: pd.DataFrame  # index target_id: wave, hr_key, hr_row
-    by_create: dict[str, tuple[str, Any, Any]]  # bulkId ref → (wave, hr_key, hr_row)
+    by_member: pd.DataFrame  # index: account id or bulkId reference; wave, hr_key, hr_row
 
-    def member(self, member: str) -> tuple[str, Any, Any]:
-        """(wave, hr_key, hr_row) of a group member: an account id or an earlier create."""
-        if member.startswith("bulkId:"):
-            return self.by_create.get(member, (OUTSIDE, None, None))
-        if member in self.by_account.index:
-            row = self.by_account.loc[member]
-            return str(row["wave"]), row["hr_key"], row["hr_row"]
-        return OUTSIDE, None, None
+    def members(self, ids: list[str]) -> pd.DataFrame:
+        """wave, hr_key, hr_row of each member id, in order (``OUTSIDE`` when unknown)."""
+        found = self.by_member.reindex(pd.Index(ids, dtype="object"))
+        found["wave"] = found["wave"].fillna(OUTSIDE).astype(str)
+        return found.reset_index(drop=True)
 
 
 def _members(action: str, payload: dict[str, Any]) -> list[str]:
@@ -165,38 +162,54 @@ def member_op_row(action: str, category: str, group: str, members: list[str],
 def _cut_group_ops(ops: pd.DataFrame, lookup: _Lookup, order: list[str]
                    ) -> tuple[pd.DataFrame, list[str]]:
     """The ops with every membership op that mixes waves cut into one op per wave; and the
-    wave of each op of the result (membership ops only; "" for the others)."""
-    pieces: list[pd.DataFrame] = []
-    waves: list[str] = []
-    start = 0
-    is_member_op = ops["action"].isin(["group_add", "group_remove"]).to_numpy()
-    for found_at in np.flatnonzero(is_member_op):
-        position = int(found_at)
-        row = ops.iloc[position]
-        members = _members(str(row["action"]), json.loads(str(row["payload"])))
-        found = [lookup.member(member) for member in members]
-        member_waves = [wave for wave, _, _ in found]
-        distinct = sorted(set(member_waves), key=order.index)
-        pieces.append(ops.iloc[start:position])
-        waves += [""] * (position - start)
-        start = position + 1
-        if len(distinct) <= 1:
-            pieces.append(ops.iloc[position:position + 1])
-            waves.append(distinct[0] if distinct else OUTSIDE)
-            continue
-        rows = []
-        for wave in distinct:
-            chosen = [i for i, one in enumerate(member_waves) if one == wave]
-            etag = "" if pd.isna(row["etag"]) else str(row["etag"])
+    wave of each op of the result (membership ops only; "" for the others). The members of
+    all ops are looked up at once; only the ops that mix waves are built again."""
+    positions = np.flatnonzero(ops["action"].isin(["group_add", "group_remove"]).to_numpy())
+    lists = [_members(str(action), json.loads(str(payload))) for action, payload in zip(
+        ops["action"].to_numpy()[positions], ops["payload"].to_numpy()[positions], strict=True)]
+    sizes = np.array([len(members) for members in lists], dtype="int64")
+    info = lookup.members([member for members in lists for member in members])
+    info["owner"] = np.repeat(positions, sizes)
+    rank = {name: n for n, name in enumerate(order)}
+    info["rank"] = info["wave"].map(rank)
+    per_op = info.groupby("owner", sort=False)["rank"].agg(["min", "nunique"])
+    wave_at = dict.fromkeys(positions.tolist(), OUTSIDE)
+    wave_at.update(zip(per_op.index.astype(int).tolist(),
+                       [order[int(v)] for v in per_op["min"].tolist()], strict=True))
+    mixed = sorted(per_op.index[per_op["nunique"] > 1].astype(int).tolist())
+    own = pd.Series([wave_at.get(at, "") for at in range(len(ops))], index=ops.index)
+    if not mixed:
+        return ops.reset_index(drop=True), own.tolist()
+    starts = dict(zip(positions.tolist(), (np.cumsum(sizes) - sizes).tolist(), strict=True))
+    member_waves, keys = info["wave"].tolist(), info["hr_key"].tolist()
+    hr_rows = info["hr_row"].tolist()
+    slot = {at: n for n, at in enumerate(positions.tolist())}
+    columns = {name: ops[name].to_numpy() for name in ("action", "category", "target_id",
+                                                        "etag")}
+    rows: list[dict[str, Any]] = []
+    new_waves: list[str] = []
+    places: list[float] = []
+    for position in mixed:
+        members, first = lists[slot[position]], starts[position]
+        parts: dict[str, list[int]] = {}
+        for offset in range(len(members)):
+            parts.setdefault(member_waves[first + offset], []).append(offset)
+        etag = columns["etag"][position]
+        for number, wave in enumerate(sorted(parts, key=rank.__getitem__)):
+            chosen = parts[wave]
             rows.append(member_op_row(
-                str(row["action"]), str(row["category"]), str(row["target_id"]),
-                [members[i] for i in chosen], etag, found[chosen[0]][1], found[chosen[0]][2]))
-            waves.append(wave)
-        pieces.append(ops_frame(rows))
-    pieces.append(ops.iloc[start:])
-    waves += [""] * (len(ops) - start)
-    cut = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else ops.reset_index(drop=True)
-    return cut, waves
+                str(columns["action"][position]), str(columns["category"][position]),
+                str(columns["target_id"][position]), [members[i] for i in chosen],
+                "" if pd.isna(etag) else str(etag), keys[first + chosen[0]],
+                hr_rows[first + chosen[0]]))
+            new_waves.append(wave)
+            places.append(position + number / (len(parts) + 1))
+    built = ops_frame(rows).assign(_place=places, _wave=new_waves)
+    kept = ops.assign(_place=np.arange(len(ops), dtype="float64"), _wave=own.to_numpy())
+    kept = kept.drop(index=ops.index[mixed])
+    cut = pd.concat([kept, built], ignore_index=True).sort_values("_place", kind="stable")
+    waves = cut["_wave"].astype(str).tolist()
+    return cut.drop(columns=["_place", "_wave"]).reset_index(drop=True), waves
 
 
 def _lookup(plan: Plan, identities: pd.DataFrame, people: pd.Series) -> _Lookup:
@@ -204,19 +217,18 @@ def _lookup(plan: Plan, identities: pd.DataFrame, people: pd.Series) -> _Lookup:
     with_row = hr_rows.notna().to_numpy()
     by_row = pd.Series(people.to_numpy()[with_row], index=hr_rows[with_row].astype("int64"))
     with_account = identities["target_id"].notna().to_numpy()
-    by_account = pd.DataFrame({
+    accounts = pd.DataFrame({
         "wave": people.to_numpy()[with_account],
         "hr_key": identities["hr_key"].to_numpy()[with_account],
         "hr_row": hr_rows.to_numpy()[with_account]},
-        index=identities["target_id"][with_account].astype(str))
-    by_account = by_account[~by_account.index.duplicated()]
+        index=identities["target_id"][with_account].astype(str).to_numpy())
     creates = plan.ops[plan.ops["method"] == "POST"]
-    by_create: dict[str, tuple[str, Any, Any]] = {}
-    for one, row, key in zip(creates["op_id"], creates["hr_row"], creates["hr_key"],
-                             strict=True):
-        wave = str(by_row.get(int(row), OUTSIDE)) if pd.notna(row) else OUTSIDE
-        by_create[reference(str(one))] = (wave, key, row)
-    return _Lookup(by_row, by_account, by_create)
+    made = pd.DataFrame({
+        "wave": creates["hr_row"].astype("Int64").map(by_row).fillna(OUTSIDE).to_numpy(),
+        "hr_key": creates["hr_key"].to_numpy(), "hr_row": creates["hr_row"].to_numpy()},
+        index=("bulkId:" + creates["op_id"].astype(str).str.slice(0, 32)).to_numpy())
+    by_member = pd.concat([accounts, made])
+    return _Lookup(by_row, by_member[~by_member.index.duplicated()])
 
 
 # ---- the result ------------------------------------------------------------------------------
@@ -352,21 +364,22 @@ def assign_waves(rules: Sequence[Wave], plan: Plan, identities: pd.DataFrame,
 def _user_op_waves(ops: pd.DataFrame, lookup: _Lookup) -> pd.Series:
     """User ops: the wave of their HR row, else of their account (vectorised)."""
     by_row = ops["hr_row"].astype("Int64").map(lookup.by_row)
-    by_account = ops["target_id"].map(lookup.by_account["wave"])
+    by_account = ops["target_id"].map(lookup.by_member["wave"])
     return by_row.fillna(by_account).fillna(OUTSIDE).astype("string")
 
 
 def _group_create_waves(ops: pd.DataFrame, wave: pd.Series, order: list[str]) -> pd.Series:
     """A group create goes with the first wave (in precedence order) that adds to it."""
-    creates = ops.index[ops["action"] == "group_create"]
-    if not len(creates):
+    creates = (ops["action"] == "group_create").to_numpy()
+    if not creates.any():
         return wave
+    refs = "bulkId:" + ops["op_id"].astype(str).str.slice(0, 32)
+    rank = wave.map({name: n for n, name in enumerate(order)})
+    users = ops["target_id"].isin(refs[creates]).to_numpy()
+    first = rank[users].groupby(ops["target_id"][users].to_numpy()).min()
+    chosen = refs[creates].map(first).map(dict(enumerate(order))).fillna(OUTSIDE)
     wave = wave.copy()
-    for position in creates:
-        ref = reference(str(ops.at[position, "op_id"]))
-        users = wave[(ops["target_id"] == ref).to_numpy()]
-        found = sorted(set(users.astype(str)), key=order.index)
-        wave.at[position] = found[0] if found else OUTSIDE
+    wave[creates] = chosen.to_numpy()
     return wave
 
 
@@ -411,13 +424,14 @@ def _group_dependencies(ops: pd.DataFrame, wave: pd.Series, order: list[str],
         return pd.DataFrame(columns=DEPENDENCY_COLUMNS, dtype="string")
     frame = pd.DataFrame({"op_id": ops.loc[groups, "op_id"], "action": ops.loc[groups, "action"],
                           "wave": wave[groups]})
-    creates = ops[ops["action"] == "group_create"]
+    creates = ops["action"] == "group_create"
     names = dict(group_names)
     created_by: dict[str, tuple[str, str]] = {}
-    for one, payload in zip(creates["op_id"], creates["payload"], strict=True):
+    for one, payload, maker in zip(ops.loc[creates, "op_id"], ops.loc[creates, "payload"],
+                                   wave[creates], strict=True):
         ref = reference(str(one))
         names[ref] = str(json.loads(str(payload)).get("displayName", ref))
-        created_by[ref] = (str(wave[ops["op_id"] == one].iloc[0]), str(one))
+        created_by[ref] = (str(maker), str(one))
     frame["group"] = ops.loc[groups, "target_id"].astype(str).where(
         frame["action"] != "group_create",
         ops.loc[groups, "op_id"].astype(str).map(reference))
