@@ -13,7 +13,9 @@ from recon.io.workbook import read_approvals, write_workbook
 from recon.targets.scim import connect
 from recon.workflows.push import push
 from recon.workflows.reconcile import check_quality, plan, reconcile, snapshot
+from recon.workflows.undo import undo
 from recon.workflows.verify import verify
+from recon.workflows.waves import plan_waves, wave_progress
 
 __version__ = "0.1.0"
 
@@ -23,12 +25,15 @@ __all__ = [
     "connect",
     "load_config",
     "plan",
+    "plan_waves",
     "push",
     "read_approvals",
     "read_hr",
     "reconcile",
     "snapshot",
+    "undo",
     "verify",
+    "wave_progress",
     "write_approval",
     "write_outputs",
     "write_workbook",

@@ -9,6 +9,7 @@ config's attribute paths, each with the closest valid name.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import logging
 import sys
@@ -52,6 +53,9 @@ InsecureOption = Annotated[bool, typer.Option(
 DeltaOption = Annotated[Path | None, typer.Option(
     help="Entra: keep Graph's users/delta link in this folder, so the next read fetches only "
          "what changed.")]
+WaveOption = Annotated[str | None, typer.Option(
+    help="One wave only: a name from the config's waves:, or a predicate such as "
+         "'[Location] = \"Oslo\"'; the other waves' ops are reported, not planned.")]
 QuietOption = Annotated[bool, typer.Option(
     "--quiet", "-q", help="Print only the result: no stage lines, no progress bars.")]
 
@@ -83,6 +87,7 @@ def reconcile_command(
     insecure: InsecureOption = False,
     quiet: QuietOption = False,
     delta_state: DeltaOption = None,
+    wave: WaveOption = None,
 ) -> None:
     """Classify every HR row and account, write the run folder, print counts per category."""
     from recon.io.config_file import load_config
@@ -90,9 +95,11 @@ def reconcile_command(
     from recon.io.run import check_run_folder, write_outputs
     from recon.io.workbook import write_review
     from recon.workflows.reconcile import check_config, plan, reconcile, snapshot
+    from recon.workflows.waves import wave_rules
 
     day = parse_as_of(as_of)
     cfg = load_config(config)
+    rules = wave_rules(cfg, wave)  # an unknown wave before any work
     check_run_folder(out, overwrite=overwrite)
     stages = StageLines(quiet=quiet)
     check_config(cfg, insecure=insecure)
@@ -111,23 +118,65 @@ def reconcile_command(
     the_plan = plan(result, cfg)
     stages("plan", f"{len(the_plan.ops):,} operations, digest {the_plan.digest[:16]}",
            (datetime.now() - started).total_seconds())
+    waves = None
+    if rules:
+        from recon.workflows.waves import plan_waves
+
+        started = datetime.now()
+        waves = plan_waves(cfg, result, the_plan, hr, waves=rules)
+        stages("waves", ", ".join(f"{row.wave} {row.ops:,} ops" for row in
+                                  waves.summary().itertuples()),
+               (datetime.now() - started).total_seconds())
+        waves = waves.selecting(wave) if wave is not None else waves
+        assert waves.plan is not None
+        the_plan = waves.plan
     _preview_limits(the_plan, cfg, len(result.current))
     started = datetime.now()
-    files = write_outputs(result, the_plan, out, overwrite=overwrite)
-    try:
-        for number, written in enumerate(write_review(out, result, the_plan, policy=cfg.policy,
-                                                       review=cfg.review)):
-            files[f"review {number}" if number else "report"] = written
-    except OutputError as too_large:  # the run folder is complete without it
-        warn(f"not written: {too_large}. identities.csv, diffs.csv and plan.json hold every "
-             "row; approve with `recon approve --category`.")
+    files = write_outputs(result, the_plan, out, overwrite=overwrite, waves=waves)
     stages("write", f"{len(files)} files in {out}", (datetime.now() - started).total_seconds())
+    started = datetime.now()
+    with _working(f"writing the review workbooks for {len(the_plan.ops):,} operations",
+                  quiet=quiet):
+        try:
+            for number, written in enumerate(write_review(
+                    out, result, the_plan, policy=cfg.policy, review=cfg.review)):
+                files[f"review {number}" if number else "report"] = written
+        except OutputError as too_large:  # the run folder is complete without it
+            warn(f"not written: {too_large}. identities.csv, diffs.csv and plan.json hold "
+                 "every row; approve with `recon approve --category`.")
+    reviews = [path for name, path in files.items() if name.startswith(("review", "report"))]
+    stages("workbook", f"{len(reviews)} review workbook{'s' if len(reviews) != 1 else ''}",
+           (datetime.now() - started).total_seconds())
     if not quiet:
         print_counts({str(k): int(v) for k, v in result.counts().items()})
         if result.groups is not None:
             print_counts({str(k): int(v) for k, v in result.groups.member_counts().items()},
                          title="Group members")
+    if waves is not None and waves.selected is not None:
+        _report_wave(waves)
     say(f"plan: {len(the_plan.ops)} operations, digest {the_plan.digest[:16]} → {out}")
+
+
+def _working(what: str, *, quiet: bool) -> contextlib.AbstractContextManager[object]:
+    """A spinner with ``what`` on a terminal (long steps are never silent); nothing otherwise."""
+    if quiet or not console.is_terminal:
+        return contextlib.nullcontext()
+    return console.status(what)
+
+
+def _report_wave(waves: object) -> None:
+    """What a wave's plan leaves to other waves, and what it needs from them."""
+    from recon.core.waves import Waves
+
+    assert isinstance(waves, Waves) and waves.selected is not None
+    later = waves.later(waves.selected)
+    if later:
+        tell("later waves (not in this plan; waves.csv): "
+             + ", ".join(f"{name} {count:,} ops" for name, count in later.items()))
+    needs = waves.dependencies_of(waves.selected)
+    for kind, count in needs["kind"].value_counts().items():
+        warn(f"wave {waves.selected}: {count} {kind} dependenc{'y' if count == 1 else 'ies'} "
+             "outside the wave (wave-dependencies.csv)")
 
 
 def _preview_limits(the_plan: object, cfg: object, accounts: int) -> None:
@@ -198,10 +247,18 @@ def approve_command(
         help="Approve what this reviewed workbook marks (repeat it, or name a folder, for the "
              "parts of a split review; alone: the workbooks' decisions are the approval).")]
     = None,
+    wave: Annotated[str | None, typer.Option(
+        help="Only this wave's ops (a wave the run's reconcile recorded in waves.json).")]
+    = None,
 ) -> None:
     """Write an approval bound to the plan's digest."""
     from recon.core.approve import approve
     from recon.io.plan_files import read_plan, write_approval
+
+    if wave is not None:
+        _approve_wave(plan_file, out, approver, wave, note, workbook, category, action, op,
+                      all_ops)
+        return
 
     rules = [name for name, given in (("--category", category), ("--action", action),
                                       ("--op", op), ("--all", all_ops)) if given]
@@ -229,6 +286,39 @@ def approve_command(
                   f"{the_plan.digest[:16]} → {out}")
 
 
+def _approve_wave(plan_file: Path, out: Path, approver: str, wave: str, note: str,
+                  workbook: list[Path] | None, category: list[str] | None,
+                  action: list[str] | None, op: list[str] | None, all_ops: bool) -> None:
+    """``approve --wave``: the approval the rules or the workbooks give, narrowed to a wave."""
+    from recon.core.approve import approve
+    from recon.io.plan_files import read_plan, write_approval
+    from recon.workflows.waves import approve_wave, read_workbook_approval
+
+    rules = [name for name, given in (("--category", category), ("--action", action),
+                                      ("--op", op), ("--all", all_ops)) if given]
+    if workbook is not None and rules:
+        raise typer.BadParameter(f"{rules[0]} cannot be combined with --workbook: the "
+                                 "workbook's Decision column is the approval",
+                                 param_hint="'--workbook'")
+    if workbook is None and not rules:
+        raise typer.BadParameter("say what to approve in the wave: --category, --action, --op, "
+                                 "--all or --workbook")
+    the_plan = read_plan(plan_file)
+    if workbook is not None:
+        given = read_workbook_approval(plan_file, list(workbook), the_plan, approver=approver,
+                                       note=note)
+    else:
+        given = approve(the_plan, approver=approver, categories=category or (),
+                        actions=action or (), op_ids=op or (), everything=all_ops, note=note)
+    approval, waves = approve_wave(given, plan_file, wave, the_plan)
+    write_approval(approval, out)
+    left = len(given.op_ids) - len(approval.op_ids)
+    if left:
+        tell(f"{left} approved operations belong to other waves: not in this approval")
+    say(f"approved {len(approval.op_ids)} of {len(waves.op_ids(wave))} operations of wave "
+        f"{wave} (plan {the_plan.digest[:16]}) → {out}")
+
+
 @app.command("push")
 def push_command(
     config: ConfigOption,
@@ -248,12 +338,21 @@ def push_command(
     = None,
     insecure: InsecureOption = False,
     quiet: QuietOption = False,
+    by: Annotated[str | None, typer.Option(
+        "--by", help="Who pushes, for the evidence (default: the OS account@host; or set "
+                     "RECON_PUSHED_BY).")] = None,
 ) -> None:
     """Push the approved operations safely; exit 1 if any approved op did not succeed."""
     from recon.io.config_file import load_config
     from recon.io.plan_files import read_approval, read_plan
     from recon.workflows.push import push
 
+    if by is not None:  # the journal records it with the run (recon.io.journal.pushed_by)
+        import os
+
+        from recon.io.journal import PUSHED_BY_ENV
+
+        os.environ[PUSHED_BY_ENV] = by
     cfg = load_config(config)
     the_plan, approval = read_plan(plan_file), read_approval(approval_file)
     policy = cfg.policy.with_limits(max_disables=max_disables, max_deletes=max_deletes,
@@ -356,6 +455,82 @@ def report_command(
     from recon.workflows.report import report_command as write_report
 
     say(f"wrote {write_report(run, journal, out=out)}")
+
+
+@app.command("waves")
+def waves_command(
+    run: Annotated[Path, typer.Option(help="Run folder written by recon reconcile with waves.")],
+    journal: Annotated[list[Path] | None, typer.Option(
+        help="A push journal besides the run folder's own *.sqlite (repeat it).")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="Where to write the table (default RUN/waves-progress.csv).")] = None,
+) -> None:
+    """Per wave: people, ops by action, pushed, converged and failed (journals, verification)."""
+    from rich.table import Table
+
+    from recon.workflows.waves import wave_progress
+
+    table = wave_progress(run, journal or [])
+    target = out or run / "waves-progress.csv"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(target, index=False)
+    except OSError as cannot:
+        raise OutputError(f"{target}: cannot write ({cannot.strerror})") from cannot
+    counts = ["wave", "people", "ops", "pushed", "converged", "failed"]
+    actions = [c for c in table.columns if c not in counts]
+    shown = Table(title="Waves")
+    for column in [*counts[:3], "by action", *counts[3:]]:
+        shown.add_column(column, justify="left" if column in ("wave", "by action") else "right",
+                         overflow="fold")
+    for row in table.to_dict("records"):
+        by_action = ", ".join(f"{a} {row[a]}" for a in actions if row[a])
+        shown.add_row(*(Text(str(row[c])) for c in counts[:3]), Text(by_action),
+                      *(Text(str(row[c])) for c in counts[3:]))
+    console.print(shown)
+    say(f"{len(table) - 1} waves, {int(table['ops'].sum())} operations: "
+        f"{int(table['pushed'].sum())} pushed, {int(table['converged'].sum())} converged, "
+        f"{int(table['failed'].sum())} failed → {target}")
+
+
+@app.command("undo")
+def undo_command(
+    run: Annotated[Path, typer.Option(help="The run folder whose push to undo.")],
+    journal: Annotated[Path, typer.Option(help="The journal of that push.")],
+    out: Annotated[Path, typer.Option(help="A new run folder for the undo plan.")],
+    config: Annotated[Path | None, typer.Option(
+        "--config", "-c", help="The config: its policy says whether created accounts may be "
+                               "deleted (max_deletes), and how the review is cut.")] = None,
+    max_deletes: Annotated[int | None, typer.Option(
+        help="Override the policy's limit: above 0, accounts the push created are deleted "
+             "rather than disabled.")] = None,
+    overwrite: Annotated[bool, typer.Option(
+        help="Replace an undo plan already in --out (never one that was approved or pushed).")]
+    = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Plan the inverse of what a push did (from its journal); review, approve and push it."""
+    from recon.core.config import Policy, Review
+    from recon.io.config_file import load_config
+    from recon.workflows.undo import undo
+
+    policy, review = Policy(), Review()
+    if config is not None:
+        cfg = load_config(config)
+        policy, review = cfg.policy, cfg.review
+    policy = policy.with_limits(max_deletes=max_deletes)
+    done = undo(run, journal, out, policy=policy, review=review, overwrite=overwrite)
+    record = done.undo.record
+    if not quiet:
+        print_counts({str(k): int(v) for k, v in done.plan.ops["action"].value_counts().items()},
+                     title="Undo operations")
+    noted = record[record["note"].fillna("") != ""]
+    for row in noted.head(20).itertuples(index=False):
+        tell(f"{row.action!s} {row.hr_key if isinstance(row.hr_key, str) else ''}"
+             f" {row.account!s}: {row.note!s}")
+    say(f"{done.summary()} → {out}")
+    lost = record["note"].fillna("").str.startswith("cannot be undone")
+    raise typer.Exit(1 if lost.any() else 0)
 
 
 @app.command("demo")

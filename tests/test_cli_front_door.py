@@ -182,7 +182,7 @@ def test_reconcile_says_what_it_is_doing_in_plain_text(run_folder: Path) -> None
     done = recon("reconcile", "--config", "recon.yaml", "--out", "run2", cwd=run_folder.parent)
     lines = done.stdout.splitlines()
     for stage in ("read HR", "read target", "quality", "map", "match", "classify", "plan",
-                  "write"):
+                  "write", "workbook"):
         assert any(line.startswith(stage) for line in lines), stage
     assert "300 rows" in done.stdout and "283 accounts" in done.stdout
     assert not ANSI.search(done.stdout + done.stderr)  # not a terminal: plain text
@@ -209,6 +209,19 @@ def test_a_plan_past_the_safety_limits_is_flagged_before_review(project: Path) -
 # ---- the work ran but did not fully succeed: exit 1 -------------------------------------------
 
 
+def test_snapshot_and_quality_keep_the_same_contract(project: Path) -> None:
+    lines = recon("snapshot", "--config", "recon.yaml", "--out", "saved.jsonl", cwd=project)
+    assert lines.returncode == 2  # the samples have groups: JSON lines would drop them
+    assert "write a snapshot with groups to a .json file" in one_line(lines)
+    saved = recon("snapshot", "--config", "recon.yaml", "--out", "saved.json", cwd=project)
+    assert saved.returncode == 0 and "283 users" in saved.stdout
+    assert len(json.loads((project / "saved.json").read_text(encoding="utf-8"))["Resources"]) == 283
+    checked = recon("quality", "--config", "recon.yaml", "--out", "q", cwd=project)
+    assert checked.returncode == 0 and (project / "q" / "quality.html").is_file()
+    wrong = recon("quality", "--config", "recon.yaml", cwd=project)
+    assert wrong.returncode == 2 and "Missing option '--out'" in one_line(wrong)
+
+
 def test_a_refused_extract_exits_1(project: Path) -> None:
     text = (project / "workers.csv").read_text(encoding="utf-8").splitlines()
     header, rows = text[0], text[1:]
@@ -219,6 +232,9 @@ def test_a_refused_extract_exits_1(project: Path) -> None:
     done = recon("reconcile", "--config", "recon.yaml", "--out", "run", cwd=project)
     assert done.returncode == 1
     assert "refusing to plan" in one_line(done)
+    report = recon("quality", "--config", "recon.yaml", "--out", "q", cwd=project)
+    assert report.returncode == 1 and "refusing to plan" in one_line(report)
+    assert (project / "q" / "quality.json").is_file()  # written before the refusal
 
 
 @pytest.fixture

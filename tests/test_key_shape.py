@@ -44,7 +44,8 @@ def test_a_workbook_key_column_stored_as_numbers_is_warned_about(tmp_path: Path)
 
 def test_keys_that_match_only_after_zero_padding_are_warned_about_never_written() -> None:
     """HR lost the zeros (4524 for 004524; 77 for 0077), or the target never had them (HR
-    004526, target 4526). The e-mail finds the first two accounts: conflicts, not links."""
+    004526, target 4526). The e-mail finds the first two accounts: conflicts, not links. The
+    third is found by nothing but its key's shape: a conflict too, never a second account."""
     workers = hr("""
     | id     | status | email      | first | last | hired      |
     | 4524   | Active | ann@x.org  | Ann   | Lee  | 01/05/2020 |
@@ -70,11 +71,18 @@ def test_keys_that_match_only_after_zero_padding_are_warned_about_never_written(
     assert result.quality.details["warning_rows"] == len(result.quality.warnings)
     categories = dict(zip(result.identities["hr_key"].fillna(result.identities["target_id"]),
                           result.identities["category"], strict=True))
-    assert categories == {"4524": "conflict", "77": "conflict", "004526": "joiner",
+    assert categories == {"4524": "conflict", "77": "conflict", "004526": "conflict",
                           "8": "in_sync", "9": "link", "a1": "conflict", "a2": "conflict",
-                          "a3": "orphan"}
+                          "a3": "conflict"}
+    reasons = dict(zip(result.identities["hr_key"].fillna(result.identities["target_id"]),
+                       result.identities["reason"], strict=True))
+    assert reasons["004526"] == ("no rule matched; account a3 holds employeeNumber 4526, HR says "
+                                 "004526: the same key up to leading zeros (Excel drops them); "
+                                 "a person decides")
+    assert reasons["a3"] == "matches HR key 004526 only up to leading zeros; a person decides"
     written = plan(result, cfg).ops
     assert set(written["target_id"]) <= {"", "a5"}
+    assert "create" not in set(written["action"])  # no second account for Cy Poe
 
 
 def test_no_warning_when_every_key_keeps_its_shape() -> None:

@@ -17,12 +17,15 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 NAMES = ["01_load_and_check", "02_reconcile_and_review", "03_approve_push_verify",
-         "04_entra_hygiene"]
+         "04_entra_hygiene", "05_migration_waves"]
 WRITES = {  # what each run leaves in its run folder
     "01_load_and_check": ["quarantine.csv"],
     "02_reconcile_and_review": ["identities.csv", "diffs.csv", "plan.json", "meta.json"],
     "03_approve_push_verify": ["review.xlsx", "approval.json", "evidence.xlsx"],
     "04_entra_hygiene": ["access_review.xlsx", "access_review_leavers_still_enabled.csv"],
+    "05_migration_waves": [  # one folder per run (a pushed run folder is evidence)
+        "*/pilot/waves.json", "*/pilot/journal.sqlite", "*/pilot/verification.csv",
+        "*/pilot-undo/undo.csv", "*/pilot-undo/journal.sqlite", "*/pilot-undo/report.xlsx"],
 }
 
 
@@ -80,7 +83,7 @@ def test_notebook_runs_on_the_samples(name: str, tmp_path: Path, kernel: str) ->
     execute(name, tmp_path, kernel)
 
     for file in WRITES[name]:
-        assert (tmp_path / "run" / file).exists(), file
+        assert list((tmp_path / "run").glob(file)), file
     if name == "03_approve_push_verify":  # a fresh local server: a journal of its own
         assert list((tmp_path / "run").glob("journal-local-*.sqlite"))
 

@@ -3,9 +3,9 @@
 import recon
 
 EXPECTED = {
-    "approve", "check_quality", "connect", "load_config", "plan", "push", "read_approvals",
-    "read_hr", "reconcile", "snapshot", "verify", "write_approval", "write_outputs",
-    "write_workbook",
+    "approve", "check_quality", "connect", "load_config", "plan", "plan_waves", "push",
+    "read_approvals", "read_hr", "reconcile", "snapshot", "undo", "verify", "wave_progress",
+    "write_approval", "write_outputs", "write_workbook",
 }
 
 

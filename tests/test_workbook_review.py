@@ -189,8 +189,10 @@ def test_an_approval_of_format_1_is_still_read(tmp_path: Path) -> None:
         [UPDATE, "approve", "x"]]
 
 
-def test_the_journal_keeps_every_attempt_and_its_time(tmp_path: Path) -> None:
+def test_the_journal_keeps_every_attempt_and_its_time(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     plan = SimpleNamespace(ops=PLAN.ops)
+    monkeypatch.setenv("RECON_PUSHED_BY", "Ops On Call (scheduler)")  # recon push --by
     with Journal(tmp_path / "journal.sqlite") as journal:
         journal.start_run(PLAN.digest, target="http://127.0.0.1:1/v2")
         first = journal.begin(DISABLE, action="disable", method="PATCH", path="/Users/u-3")
@@ -216,7 +218,8 @@ def test_the_journal_keeps_every_attempt_and_its_time(tmp_path: Path) -> None:
     pairs = {summary.cell(r, 1).value: summary.cell(r, 2).value
              for r in range(1, summary.max_row + 1)}
     assert pairs["Journal file"] == "journal.sqlite" and len(pairs["Journal sha256"]) == 64
-    assert pairs["Target"] == "http://127.0.0.1:1/v2" and pairs["Pushed by (OS account)"]
+    assert pairs["Target"] == "http://127.0.0.1:1/v2"
+    assert pairs["Pushed by"] == "Ops On Call (scheduler)"
 
 
 # ---- readable for a person ----------------------------------------------------------------------

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -137,6 +137,16 @@ def _known(kind: str, names: list[str], known: tuple[str, ...]) -> None:
             close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
             hint = f" (did you mean {close[0]!r}?)" if close else f" (one of: {', '.join(known)})"
             raise PlanError(f"unknown {kind} {name!r}{hint}")
+
+
+def for_ops(approval: Approval, op_ids: Iterable[str], *, note: str = "") -> Approval:
+    """The approval narrowed to ``op_ids`` (a wave's): its approved ids and its decisions on
+    other ops are left out; ``note`` is added to the approval's own (e.g. "wave pilot")."""
+    kept = set(op_ids)
+    return replace(
+        approval, op_ids=tuple(one for one in approval.op_ids if one in kept),
+        decisions=tuple(d for d in approval.decisions if d.op_id in kept),
+        note="; ".join(part for part in (approval.note, note) if part))
 
 
 def check_approval(plan: Plan, approval: Approval) -> None:

@@ -334,6 +334,37 @@ class Review(_Model):
         "says so. Ops beyond it are decided for their whole category on the Summary."))
 
 
+class Wave(_Model):
+    """One wave of a migration: the people a predicate selects, planned and pushed apart."""
+
+    name: str = Field(min_length=1, description=(
+        "The wave's name, as `--wave NAME` gives it on `recon reconcile` and `recon approve` "
+        "(words: no brackets, parentheses, quotes or `=`, which mark an expression)."),
+        examples=["pilot", "finance"])
+    when: str = Field(description=(
+        "A predicate over HR columns and the account's attributes (SCIM paths, as in "
+        "target.exclude): the people of the wave. A person matching several waves belongs to "
+        "the first."), examples=['[Supervisory Organization] = "Finance"', '[Location] = "Oslo"'])
+
+    @field_validator("name")
+    @classmethod
+    def _trimmed(cls, value: str) -> str:
+        if value != value.strip():
+            raise ValueError("a wave name has no spaces at its ends")
+        return value
+
+    @field_validator("when")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        from recon.core.expressions import compile_expression
+
+        try:
+            compile_expression(value)
+        except ConfigError as error:  # an ExpressionError: named with its key and line
+            raise ValueError(str(error)) from error
+        return value
+
+
 class Config(_Model):
     """One YAML file per source/target pair."""
 
@@ -359,6 +390,12 @@ class Config(_Model):
         "Group memberships derived from HR (none planned when absent)."))
     review: Review = Field(default=Review(), description=(
         "The review workbooks: split per reviewer, rows per sheet."))
+    waves: list[Wave] = Field(default_factory=list, description=(
+        "A migration cut in waves, in precedence order: each a name and a predicate over HR "
+        "and account attributes. A wave's plan and approval hold only its people's ops; "
+        "dependencies on other waves are reported (README \"Migrations in waves\")."),
+        examples=[[{"name": "pilot", "when": '[Location] = "Oslo"'},
+                   {"name": "finance", "when": '[Supervisory Organization] = "Finance"'}]])
     # Set by the loader, not written in the file.
     base_dir: Path = Field(default=Path("."), exclude=True)
     digest: str = Field(default="", exclude=True)
@@ -385,6 +422,20 @@ class Config(_Model):
             raise ValueError(f"review.split_by {split!r} is neither 'category' nor an attribute "
                              f"of attributes: (e.g. {', '.join(sorted(short)[:4])})")
         return self
+
+    @field_validator("waves")
+    @classmethod
+    def _waves_named_once(cls, value: list[Wave]) -> list[Wave]:
+        for wave in value:
+            if any(mark in wave.name for mark in '[]()="'):
+                raise ValueError(f"wave name {wave.name!r}: a name has no brackets, "
+                                 "parentheses, quotes or '=' (`--wave` reads those as an "
+                                 "expression)")
+        names = [wave.name.casefold() for wave in value]
+        twice = sorted({wave.name for wave in value if names.count(wave.name.casefold()) > 1})
+        if twice:
+            raise ValueError(f"wave {twice[0]!r} is named twice")
+        return value
 
     @field_validator("attributes")
     @classmethod

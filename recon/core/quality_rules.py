@@ -26,6 +26,7 @@ import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 from recon.core.arrow import arrow_text
 from recon.core.config import Config, Reference
 from recon.core.expressions import compile_expression, evaluate
+from recon.core.key_shape import shape_of
 from recon.core.mapping import parse_dates
 from recon.core.same import normalized_array
 from recon.core.scim import parse_path
@@ -354,12 +355,6 @@ def stored_as_numbers(numbers: Mapping[str, int], config: Config) -> pd.DataFram
     return (pd.concat(parts, ignore_index=True) if parts else warning_rows("", []))
 
 
-def _shape(keys: pa.Array) -> pa.Array:
-    """A key without the zeros a spreadsheet adds or drops: leading zeros, a trailing ".0"."""
-    keys = pc.replace_substring_regex(keys, pattern=r"\.0+$", replacement="")
-    return pc.replace_substring_regex(keys, pattern="^0+([0-9])", replacement=r"\1")
-
-
 def zero_padded_keys(
     desired: pd.DataFrame, current: pd.DataFrame, pairs: pd.DataFrame, config: Config,
 ) -> pd.DataFrame:
@@ -378,12 +373,12 @@ def zero_padded_keys(
         return warning_rows("", [])
     theirs = normalized_array(rule.target, arrow_text(current[rule.target].astype("string")))
     theirs = theirs.drop_null()
-    shaped = _shape(ours)
+    shaped = shape_of(ours)
     # Hash the few open keys, not the target's many: the target values that are an open key's
     # shape, and the shapes of target values with a leading or trailing zero that are one.
     plain = theirs.filter(pc.is_in(theirs, value_set=shaped))
     odd = theirs.filter(pc.or_(pc.starts_with(theirs, "0"), pc.ends_with(theirs, "0")))
-    reshaped = _shape(odd)
+    reshaped = shape_of(odd)
     kept = pc.is_in(reshaped, value_set=shaped)
     originals = pa.concat_arrays([plain, odd.filter(kept)])
     at = pc.index_in(shaped, value_set=pa.concat_arrays([plain, reshaped.filter(kept)]))

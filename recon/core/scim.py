@@ -136,9 +136,10 @@ def is_active(value: Any) -> bool:
     """SCIM ``active`` read leniently: missing is True; "False"/"0"/"no" (any case) are False."""
     if value is None:
         return True
-    if isinstance(value, str):
-        return value.strip().lower() not in INACTIVE_WORDS
-    return bool(value)
+    if isinstance(value, bool):
+        return value
+    # Anything else as its text, as the column form (recon.core.same) reads it: 0 is "0".
+    return str(value).strip().lower() not in INACTIVE_WORDS
 
 
 def is_schema(key: str) -> bool:

@@ -17,6 +17,9 @@ the journal is evidence for an auditor, not a second copy of personal data or se
 from __future__ import annotations
 
 import fcntl
+import getpass
+import os
+import socket
 import sqlite3
 import threading
 from collections.abc import Iterable
@@ -71,6 +74,23 @@ CREATE TABLE IF NOT EXISTS ops (
 """
 
 
+#: Who is pushing, for the evidence: ``recon push --by NAME`` sets it; default the OS account.
+PUSHED_BY_ENV = "RECON_PUSHED_BY"
+
+
+def pushed_by() -> str:
+    """The person (or scheduler) a push run is recorded under: ``RECON_PUSHED_BY``, else the OS
+    account and host that run it."""
+    given = os.environ.get(PUSHED_BY_ENV, "").strip()
+    if given:
+        return given
+    try:
+        account = getpass.getuser()
+    except (KeyError, OSError):
+        account = "unknown"
+    return f"{account}@{socket.gethostname()}"
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
@@ -123,6 +143,9 @@ class Journal:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
+            if "pushed_by" not in columns:  # journals written before it was recorded
+                self._db.execute("ALTER TABLE runs ADD COLUMN pushed_by TEXT")
         except sqlite3.DatabaseError as error:
             raise PushError(f"{self.path}: not a usable push journal ({error})") from error
         self._lock = threading.Lock()
@@ -164,8 +187,8 @@ class Journal:
                     raise PushError(f"{self.path}: this journal records pushes to {other[0]}; "
                                     f"use a new journal for {target}")
             cursor = self._db.execute(
-                "INSERT INTO runs (plan_digest, started_at, note, target) VALUES (?, ?, ?, ?)",
-                (plan_digest, now(), note, target))
+                "INSERT INTO runs (plan_digest, started_at, note, target, pushed_by) "
+                "VALUES (?, ?, ?, ?, ?)", (plan_digest, now(), note, target, pushed_by()))
             self.run_id = int(cursor.lastrowid or 0)
             return self.run_id
 

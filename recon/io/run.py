@@ -20,6 +20,8 @@ import pandas as pd
 
 from recon.core.plan import Plan
 from recon.core.results import Reconciliation, RunMeta
+from recon.core.waves import DEPENDENCY_COLUMNS, WAVES_FORMAT, Waves
+from recon.core.waves import OP_COLUMNS as WAVE_OP_COLUMNS
 from recon.errors import InputError, OutputError
 from recon.io.csv_out import write_csv
 from recon.io.plan_files import read_plan, write_plan
@@ -65,9 +67,10 @@ def _digest_in(folder: Path) -> str | None:
 
 
 def write_outputs(reconciliation: Reconciliation, the_plan: Plan, out: Path, *,
-                  overwrite: bool = False) -> dict[str, Path]:
+                  overwrite: bool = False, waves: Waves | None = None) -> dict[str, Path]:
     """identities.csv, diffs.csv, invalid.csv, plan.json and meta.json in the run folder (see
-    ``check_run_folder``: a folder holding a run is replaced only with ``overwrite``)."""
+    ``check_run_folder``: a folder holding a run is replaced only with ``overwrite``); with
+    ``waves``, their record too (``write_waves``)."""
     out = Path(out)
     check_run_folder(out, overwrite=overwrite, plan_digest=the_plan.digest)
     out.mkdir(parents=True, exist_ok=True)
@@ -97,6 +100,8 @@ def write_outputs(reconciliation: Reconciliation, the_plan: Plan, out: Path, *,
         meta["memberships"] = {k: int(v)
                                for k, v in reconciliation.groups.member_counts().items()}
     files["meta"].write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    if waves is not None:
+        files.update(write_waves(out, waves))
     return files
 
 
@@ -226,8 +231,152 @@ def journal_facts(journal: str | Path) -> dict[str, str]:
     except KeyError:
         owner = str(file.stat().st_uid)
     targets = ", ".join(dict.fromkeys(str(t) for t in runs["target"].dropna()))
+    if "pushed_by" in runs and runs["pushed_by"].notna().any():  # recorded by the push itself
+        owner = ", ".join(dict.fromkeys(str(b) for b in runs["pushed_by"].dropna()))
     return {"file": file.name, "sha256": digest, "owner": owner,
             "runs": str(len(runs)), "target": targets,
             "started_at": str(runs["started_at"].min()) if len(runs) else "",
             "ended_at": str(runs["ended_at"].dropna().max()) if runs["ended_at"].notna().any()
             else ""}
+
+
+# ---- waves: which wave each op of a run belongs to (recon.core.waves) --------------------------
+
+WAVES_JSON, WAVES_CSV, WAVE_DEPENDENCIES_CSV = "waves.json", "waves.csv", "wave-dependencies.csv"
+
+
+def write_waves(out: str | Path, waves: Waves) -> dict[str, Path]:
+    """waves.json (the waves, people per wave, the digests), waves.csv (every op of the whole
+    plan and its wave, those of later waves too) and wave-dependencies.csv in the run folder."""
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {"waves": folder / WAVES_JSON, "wave ops": folder / WAVES_CSV,
+             "wave dependencies": folder / WAVE_DEPENDENCIES_CSV}
+    files["waves"].write_text(json.dumps(waves.to_json(), indent=1), encoding="utf-8")
+    write_csv(waves.ops[list(WAVE_OP_COLUMNS)], files["wave ops"], index=False)
+    write_csv(waves.dependencies[list(DEPENDENCY_COLUMNS)], files["wave dependencies"],
+              index=False)
+    return files
+
+
+def read_waves(folder: str | Path, plan: Plan | None = None) -> Waves:
+    """The waves a run folder records; refused when they are for another plan than ``plan``
+    (the folder's plan.json, read when not given)."""
+    where = Path(folder)
+    file = where / WAVES_JSON
+    if not file.is_file():
+        raise InputError("the run has no waves (waves.json): reconcile with waves: in the "
+                         "config, or with --wave", file=str(where))
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+        if data.get("format") != WAVES_FORMAT:
+            raise ValueError(f"format {data.get('format')!r}")
+        ops = pd.read_csv(where / WAVES_CSV, dtype="string", keep_default_na=False,
+                          na_values=[""])
+        dependencies = pd.read_csv(where / WAVE_DEPENDENCIES_CSV, dtype="string",
+                                   keep_default_na=False, na_values=[""])
+        waves = Waves.from_json(data, ops, dependencies)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise InputError(f"not a recon waves record ({error})", file=str(file)) from error
+    the_plan = plan if plan is not None else read_plan(where / "plan.json")
+    if waves.plan_digest != the_plan.digest:
+        raise InputError(f"waves.json is for plan {waves.plan_digest[:12]}, not for this "
+                         f"plan.json {the_plan.digest[:12]}", file=str(where))
+    return waves
+
+
+def journal_states(journals: list[Path]) -> pd.DataFrame:
+    """op_id, status of every op the journals record (the latest update when several do; an
+    op that succeeded in one of them stays succeeded). Read-only."""
+    frames = [_journal_tables(file)[0] for file in journals]
+    if not frames:
+        return pd.DataFrame({"op_id": pd.Series(dtype="string"),
+                             "status": pd.Series(dtype="string")})
+    every = pd.concat(frames, ignore_index=True).sort_values("updated_at", kind="stable")
+    latest = every.drop_duplicates("op_id", keep="last").copy()
+    done = every.loc[every["status"].isin(["succeeded", "already_applied"]), "op_id"]
+    latest.loc[latest["op_id"].isin(done) & ~latest["status"].isin(
+        ["succeeded", "already_applied"]), "status"] = "succeeded"
+    return pd.DataFrame(latest[["op_id", "status"]].astype("string")).reset_index(drop=True)
+
+
+def _journal_tables(journal: str | Path) -> tuple[pd.DataFrame, list[str]]:
+    """A push journal's ops (op_id, status, target_id, updated_at) and the plan digests its
+    runs pushed, read through a read-only connection (its sha256 stays what it was)."""
+    import sqlite3
+    from contextlib import closing
+
+    file = Path(journal)
+    if not file.is_file():
+        raise InputError("no such push journal", file=str(file))
+    try:
+        with closing(sqlite3.connect(f"file:{file}?mode=ro", uri=True)) as db:
+            ops = pd.read_sql_query("SELECT op_id, status, target_id, updated_at FROM ops", db)
+            digests = [str(row[0]) for row in db.execute(
+                "SELECT DISTINCT plan_digest FROM runs ORDER BY run_id")]
+    except (sqlite3.Error, pd.errors.DatabaseError) as error:
+        raise InputError(f"not a recon push journal ({error})", file=str(file)) from error
+    return ops.astype("string"), digests
+
+
+def verification_states(folder: str | Path) -> pd.DataFrame:
+    """op_id, converged from the run folder's verification*.csv (the newest file wins)."""
+    files = sorted(Path(folder).glob("verification*.csv"), key=lambda f: f.stat().st_mtime)
+    frames = [pd.read_csv(file, usecols=["op_id", "converged"], dtype={"op_id": "string"})
+              for file in files]
+    if not frames:
+        return pd.DataFrame({"op_id": pd.Series(dtype="string"),
+                             "converged": pd.Series(dtype="bool")})
+    every = pd.concat(frames, ignore_index=True).drop_duplicates("op_id", keep="last")
+    converged = every["converged"].astype("string").str.lower().isin(["true", "1"])
+    return pd.DataFrame({"op_id": every["op_id"], "converged": converged}).reset_index(
+        drop=True)
+
+
+# ---- undo: the run folder of an undo plan (recon.core.undo, recon.workflows.undo) ------------
+
+UNDO_CSV = "undo.csv"
+
+
+def journal_effect(journal: str | Path) -> tuple[pd.DataFrame, list[str]]:
+    """What a push journal says of each op (op_id, status, target_id: the id a create made),
+    and the plan digests its runs pushed. Read-only: the journal's sha256 stays what it was."""
+    ops, digests = _journal_tables(journal)
+    return ops[["op_id", "status", "target_id"]], digests
+
+
+def write_undo_run(out: str | Path, plan: Plan, *, identities: pd.DataFrame,
+                   diffs: pd.DataFrame, groups: tuple[pd.DataFrame, pd.DataFrame] | None,
+                   meta: RunMeta,
+                   record: pd.DataFrame, undoes: dict[str, str], overwrite: bool = False
+                   ) -> tuple[RunFolder, dict[str, Path]]:
+    """An undo plan's run folder: plan.json; identities.csv, diffs.csv and groups.csv (the
+    names its review shows; memberships.csv as given, usually none); undo.csv (what became of
+    each op of the undone run); meta.json, whose ``undoes`` names the undone run, its plan
+    digest and the journal's sha256. The same rules as any run folder (``check_run_folder``).
+    Returns the folder as ``read_run`` reads it, for its review workbook."""
+    folder = Path(out)
+    check_run_folder(folder, overwrite=overwrite, plan_digest=plan.digest)
+    folder.mkdir(parents=True, exist_ok=True)
+    invalid = pd.DataFrame(columns=["rule", "column", "reason"], dtype="string")
+    invalid.index.name = "hr_row"
+    files = {name: folder / f"{name}.csv" for name in ("identities", "diffs", "invalid")}
+    write_csv(identities, files["identities"], index=False)
+    write_csv(diffs, files["diffs"], index=False)
+    write_csv(invalid, files["invalid"], index=True)
+    held = None
+    if groups is not None:
+        held = _Groups(*groups)
+        files["groups"], files["memberships"] = folder / "groups.csv", folder / "memberships.csv"
+        write_csv(held.groups, files["groups"], index=False)
+        write_csv(held.memberships, files["memberships"], index=False)
+    files["plan"], files["undo"], files["meta"] = (folder / "plan.json", folder / UNDO_CSV,
+                                                   folder / "meta.json")
+    write_plan(plan, files["plan"])
+    write_csv(record, files["undo"], index=False)
+    counts = identities["category"].value_counts()
+    files["meta"].write_text(json.dumps({
+        **meta.to_json(), "plan_digest": plan.digest, "ops": len(plan.ops),
+        "counts": {str(k): int(v) for k, v in counts.items()}, "undoes": undoes}, indent=1),
+        encoding="utf-8")
+    return RunFolder(identities, diffs, meta, _Invalid(invalid), held), files

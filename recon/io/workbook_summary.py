@@ -229,7 +229,7 @@ def _evidence(out: _Rows, plan: Any, facts: SummaryFacts) -> None:
         if journal:
             out.pair("Journal file", journal.get("file"))
             out.pair("Journal sha256", journal.get("sha256"))
-            out.pair("Pushed by (OS account)", journal.get("owner"))
+            out.pair("Pushed by", journal.get("owner"))
             out.pair("Target", journal.get("target"))
             out.pair("Push started (UTC)", utc(journal.get("started_at")))
             out.pair("Push ended (UTC)", utc(journal.get("ended_at")))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from datetime import time as time_of_day
 from pathlib import Path
@@ -22,6 +23,7 @@ from recon.core.config import Config
 from recon.core.expressions import EvalContext, compile_expression, evaluate_predicate
 from recon.core.groupplan import group_op_rows
 from recon.core.groups import classify_groups
+from recon.core.key_shape import shape_conflicts
 from recon.core.mapping import desired_frame
 from recon.core.match import match
 from recon.core.normalize import current_frame
@@ -157,6 +159,9 @@ def reconcile(
     clock.done("match", f"{len(pairs):,} candidate pairs, {int(excluded.sum()):,} accounts "
                         "excluded")
     result = classify(desired, current, excluded, pairs, quality.invalid["reason"], config, day)
+    # A worker whose key matches an unmatched account only up to leading zeros is no joiner.
+    result = replace(result, identities=shape_conflicts(result.identities, desired, current,
+                                                        config))
     if config.target.entra is not None:  # only what the inbound app writes can converge
         result = written_only(result, config, synced)
     groups = None
