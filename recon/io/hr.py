@@ -16,10 +16,11 @@ import logging
 import re
 import warnings
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -84,9 +85,9 @@ def read_hr(source: Source, base_dir: Path | None = None) -> HrExtract:
             "looks like a password-protected or legacy (.xls) Excel file; "
             "save it as an unprotected .xlsx or .csv", file=name)
     if raw.startswith(ZIP_MAGIC) or path.suffix.lower() in {".xlsx", ".xlsm"}:
-        frame, header_row, sheet, numbers = _read_xlsx(raw, name, source)
+        frame, header_row, sheet, numbers, reader = _read_xlsx(raw, name, source)
         return HrExtract(_clean(frame, name), path, digest, header_row, "xlsx", sheet, numbers,
-                         reader="openpyxl")
+                         reader=reader)
     fast = _read_csv_fast(raw, name, source)
     if fast is not None:
         frame, header_row, encoding = fast
@@ -479,8 +480,19 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _read_xlsx(raw: bytes, name: str,
-               source: Source) -> tuple[pd.DataFrame, int, str, dict[str, int]]:
+def _read_xlsx(raw: bytes, name: str, source: Source
+               ) -> tuple[pd.DataFrame, int, str, dict[str, int], str]:
+    """(frame, header row, sheet, numeric cells per column, reader) of a workbook.
+
+    calamine (Rust) parses the sheet; openpyxl, the general reader, takes any workbook calamine
+    refuses and gives every error its wording. Both hand their cells to ``_sheet_frame``."""
+    fast = _calamine_sheets(raw, source)
+    if fast is not None:
+        names, cells_of = fast
+        try:
+            return (*_first_sheet_frame(names, cells_of, name, source), "calamine")
+        except _CalamineRefused:
+            pass
     import zipfile
 
     from openpyxl import load_workbook
@@ -493,38 +505,100 @@ def _read_xlsx(raw: bytes, name: str,
         raise InputError(f"not a readable .xlsx workbook ({_first_line(error)})",
                          file=name) from error
     try:
-        if source.sheet is not None:
-            if source.sheet not in workbook.sheetnames:
-                raise InputError(
-                    f"no sheet named {source.sheet!r} (sheets: {', '.join(workbook.sheetnames)})",
-                    file=name)
-            candidates = [source.sheet]
-        else:
-            candidates = list(workbook.sheetnames)
-        for sheet_name in candidates:
-            sheet = workbook[sheet_name]
-            cells = list(sheet.iter_rows(values_only=True))
-            rows = [[_excel_text(v) for v in row] for row in cells]
-            header_index = _find_header(rows, source.key)
-            if header_index is None:
-                continue
-            columns = _check_header(rows[header_index], name, source.key, header_index + 1)
-            numbers = Counter(
-                columns[position] for row in cells[header_index + 1:]
-                for position, value in enumerate(row[: len(columns)]) if _is_number(value))
-            data = [row[: len(columns)] + [""] * (len(columns) - len(row))
-                    for row in rows[header_index + 1:]]
-            data = [row for row in data if any(cell.strip() for cell in row)]
-            if not data:
-                raise InputError("the sheet has a header but no data rows", file=name,
-                                 row=header_index + 1)
-            return (pd.DataFrame(data, columns=columns, dtype=str), header_index + 1, sheet_name,
-                    dict(numbers))
+        return (*_first_sheet_frame(
+            list(workbook.sheetnames),
+            lambda sheet: list(workbook[sheet].iter_rows(values_only=True)), name, source),
+            "openpyxl (general)")
     finally:
         workbook.close()
+
+
+class _CalamineRefused(Exception):
+    """calamine could not read a sheet: openpyxl reads the workbook instead."""
+
+
+def _calamine_sheets(raw: bytes, source: Source
+                     ) -> tuple[list[str], Callable[[str], list[Any]]] | None:
+    """The sheet names and a reader of a sheet's cells through calamine; None when calamine
+    cannot open the workbook (openpyxl then reads it, or says why it cannot)."""
+    try:
+        from python_calamine import CalamineWorkbook
+
+        workbook = CalamineWorkbook.from_filelike(io.BytesIO(raw))
+        names = list(workbook.sheet_names)
+    except Exception:  # any refusal hands the workbook to openpyxl
+        return None
+
+    def cells_of(sheet: str) -> list[Any]:
+        try:
+            return list(workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False))
+        except Exception as error:
+            raise _CalamineRefused from error
+
+    return names, cells_of
+
+
+def _first_sheet_frame(names: list[str], cells_of: Callable[[str], list[Any]], name: str,
+                       source: Source) -> tuple[pd.DataFrame, int, str, dict[str, int]]:
+    if source.sheet is not None:
+        if source.sheet not in names:
+            raise InputError(f"no sheet named {source.sheet!r} (sheets: {', '.join(names)})",
+                             file=name)
+        names = [source.sheet]
+    for sheet_name in names:
+        found = _sheet_frame(cells_of(sheet_name), name, source)
+        if found is not None:
+            frame, header_row, numbers = found
+            return frame, header_row, sheet_name, numbers
     raise InputError(
         f"no sheet has a header row with the key column in its first {HEADER_SCAN_ROWS} rows",
         file=name, column=source.key)
+
+
+def _sheet_frame(cells: list[Any], name: str, source: Source
+                 ) -> tuple[pd.DataFrame, int, dict[str, int]] | None:
+    """A sheet's cells (rows of Python values) as the text frame, column by column: a column of
+    text is taken as it is, and only cells of other types are turned into text one by one.
+    None when no row in the first ``HEADER_SCAN_ROWS`` holds the key column."""
+    head = [[_excel_text(v) for v in row] for row in cells[:HEADER_SCAN_ROWS]]
+    header_index = _find_header(head, source.key)
+    if header_index is None:
+        return None
+    columns = _check_header(head[header_index], name, source.key, header_index + 1)
+    width = len(columns)
+    body = [row if len(row) == width else
+            (tuple(row[:width]) + (None,) * (width - len(row))) for row in
+            cells[header_index + 1:]]
+    data: dict[str, Any] = {}
+    numbers: Counter[str] = Counter()
+    for column, values in zip(columns, zip(*body, strict=True) if body else [()] * width,
+                              strict=True):
+        kinds = set(map(type, values))
+        if kinds <= {str}:
+            data[column] = pd.array(values, dtype="string") if values else []
+            continue
+        if kinds & {int, float}:
+            count = sum(map(_is_number, values))
+            if count:
+                numbers[column] = count
+        data[column] = pd.array([v if type(v) is str else _excel_text(v) for v in values],
+                                dtype="string")
+    frame = pd.DataFrame(data, columns=columns, dtype="string")
+    if len(frame):
+        blank = np.ones(len(frame), dtype=bool)
+        for column in columns:
+            blank &= (frame[column].str.strip() == "").to_numpy(dtype=bool, na_value=True)
+        frame = frame[~blank].reset_index(drop=True)
+    # Columns past the last named one that hold nothing: a styled but empty column, which one
+    # reader sees (the sheet's stated dimension) and the other does not (its cells).
+    while len(columns) > 1 and not head[header_index][len(columns) - 1].strip() and \
+            (frame[columns[-1]].fillna("").str.strip() == "").all():
+        frame = frame.drop(columns=columns[-1])
+        columns = columns[:-1]
+    if frame.empty:
+        raise InputError("the sheet has a header but no data rows", file=name,
+                         row=header_index + 1)
+    return frame, header_index + 1, dict(numbers)
 
 
 def _clean(frame: pd.DataFrame, name: str) -> pd.DataFrame:

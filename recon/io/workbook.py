@@ -28,6 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from recon.core.arrow import text_in
 from recon.core.config import Policy, Review
 from recon.core.views import Names, label
 from recon.errors import OutputError
@@ -89,8 +90,9 @@ def _identity_sheets(book: Book, reconciliation: Any, names: Names, max_rows: in
     ids, diffs = _numbered(reconciliation.identities), _numbered(reconciliation.diffs)
     if people is not None:  # a part: only the people its ops are about
         hr_rows = set(people["hr_row"].dropna().tolist())
-        accounts = set(people["target_id"].dropna().astype(str))
-        ids = ids[ids["hr_row"].isin(hr_rows) | ids["target_id"].isin(accounts)]
+        accounts = people["target_id"].dropna().astype(str)
+        ids = ids[ids["hr_row"].isin(hr_rows).to_numpy(dtype=bool)
+                  | text_in(ids["target_id"], accounts)]
         diffs = diffs[diffs["hr_row"].isin(hr_rows)]
     desired = getattr(reconciliation, "desired", None)
     row, key, person = Column("HR row", "hr_row", 9), Column("HR key", "hr_key", 12), Column(
@@ -176,7 +178,7 @@ def _group_sheets(book: Book, groups: Any, names: Names, max_rows: int,
         full_list="groups.csv", frozen_columns=1)
     members = groups.memberships[~groups.memberships["category"].isin(["member_ok"])].copy()
     if people is not None:
-        members = members[members["member_id"].isin(people["target_id"].dropna().astype(str))
+        members = members[text_in(members["member_id"], people["target_id"].dropna())
                           | pd.to_numeric(members["hr_row"], errors="coerce").isin(
                               people["hr_row"].dropna().tolist())]
     members["hr_row"] = pd.to_numeric(members["hr_row"], errors="coerce").astype("Int64")
@@ -256,7 +258,8 @@ def write_workbook(
     partial = file.with_name(file.name + ".part")
     book = Book(partial)
     try:
-        scoped = plan.ops if scope is None else plan.ops[plan.ops["op_id"].isin(scope)]
+        scoped = plan.ops if scope is None else plan.ops[text_in(plan.ops["op_id"],
+                                                                pd.Series(list(scope)))]
         table, total = (change_table(plan, names, pd.Index(scope) if scope is not None else None,
                                      max_rows) if parts is None else (pd.DataFrame(), 0))
         counts = pd.Series(dict(category_rows(scoped))) if parts is None else None

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from recon.core.arrow import text_in
 from recon.core.categories import order_key
 from recon.core.scim import ENTERPRISE, child_path, parse_path
 from recon.core.views import Names
@@ -261,24 +262,26 @@ def change_table(plan: PlanLike, names: Names, scope: pd.Index | None = None,
     creates = {f"bulkId:{str(one)[:32]}": f"(made by op {n})"
                for n, one in zip(numbers[posts], ops["op_id"][posts], strict=True)}
     if scope is not None:
-        inside = ops["op_id"].isin(scope).to_numpy(dtype=bool)
+        inside = text_in(ops["op_id"], pd.Series(scope))
         ops, numbers = ops[inside].reset_index(drop=True), numbers[inside]
     positions, lines = shown_positions(ops, names, max_rows)
-    rows = pd.to_numeric(ops["hr_row"], errors="coerce").astype("Int64")
+    shown = ops.iloc[positions]  # names looked up for the ops the sheet shows only
+    rows = pd.to_numeric(shown["hr_row"], errors="coerce").astype("Int64")
+    accounts = shown["target_id"].astype(object)
     person = rows.map(names.people["display_name"]).astype("string").fillna(
-        ops["target_id"].astype("string").map(names.accounts).astype("string"))
+        accounts.map(names.accounts).astype("string"))
     user = rows.map(names.people["user_name"]).astype("string").fillna(
-        ops["target_id"].astype("string").map(names.users).astype("string"))
+        accounts.map(names.users).astype("string"))
     records: list[tuple[Any, ...]] = []
     ops_at = _Records(ops)
-    for position in positions.tolist():
+    for place, position in enumerate(positions.tolist()):
         op = ops_at[position]
         who, summary, changes = lines[position]
         number = int(numbers[position])
-        shown_person = who or _text(person.iat[position])
+        shown_person = who or _text(person.iat[place])
         op_id, category, action = str(op["op_id"]), str(op["category"]), str(op["action"])
         records.append((str(number), True, shown_person, category, action, summary, "", "",
-                        _text(op["risk"]), _text(op["hr_key"]), _text(user.iat[position]),
+                        _text(op["risk"]), _text(op["hr_key"]), _text(user.iat[place]),
                         creates.get(_text(op["target_id"]), _text(op["target_id"])), op_id[:12],
                         op_id))
         records.extend((f"{number}.{k}", False, shown_person, category, action, attribute,

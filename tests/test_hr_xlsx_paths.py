@@ -1,0 +1,120 @@
+"""HR workbooks: calamine (the fast reader) gives what openpyxl (the general one) gives.
+
+Small workbooks as Excel users make them — banners, blank rows, numbers where text was meant
+(an Employee ID that lost its leading zeros), dates with and without a time, booleans, empty
+columns, styled but empty cells past the last column — are read both ways and compared: the
+frame, the header row, the sheet and the count of numeric cells per column.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from openpyxl import Workbook
+from openpyxl.styles import PatternFill
+
+from recon.core.config import Source
+from recon.errors import InputError
+from recon.io import hr
+from recon.io.hr import read_hr
+
+SOURCE = Source(path=Path("w.xlsx"), key="Employee ID")
+
+TEXT = st.text(alphabet=st.sampled_from(list("aZ0 7-é’ßİ\u0301漢")), max_size=6)
+CELL = st.one_of(
+    st.none(), TEXT, st.sampled_from(["004524", "  x  ", "", "True", "1.0"]),
+    st.integers(min_value=-10**6, max_value=10**9),
+    st.floats(allow_nan=False, allow_infinity=False, min_value=-1e9, max_value=1e9),
+    st.sampled_from([4524.0, 0.1, 1e-7, 123456789.5]),
+    st.dates(min_value=date(1950, 1, 1), max_value=date(2060, 12, 31)),
+    st.datetimes(min_value=datetime(1950, 1, 1), max_value=datetime(2060, 12, 31)).map(
+        lambda moment: moment.replace(microsecond=0)),
+    st.booleans())
+
+
+def both_ways(path: Path, monkeypatch: pytest.MonkeyPatch, source: Source = SOURCE
+              ) -> tuple[object, object]:
+    source = source.model_copy(update={"path": path})
+    fast = read_hr(source)
+    with monkeypatch.context() as patch:
+        patch.setattr(hr, "_calamine_sheets", lambda raw, source: None)
+        general = read_hr(source)
+    return fast, general
+
+
+def assert_same(fast: hr.HrExtract, general: hr.HrExtract) -> None:
+    assert fast.reader == "calamine" and general.reader == "openpyxl (general)"
+    pd.testing.assert_frame_equal(fast.frame, general.frame)
+    assert (fast.header_row, fast.sheet, dict(fast.numbers)) == (
+        general.header_row, general.sheet, dict(general.numbers))
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(banner=st.integers(0, 3), width=st.integers(1, 4),
+       rows=st.lists(st.lists(CELL, min_size=0, max_size=5), min_size=1, max_size=6),
+       styled_past_end=st.booleans())
+def test_calamine_reads_every_workbook_as_openpyxl_does(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, banner: int, width: int,
+        rows: list[list[object]], styled_past_end: bool) -> None:
+    book = Workbook()
+    sheet = book.active
+    for _ in range(banner):
+        sheet.append(["Workers report — confidential"])
+    sheet.append(["Employee ID", *[f"Column {n}" for n in range(1, width)]])
+    keyed = [[f"E{n}", *row] for n, row in enumerate(rows)]
+    for row in keyed:
+        sheet.append(row)
+    if styled_past_end:
+        sheet.cell(row=banner + 1, column=width + 3).fill = PatternFill("solid", fgColor="FFFF00")
+    path = tmp_path / "w.xlsx"
+    book.save(path)
+    fast, general = both_ways(path, monkeypatch)
+    assert_same(fast, general)  # type: ignore[arg-type]
+
+
+def test_a_key_saved_as_a_number_is_counted_on_both_paths(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    book = Workbook()
+    book.active.append(["Employee ID", "Hire Date"])
+    book.active.append([4524, datetime(2026, 1, 5)])
+    book.active.append(["004525", date(2026, 1, 6)])
+    book.active.append([None, None])
+    book.save(tmp_path / "w.xlsx")
+    fast, general = both_ways(tmp_path / "w.xlsx", monkeypatch)
+    assert_same(fast, general)  # type: ignore[arg-type]
+    assert fast.frame["Employee ID"].tolist() == ["4524", "004525"]  # type: ignore[attr-defined]
+    assert dict(fast.numbers) == {"Employee ID": 1}  # type: ignore[attr-defined]
+
+
+def test_errors_read_the_same_on_both_paths(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    book = Workbook()
+    book.active.title = "Notes"
+    book.active.append(["nothing here"])
+    book.create_sheet("Empty").append(["Employee ID"])
+    book.save(tmp_path / "w.xlsx")
+    for source, wanted in (
+            (SOURCE.model_copy(update={"sheet": "Workers"}), "no sheet named 'Workers'"),
+            (SOURCE, "the sheet has a header but no data rows")):
+        messages = []
+        for refuse in (False, True):
+            with monkeypatch.context() as patch:
+                if refuse:
+                    patch.setattr(hr, "_calamine_sheets", lambda raw, source: None)
+                with pytest.raises(InputError) as raised:
+                    read_hr(source.model_copy(update={"path": tmp_path / "w.xlsx"}))
+            messages.append(str(raised.value))
+        assert messages[0] == messages[1] and wanted in messages[0]
+
+
+def test_a_workbook_calamine_cannot_read_goes_to_openpyxl(tmp_path: Path) -> None:
+    """A file named .xlsx that is no workbook: openpyxl's one clear line, no traceback."""
+    (tmp_path / "w.xlsx").write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(InputError, match="not a readable .xlsx workbook"):
+        read_hr(SOURCE.model_copy(update={"path": tmp_path / "w.xlsx"}))
