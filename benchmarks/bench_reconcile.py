@@ -274,6 +274,15 @@ def verdict(results: list[dict[str, Any]]) -> str:
         fastest = min(rows, key=lambda r: r["wall"])
         worst = max(rows, key=lambda r: r["wall"])
         heaviest = max(rows, key=lambda r: r["rss_mb"])
+        under = [r for r in rows if r["wall"] < wall_goal]
+        light = [r for r in rows if r["rss_mb"] < rss_goal * 1024]
+        near = [r for r in rows if r["wall"] / fastest["wall"] <= 1.5]
+        lines.append(
+            f"- N = {people(n)}: {len(under)} of {len(rows)} shapes under {wall_goal} s, "
+            f"{len(light)} of {len(rows)} under {rss_goal} GiB, {len(near)} of {len(rows)} "
+            f"within 1.5× of the fastest; over: "
+            + (", ".join(f"{r['label']} {r['wall']:.1f} s" for r in rows
+                         if r["wall"] >= wall_goal) or "none") + ".")
         lines.append(
             f"- N = {people(n)}: worst shape {worst['label']} {worst['wall']:.1f} s wall "
             f"({worst['cpu']:.1f} s CPU), under {wall_goal} s {met(worst['wall'] < wall_goal)}; "
@@ -287,7 +296,7 @@ def verdict(results: list[dict[str, Any]]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("n", type=int, nargs="+", help="numbers of people")
+    parser.add_argument("n", type=int, nargs="*", help="numbers of people")
     parser.add_argument("--data", type=Path, default=ROOT / "out" / "bench",
                         help="where generated inputs are kept between runs")
     parser.add_argument("--shapes", default=",".join(SHAPES),
@@ -295,7 +304,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-datacompy", action="store_true")
     parser.add_argument("--json", type=Path, help="append each result as a JSON line here")
     parser.add_argument("--write", type=Path, help="write the Markdown report here")
+    parser.add_argument("--from-json", type=Path, nargs="+", metavar="LOG", help=(
+        "render the report from results that --json recorded (runs of several sessions, "
+        "e.g. the one-off 3M run beside make bench's), instead of running anything"))
     args = parser.parse_args(argv)
+    if args.from_json:
+        recorded = [json.loads(line) for log in args.from_json
+                    for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
+        report(args, [r for r in recorded if "route" not in r],
+               [r for r in recorded if r.get("route") == "datacompy"])
+        return
     shapes = args.shapes.split(",")
     unknown = [shape for shape in shapes if shape not in SHAPES]
     if unknown:
@@ -318,6 +336,14 @@ def main(argv: list[str] | None = None) -> None:
                 folders[""] / TARGET_SHAPES["list"]).exists():
             routes.append(run_datacompy(n, folders[""]))
             print(f"N={n:,} datacompy route: {routes[-1]}", file=sys.stderr)
+            if args.json:
+                with args.json.open("a", encoding="utf-8") as log:
+                    log.write(json.dumps({"route": "datacompy", **routes[-1]}) + "\n")
+    report(args, results, routes)
+
+
+def report(args: argparse.Namespace, results: list[dict[str, Any]],
+           routes: list[dict[str, Any]]) -> None:
     table = render(results, routes)
     print(table)
     print(verdict(results))

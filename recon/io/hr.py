@@ -461,6 +461,12 @@ def _first_line(error: BaseException) -> str:
     return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
+def _blank(column: pd.Series) -> np.ndarray:
+    """Which cells hold nothing but white space (as ``str.strip()`` sees it)."""
+    stripped = column.str.strip()
+    return np.asarray((stripped == "").to_numpy(dtype=bool, na_value=True), dtype=bool)
+
+
 def _excel_text(value: object) -> str:
     """A cell value as text: dates as ISO, whole floats without '.0', None as empty."""
     if value is None:
@@ -574,20 +580,24 @@ def _sheet_frame(cells: list[Any], name: str, source: Source
     for column, values in zip(columns, zip(*body, strict=True) if body else [()] * width,
                               strict=True):
         kinds = set(map(type, values))
-        if kinds <= {str}:
-            data[column] = pd.array(values, dtype="string") if values else []
-            continue
-        if kinds & {int, float}:
-            count = sum(map(_is_number, values))
-            if count:
-                numbers[column] = count
-        data[column] = pd.array([v if type(v) is str else _excel_text(v) for v in values],
-                                dtype="string")
-    frame = pd.DataFrame(data, columns=columns, dtype="string")
+        if not kinds <= {str}:
+            if kinds & {int, float}:
+                count = sum(map(_is_number, values))
+                if count:
+                    numbers[column] = count
+            values = tuple(v if type(v) is str else _excel_text(v) for v in values)
+        data[column] = pd.array(pa.array(values, type=pa.large_string()),
+                                dtype=pd.ArrowDtype(pa.large_string())).astype("string")
+    frame = pd.DataFrame(data, columns=columns)
     if len(frame):
-        blank = np.ones(len(frame), dtype=bool)
-        for column in columns:
-            blank &= (frame[column].str.strip() == "").to_numpy(dtype=bool, na_value=True)
+        # A blank row is blank in every column: only rows whose first column is blank are
+        # looked at further.
+        blank = _blank(frame[columns[0]])
+        for column in columns[1:]:
+            at = np.flatnonzero(blank)
+            if not len(at):
+                break
+            blank[at] = _blank(frame[column].iloc[at])
         frame = frame[~blank].reset_index(drop=True)
     # Columns past the last named one that hold nothing: a styled but empty column, which one
     # reader sees (the sheet's stated dimension) and the other does not (its cells).
