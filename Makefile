@@ -26,8 +26,13 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q -n 2 --durations=10
 
+# Every file shape at 100k, 300k and 1M people, end to end through the installed command
+# (about 25 minutes; inputs kept in out/bench). The one-off 3M run and the live snapshot:
+#   $(BIN)/python benchmarks/bench_reconcile.py 3000000 --shapes csv,pages --no-datacompy --json out/bench/run-3m.jsonl
+#   $(BIN)/python benchmarks/bench_live.py 20000
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_reconcile.py 100000 300000 1000000 --write docs/benchmarks.md
+	rm -f out/bench/results.jsonl
+	$(BIN)/python benchmarks/bench_reconcile.py 100000 300000 1000000 --json out/bench/results.jsonl --write docs/benchmarks.md
 
 docs: $(STAMP)
 	$(BIN)/python -c "from pathlib import Path; from recon.io.config_file import write_config_reference as w; print(*w(Path('docs')))"

@@ -354,11 +354,13 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]],
 
 def markdown(table: str, results: list[dict[str, Any]], info: dict[str, str]) -> str:
     where = ", ".join(f"{k} {v}" for k, v in info.items())
-    ns = " ".join(str(n) for n in sorted({r["n"] for r in results}))
+    ns = ", ".join(people(n) for n in sorted({r["n"] for r in results}))
     return f"""# Benchmarks
 
-`make bench` (`benchmarks/bench_reconcile.py {ns} --write docs/benchmarks.md`), run on
-{datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}. Machine: {where}.
+Figures for N = {ns} people, written on {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
+by `benchmarks/bench_reconcile.py` (`make bench` runs 100k, 300k and 1M in every shape; the 3M
+rows, when present, come from the one-off run the Makefile names, rendered together with
+`--from-json`). Machine: {where}.
 
 {(HERE / "notes_intro.md").read_text(encoding="utf-8")}
 {table}

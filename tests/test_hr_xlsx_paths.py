@@ -116,5 +116,5 @@ def test_errors_read_the_same_on_both_paths(tmp_path: Path,
 def test_a_workbook_calamine_cannot_read_goes_to_openpyxl(tmp_path: Path) -> None:
     """A file named .xlsx that is no workbook: openpyxl's one clear line, no traceback."""
     (tmp_path / "w.xlsx").write_bytes(b"PK\x03\x04 not really a zip")
-    with pytest.raises(InputError, match="not a readable .xlsx workbook"):
+    with pytest.raises(InputError, match=r"not a readable \.xlsx workbook"):
         read_hr(SOURCE.model_copy(update={"path": tmp_path / "w.xlsx"}))
