@@ -155,7 +155,23 @@ def start_server(port: int = 0, token: str | None = None, *, host: str = "127.0.
     same scim2-server application and WSGI server as its command, with its in-memory storage
     filled directly (``serve_preloaded``) — 100,000 users in seconds, where creating them over
     HTTP (``seed``) takes minutes. Give such a start a longer ``startup_timeout``."""
-    chosen = port or free_port()
+    attempts = 1 if port else 3  # a free port can be taken by another process before use
+    for attempt in range(1, attempts + 1):
+        try:
+            return _start_once(port or free_port(), token, host=host, config=config,
+                               users=users, startup_timeout=startup_timeout)
+        except _ExitedAtStart as exited:
+            if attempt == attempts:
+                raise PushError(str(exited)) from None
+    raise AssertionError("unreachable")
+
+
+class _ExitedAtStart(Exception):
+    """The server process ended before it answered (most often: its port was taken)."""
+
+
+def _start_once(chosen: int, token: str | None, *, host: str, config: dict[str, Any] | None,
+                users: Path | None, startup_timeout: float) -> RunningServer:
     command = [*_command(), "--hostname", host, "--port", str(chosen)]
     if users is not None:
         command = [sys.executable, "-m", "recon.testing.scimserver", "--hostname", host,
@@ -169,24 +185,31 @@ def start_server(port: int = 0, token: str | None = None, *, host: str = "127.0.
             json.dump(service_provider_config(config), written)
         config_file = Path(written.name)
         command += ["--service-provider-config", str(config_file)]
-    process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    server = RunningServer(process, chosen, host, token, config_file)
-    deadline = time.monotonic() + startup_timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise PushError(f"scim2-server exited at start (code {process.returncode}); "
-                            f"is port {chosen} free?")
-        try:
-            response = httpx.get(f"{server.url}/ServiceProviderConfig", timeout=1.0)
-            if response.status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
+    # The server's own file handle keeps what it writes; ours reads its complaint at start.
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=errors,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        server = RunningServer(process, chosen, host, token, config_file)
+        deadline = time.monotonic() + startup_timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                errors.seek(0)
+                said = [line for line in errors.read().decode(errors="replace").splitlines()
+                        if line.strip()]
+                server.stop()
+                raise _ExitedAtStart(f"scim2-server exited at start (code {process.returncode}"
+                                     f"{': ' + said[-1].strip() if said else ''}); is port "
+                                     f"{chosen} free?")
+            try:
+                response = httpx.get(f"{server.url}/ServiceProviderConfig", timeout=1.0)
+                if response.status_code == 200:
+                    return server
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
     server.stop()
     raise PushError(f"scim2-server did not answer on {server.url} within {startup_timeout:.0f} s")
 
