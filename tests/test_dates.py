@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import pandas as pd
+from datetime import date
 
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from recon.core import mapping
 from recon.core.mapping import parse_dates
 from recon.core.quality import check
 from tests.test_quality import config, hr
@@ -28,3 +33,26 @@ def test_a_hire_date_in_1500_quarantines_the_row_with_its_column() -> None:
     assert result.invalid.loc[1, "reason"].startswith("date_parseable: column 'Hire Date'")
     assert result.invalid.loc[2, "reason"].startswith(
         "date_parseable: column 'Termination Date'")
+
+
+# ---- the fixed-width fast path against pandas, format by format ------------------------------
+
+FORMATS = [None, "%m/%d/%Y", "%d/%m/%Y", "%d-%m-%Y", "%Y-%d-%m", "%Y%m%d", "%d.%m.%Y",
+           "%Y/%m/%d", "%d %b %Y"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(cells=st.lists(st.one_of(
+           st.none(), st.text(alphabet="0123456789-/. ", min_size=6, max_size=11),
+           st.builds(lambda day, fmt: day.strftime(fmt),
+                     st.dates(min_value=date(1600, 1, 1), max_value=date(2300, 12, 31)),
+                     st.sampled_from([f for f in FORMATS if f] + ["%Y-%m-%d"]))),
+           min_size=1, max_size=8),
+       date_format=st.sampled_from(FORMATS))
+def test_dates_parse_as_pandas_parses_them_on_any_path(cells: list[str | None],
+                                                       date_format: str | None) -> None:
+    values = pd.Series(cells, dtype="string")
+    formats = ([date_format] if date_format else []) + list(mapping.ISO_FORMATS)
+    expected = mapping._parse_dates_general(values.str.strip(), formats)
+    pd.testing.assert_series_equal(parse_dates(values, date_format), expected,
+                                   check_exact=True, check_index=False)

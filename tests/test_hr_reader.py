@@ -214,11 +214,14 @@ def test_the_fast_path_is_taken_for_a_configured_utf8_encoding(tmp_path: Path) -
 
 DATES = ["11/20/2026", "02/30/2026", "12/31/2261", "01/01/1678", "1/5/2026", "13/01/2026",
          "00/10/2026", "2026-11-20", "20261120", "46346", " 11/20/2026 ", "11-20-2026",
-         "11/20/26", "٠١/٠٥/٢٠٢٠", "11/20/2026x", "", None, "20.11.2026", "2026/11/20"]
+         "11/20/26", "٠١/٠٥/٢٠٢٠", "11/20/2026x", "", None, "20.11.2026", "2026/11/20",
+         "2026-02-30", "1677-12-31", "2262-01-01", "20-11-2026", "2026-20-11", "2026.11.20",
+         "20/11-2026", "2026-1-5"]
 
 
 @pytest.mark.parametrize("date_format", ["%m/%d/%Y", "%d/%m/%Y", "%d.%m.%Y", "%Y%m%d", None,
-                                         "%Y/%m/%d", "%m/%d/%y", "%d %b %Y"])
+                                         "%Y/%m/%d", "%m/%d/%y", "%d %b %Y", "%d-%m-%Y",
+                                         "%m-%d-%Y", "%Y-%d-%m", "%d/%m-%Y", "%Y.%m.%d"])
 def test_fixed_width_dates_parse_as_pandas_parses_them(date_format: str | None) -> None:
     values = pd.Series(DATES * 3, index=pd.RangeIndex(1, 3 * len(DATES) + 1, name="hr_row"),
                        dtype="string")

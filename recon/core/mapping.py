@@ -31,11 +31,17 @@ def parse_dates(values: pd.Series, date_format: str | None = None) -> pd.Series:
     formats = ([date_format] if date_format else []) + list(ISO_FORMATS)
     result = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[ns]")
     pending = text.notna().to_numpy(dtype=bool, copy=True)
-    fixed = _parse_fixed_width(text, formats[0])
-    if fixed is not None:
-        hit, days = fixed
-        result[hit] = days
-        pending &= ~hit
+    for fmt in _fixed_width_lead(formats):
+        if not pending.any():
+            break
+        fixed = _parse_fixed_width(text, fmt)
+        if fixed is None:
+            break
+        found, days = fixed
+        keep = pending[found]  # a cell an earlier format read keeps that date
+        rows = np.flatnonzero(found)[keep]
+        result[rows] = days[keep]
+        pending[rows] = False
     if pending.any():
         # Whatever the fixed-width parse did not settle goes through pandas, format by format.
         rest = np.flatnonzero(pending)
@@ -64,6 +70,27 @@ def _parse_dates_general(text: pd.Series, formats: list[str]) -> pd.Series:
         days = pd.to_timedelta(serial.where(plausible), unit="D")
         result = result.mask(plausible, EXCEL_EPOCH + days)
     return result
+
+
+def _fixed_width_lead(formats: list[str]) -> list[str]:
+    """The leading formats that numpy may parse one after the other, in order.
+
+    The first always. A later one only while no earlier format could read its canonical cells:
+    each earlier one needs a literal the later one lacks (``%m/%d/%Y`` needs '/', which
+    ``2026-11-20`` has not), or has none while the later has one (``%Y%m%d`` reads digits
+    only). So a workbook's ISO dates under a configured US format skip pandas' parse."""
+    lead: list[str] = []
+    literals: list[set[str]] = []
+    for fmt in formats:
+        layout = _fixed_width_layout(fmt)
+        if layout is None:
+            break
+        own = {piece for piece, _ in layout if not piece.startswith("%")}
+        if any(not (earlier - own) and (earlier or not own) for earlier in literals):
+            break
+        lead.append(fmt)
+        literals.append(own)
+    return lead or formats[:1]
 
 
 FIXED_WIDTH_FIELDS = {"Y": 4, "m": 2, "d": 2}
