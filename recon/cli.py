@@ -91,10 +91,16 @@ def reconcile_command(
 ) -> None:
     """Classify every HR row and account, write the run folder, print counts per category."""
     from recon.io.config_file import load_config
-    from recon.io.hr import read_hr
     from recon.io.run import check_run_folder, write_outputs
     from recon.io.workbook import write_review
-    from recon.workflows.reconcile import check_config, plan, reconcile, snapshot
+    from recon.workflows.reconcile import (
+        check_config,
+        hr_detail,
+        plan,
+        read_inputs,
+        reconcile,
+        target_detail,
+    )
     from recon.workflows.waves import wave_rules
 
     day = parse_as_of(as_of)
@@ -103,15 +109,12 @@ def reconcile_command(
     check_run_folder(out, overwrite=overwrite)
     stages = StageLines(quiet=quiet)
     check_config(cfg, insecure=insecure)
-    started = datetime.now()
-    hr = read_hr(cfg.source, cfg.base_dir)  # a mistake in the HR file before a long target read
-    stages("read HR", f"{len(hr.frame):,} rows, {len(hr.frame.columns)} columns from "
-                      f"{hr.path.name}", (datetime.now() - started).total_seconds())
-    started = datetime.now()
-    target = snapshot(cfg, insecure=insecure, progress=not quiet and console.is_terminal,
-                      delta_state=delta_state)
-    stages("read target", f"{target.count:,} accounts from {target.source}",
-           (datetime.now() - started).total_seconds())
+    # A mistake in the HR file is reported before a long target read (read_inputs).
+    hr, target, seconds = read_inputs(cfg, insecure=insecure,
+                                      progress=not quiet and console.is_terminal,
+                                      delta_state=delta_state)
+    stages("read HR", hr_detail(hr), seconds[0])
+    stages("read target", target_detail(target), seconds[1])
     result = reconcile(cfg, hr, target, as_of=day, stages=stages)
     del target
     started = datetime.now()

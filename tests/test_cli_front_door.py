@@ -192,6 +192,19 @@ def test_reconcile_says_what_it_is_doing_in_plain_text(run_folder: Path) -> None
         quiet.stdout.strip()]  # one line: the plan and where it went
 
 
+def test_the_hr_file_s_mistake_is_told_first_though_both_files_are_read_at_once(
+        project: Path) -> None:
+    """The HR extract and a saved snapshot are read side by side (read_inputs); when both
+    are wrong, the line names the HR file, as when they were read in turn."""
+    (project / "target_snapshot.json").write_text('{"Resources": [', encoding="utf-8")
+    broken = recon("reconcile", "--config", "recon.yaml", "--out", "run", cwd=project)
+    assert broken.returncode == 2 and "target_snapshot.json" in one_line(broken)
+    (project / "workers.csv").write_bytes(b"\x00\x01binary")
+    both = recon("reconcile", "--config", "recon.yaml", "--out", "run", cwd=project)
+    assert both.returncode == 2 and "workers.csv" in one_line(both)
+    assert "target_snapshot.json" not in both.stderr
+
+
 def test_a_plan_past_the_safety_limits_is_flagged_before_review(project: Path) -> None:
     name = config_with(project, "strict.yaml", ("max_disables: 50", "max_disables: 3"))
     done = recon("reconcile", "--config", name, "--out", "run", cwd=project)

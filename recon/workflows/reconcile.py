@@ -115,21 +115,32 @@ class _Stopwatch:
         self.started = time.perf_counter()
 
 
-def _hr_detail(hr: HrExtract) -> str:
+def hr_detail(hr: HrExtract) -> str:
+    """What the "read HR" stage line says."""
     return f"{len(hr.frame):,} rows, {len(hr.frame.columns)} columns from {hr.path.name}"
 
 
-def _target_detail(target: Snapshot) -> str:
+def target_detail(target: Snapshot) -> str:
+    """What the "read target" stage line says."""
     return f"{target.count:,} accounts from {target.source}"
 
 
-def _read_side_by_side(config: Config) -> tuple[HrExtract, Snapshot, tuple[float, float]]:
-    """The HR file and a saved snapshot, read at the same time: the heavy parts of both
-    (calamine's and pyarrow's parsers) let go of the GIL, so on two cores a workbook's parse
-    and the snapshot's overlap. Seconds each read took are returned for the stage lines.
+def read_inputs(config: Config, *, insecure: bool = False, progress: bool = False,
+                delta_state: Path | None = None
+                ) -> tuple[HrExtract, Snapshot, tuple[float, float]]:
+    """The HR extract and the target, with the seconds each read took.
 
-    An HR error is raised first, as when the reads ran in turn. A live target is read after
-    the HR file, so that a bad extract is reported before minutes of paging."""
+    A saved snapshot is read while the HR file is: the heavy parts of both (calamine's and
+    pyarrow's parsers) let go of the GIL, so on two cores a workbook's parse and the
+    snapshot's overlap. An HR error is raised first, as when the reads run in turn. A live
+    target is read after the HR file, so that a bad extract is reported before minutes of
+    paging."""
+    if config.target.file is None or delta_state is not None:
+        started = time.perf_counter()
+        hr = read_hr(config.source, config.base_dir)
+        hr_seconds = time.perf_counter() - started
+        target = snapshot(config, insecure=insecure, progress=progress, delta_state=delta_state)
+        return hr, target, (hr_seconds, time.perf_counter() - started - hr_seconds)
     outcome: dict[str, Any] = {}
 
     def read() -> None:
@@ -179,16 +190,16 @@ def reconcile(
     """
     clock = _Stopwatch(stages or _silent)
     day = effective_as_of(config, as_of)
-    if hr is None and target is None and config.target.file is not None:
-        hr, target, seconds = _read_side_by_side(config)
-        clock.took("read HR", _hr_detail(hr), seconds[0])
-        clock.took("read target", _target_detail(target), seconds[1])
+    if hr is None and target is None:
+        hr, target, seconds = read_inputs(config)
+        clock.took("read HR", hr_detail(hr), seconds[0])
+        clock.took("read target", target_detail(target), seconds[1])
     if hr is None:
         hr = read_hr(config.source, config.base_dir)
-        clock.done("read HR", _hr_detail(hr))
+        clock.done("read HR", hr_detail(hr))
     if target is None:
         target = snapshot(config)
-        clock.done("read target", _target_detail(target))
+        clock.done("read target", target_detail(target))
     config.check_expressions(list(hr.frame.columns))
     quality = check(hr.frame, config, file=str(hr.path), numbers=hr.numbers)
     gate(quality, len(hr.frame), config)
