@@ -52,16 +52,50 @@ STAGES = ["read HR", "read target", "quality", "map", "match", "classify", "plan
 STAGE_LINE = re.compile(r"^(read HR|read target|quality|map|match|classify|plan|write|workbook)\s+"
                         r".*\((\d+(?:\.\d+)?) s\)\s*$")
 
-#: Runs a command and prints, as its last line, its wall seconds, CPU seconds and peak RSS:
-#: the wrapper's only child is the command, so RUSAGE_CHILDREN is the command's own.
+#: Runs a command and prints, as its last line, its wall seconds, CPU seconds and peak memory:
+#: the wrapper's only child is the command, so RUSAGE_CHILDREN is the command's own. recon may
+#: fork workers (the review workbooks): RUSAGE_CHILDREN's peak is then one process's, so the
+#: process tree's proportional set size (PSS, shared pages counted once) is sampled every
+#: 0.2 s and the larger of the two is the peak reported.
 MEASURE = """
-import json, resource, subprocess, sys, time
+import json, os, resource, subprocess, sys, time
+
+def tree_pss(root):
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    parents[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                pass
+    tree, grew = {root}, True
+    while grew:
+        grew = False
+        for pid, parent in parents.items():
+            if parent in tree and pid not in tree:
+                tree.add(pid)
+                grew = True
+    total = 0
+    for pid in tree:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as rollup:
+                total += sum(int(line.split()[1]) for line in rollup if line.startswith("Pss:"))
+        except OSError:
+            pass
+    return total / 1024
+
 start = time.perf_counter()
-done = subprocess.run(sys.argv[1:])
+child = subprocess.Popen(sys.argv[1:])
+peak_tree = 0.0
+while child.poll() is None:
+    peak_tree = max(peak_tree, tree_pss(child.pid))
+    time.sleep(0.2)
 wall = time.perf_counter() - start
 usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(json.dumps({"code": done.returncode, "wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
-                  "rss_mb": usage.ru_maxrss / 1024}))
+print(json.dumps({"code": child.returncode, "wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
+                  "rss_mb": max(usage.ru_maxrss / 1024, peak_tree),
+                  "rss_self_mb": usage.ru_maxrss / 1024, "pss_tree_mb": peak_tree}))
 """
 
 IDENTIFY = """
@@ -152,7 +186,9 @@ def run_shape(n: int, shape: str, folder: Path) -> dict[str, Any]:
              "target_mb": (folder / TARGET_SHAPES[target_shape]).stat().st_size / 2**20}
     shutil.rmtree(out, ignore_errors=True)
     return {"n": n, "shape": shape, "label": label, "code": usage["code"], "wall": usage["wall"],
-            "cpu": usage["cpu"], "rss_mb": usage["rss_mb"], "load": [before, after],
+            "cpu": usage["cpu"], "rss_mb": usage["rss_mb"],
+            "rss_self_mb": usage.get("rss_self_mb"), "pss_tree_mb": usage.get("pss_tree_mb"),
+            "load": [before, after],
             "stages": stage_seconds(output), "readers": readers,
             "counts_ok": counts == wanted, "accounts": expected["accounts"], **sizes,
             "output_tail": output.strip().splitlines()[-3:] if usage["code"] else []}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import logging
+import os
 import sys
 import traceback
 import warnings
@@ -142,7 +143,8 @@ def reconcile_command(
                   quiet=quiet):
         try:
             for number, written in enumerate(write_review(
-                    out, result, the_plan, policy=cfg.policy, review=cfg.review)):
+                    out, result, the_plan, policy=cfg.policy, review=cfg.review,
+                    processes=min(2, os.cpu_count() or 1))):
                 files[f"review {number}" if number else "report"] = written
         except OutputError as too_large:  # the run folder is complete without it
             warn(f"not written: {too_large}. identities.csv, diffs.csv and plan.json hold "

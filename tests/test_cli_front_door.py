@@ -194,14 +194,26 @@ def test_reconcile_says_what_it_is_doing_in_plain_text(run_folder: Path) -> None
 
 def test_the_hr_file_s_mistake_is_told_first_though_both_files_are_read_at_once(
         project: Path) -> None:
-    """The HR extract and a saved snapshot are read side by side (read_inputs); when both
+    """An HR workbook and a saved snapshot are read side by side (read_inputs); when both
     are wrong, the line names the HR file, as when they were read in turn."""
+    import csv
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    with (project / "workers.csv").open(encoding="utf-8", newline="") as rows:
+        for row in csv.reader(rows):
+            book.active.append(row)
+    book.save(project / "workers.xlsx")
+    name = config_with(project, "book.yaml", ("workers.csv", "workers.xlsx"))
+    fine = recon("reconcile", "--config", name, "--out", "run", cwd=project)
+    assert fine.returncode == 0 and "300 rows" in fine.stdout, fine.stderr
     (project / "target_snapshot.json").write_text('{"Resources": [', encoding="utf-8")
-    broken = recon("reconcile", "--config", "recon.yaml", "--out", "run", cwd=project)
+    broken = recon("reconcile", "--config", name, "--out", "run2", cwd=project)
     assert broken.returncode == 2 and "target_snapshot.json" in one_line(broken)
-    (project / "workers.csv").write_bytes(b"\x00\x01binary")
-    both = recon("reconcile", "--config", "recon.yaml", "--out", "run", cwd=project)
-    assert both.returncode == 2 and "workers.csv" in one_line(both)
+    (project / "workers.xlsx").write_bytes(b"PK\x03\x04 not really a zip")
+    both = recon("reconcile", "--config", name, "--out", "run3", cwd=project)
+    assert both.returncode == 2 and "workers.xlsx" in one_line(both)
     assert "target_snapshot.json" not in both.stderr
 
 

@@ -297,6 +297,42 @@ def test_a_review_split_by_category_is_one_workbook_per_part(tmp_path: Path) -> 
         read_approvals([files[3], files[3]], PLAN, approver="a", reconciliation=RUN)
 
 
+def cells_of(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    book = openpyxl.load_workbook(path)
+    return {sheet.title: list(sheet.iter_rows(values_only=True)) for sheet in book.worksheets}
+
+
+def test_a_split_review_written_by_two_processes_is_the_one_written_in_turn(
+        tmp_path: Path) -> None:
+    from recon.core.config import Review
+
+    review = Review(split_by="category")
+    alone = write_review(tmp_path / "one", RUN, PLAN, review=review)
+    forked = write_review(tmp_path / "two", RUN, PLAN, review=review, processes=2)
+    assert [f.relative_to(tmp_path / "two") for f in forked] == [
+        f.relative_to(tmp_path / "one") for f in alone]
+    for one, two in zip(alone, forked, strict=True):
+        assert cells_of(one) == cells_of(two), one.name
+
+
+def test_a_worker_s_refusal_is_raised_in_the_run_that_forked_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from recon.core.config import Review
+    from recon.errors import OutputError
+    from recon.io import workbook
+
+    real = workbook.write_workbook
+
+    def refuse_one(path: Path, *args: object, **kwargs: object) -> Path:
+        if Path(path).name == "03-leaver.xlsx":
+            raise OutputError("sheet 'Changes' would need 2,000,000 rows")
+        return real(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(workbook, "write_workbook", refuse_one)
+    with pytest.raises(OutputError, match="2,000,000 rows"):
+        write_review(tmp_path, RUN, PLAN, review=Review(split_by="category"), processes=2)
+
+
 # ---- through the installed command -----------------------------------------------------------
 
 CONFIG = """

@@ -130,12 +130,13 @@ def read_inputs(config: Config, *, insecure: bool = False, progress: bool = Fals
                 ) -> tuple[HrExtract, Snapshot, tuple[float, float]]:
     """The HR extract and the target, with the seconds each read took.
 
-    A saved snapshot is read while the HR file is: the heavy parts of both (calamine's and
-    pyarrow's parsers) let go of the GIL, so on two cores a workbook's parse and the
-    snapshot's overlap. An HR error is raised first, as when the reads run in turn. A live
+    A saved snapshot is read while an HR workbook is: calamine parses a sheet on one core
+    without the GIL, so the snapshot's parse takes the other. (A CSV is not: pyarrow reads it
+    on every core already.) An HR error is raised first, as when the reads run in turn. A live
     target is read after the HR file, so that a bad extract is reported before minutes of
     paging."""
-    if config.target.file is None or delta_state is not None:
+    workbook = config.source.path.suffix.lower() in {".xlsx", ".xlsm"}
+    if config.target.file is None or delta_state is not None or not workbook:
         started = time.perf_counter()
         hr = read_hr(config.source, config.base_dir)
         hr_seconds = time.perf_counter() - started
