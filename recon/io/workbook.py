@@ -20,6 +20,7 @@ values); never a token, a config secret or an ETag.
 
 from __future__ import annotations
 
+import gc
 import re
 import sys
 from collections.abc import Callable
@@ -404,6 +405,9 @@ def _run_jobs(jobs: list[tuple[int, Callable[[], Path]]], processes: int) -> lis
     global _JOBS
     _JOBS = [job for _, job in jobs]
     outcomes: dict[int, Path | Exception] = {}
+    # The run's objects are moved out of the collector's reach before the fork, so that a
+    # collection in the worker does not write to (and so copy) every page holding one.
+    gc.freeze()
     try:
         # A worker that dies (out of memory) breaks the pool with an error, never a hang.
         with ProcessPoolExecutor(processes - 1,
@@ -422,6 +426,7 @@ def _run_jobs(jobs: list[tuple[int, Callable[[], Path]]], processes: int) -> lis
                     outcomes[at] = error
     finally:
         _JOBS = []
+        gc.unfreeze()
     results: list[Path] = []
     for at in range(len(jobs)):
         outcome = outcomes[at]
