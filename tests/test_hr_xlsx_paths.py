@@ -40,7 +40,9 @@ CELL = st.one_of(
 def both_ways(path: Path, monkeypatch: pytest.MonkeyPatch, source: Source = SOURCE
               ) -> tuple[object, object]:
     source = source.model_copy(update={"path": path})
-    fast = read_hr(source)
+    with monkeypatch.context() as patch:
+        patch.setattr(hr, "SHEET_CHUNK_ROWS", 2)  # rows become columns two at a time
+        fast = read_hr(source)
     with monkeypatch.context() as patch:
         patch.setattr(hr, "_calamine_sheets", lambda raw, source: None)
         general = read_hr(source)
@@ -118,3 +120,22 @@ def test_a_workbook_calamine_cannot_read_goes_to_openpyxl(tmp_path: Path) -> Non
     (tmp_path / "w.xlsx").write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(InputError, match=r"not a readable \.xlsx workbook"):
         read_hr(SOURCE.model_copy(update={"path": tmp_path / "w.xlsx"}))
+
+
+@pytest.mark.parametrize("first_cell", ["A1", "C1", "A3", "C4"])
+def test_a_sheet_that_starts_right_of_or_below_a1_reads_the_same_both_ways(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, first_cell: str) -> None:
+    """calamine's rows start at the used range; the frame and the header row are A1's."""
+    from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
+
+    letter, row = coordinate_from_string(first_cell)
+    column = column_index_from_string(letter)
+    book = Workbook()
+    for offset, values in enumerate([["Employee ID", "Name"], ["E1", "Ann"], [4524, None],
+                                     [None, None], ["E3", date(2026, 1, 5)]]):
+        for shift, value in enumerate(values):
+            book.active.cell(row=row + offset, column=column + shift, value=value)
+    book.save(tmp_path / "w.xlsx")
+    fast, general = both_ways(tmp_path / "w.xlsx", monkeypatch)
+    assert_same(fast, general)  # type: ignore[arg-type]
+    assert fast.header_row == row  # type: ignore[attr-defined]

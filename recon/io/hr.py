@@ -16,9 +16,10 @@ import logging
 import re
 import warnings
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
@@ -524,7 +525,7 @@ class _CalamineRefused(Exception):
 
 
 def _calamine_sheets(raw: bytes, source: Source
-                     ) -> tuple[list[str], Callable[[str], list[Any]]] | None:
+                     ) -> tuple[list[str], Callable[[str], Iterable[Any]]] | None:
     """The sheet names and a reader of a sheet's cells through calamine; None when calamine
     cannot open the workbook (openpyxl then reads it, or says why it cannot)."""
     try:
@@ -535,16 +536,23 @@ def _calamine_sheets(raw: bytes, source: Source
     except Exception:  # any refusal hands the workbook to openpyxl
         return None
 
-    def cells_of(sheet: str) -> list[Any]:
+    def cells_of(sheet: str) -> Iterable[Any]:
+        """The sheet's rows from A1, converted as they are taken (``to_python`` would copy the
+        whole sheet to pad it to A1, then hold every cell as a Python object at once)."""
         try:
-            return list(workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False))
+            found = workbook.get_sheet_by_name(sheet)
+            start = found.start
+            rows = found.iter_rows() if start is not None else iter(())
         except Exception as error:
             raise _CalamineRefused from error
+        if start is not None and start[1]:  # the used range starts right of column A
+            return ([""] * start[1] + row for row in rows)
+        return rows
 
     return names, cells_of
 
 
-def _first_sheet_frame(names: list[str], cells_of: Callable[[str], list[Any]], name: str,
+def _first_sheet_frame(names: list[str], cells_of: Callable[[str], Iterable[Any]], name: str,
                        source: Source) -> tuple[pd.DataFrame, int, str, dict[str, int]]:
     if source.sheet is not None:
         if source.sheet not in names:
@@ -561,33 +569,36 @@ def _first_sheet_frame(names: list[str], cells_of: Callable[[str], list[Any]], n
         file=name, column=source.key)
 
 
-def _sheet_frame(cells: list[Any], name: str, source: Source
+#: Rows turned into columns at a time: a million-row sheet is never 16 million Python objects
+#: at once.
+SHEET_CHUNK_ROWS = 65_536
+
+
+def _sheet_frame(cells: Iterable[Any], name: str, source: Source
                  ) -> tuple[pd.DataFrame, int, dict[str, int]] | None:
     """A sheet's cells (rows of Python values) as the text frame, column by column: a column of
     text is taken as it is, and only cells of other types are turned into text one by one.
     None when no row in the first ``HEADER_SCAN_ROWS`` holds the key column."""
-    head = [[_excel_text(v) for v in row] for row in cells[:HEADER_SCAN_ROWS]]
+    rows = iter(cells)
+    first = list(islice(rows, HEADER_SCAN_ROWS))
+    head = [[_excel_text(v) for v in row] for row in first]
     header_index = _find_header(head, source.key)
     if header_index is None:
         return None
     columns = _check_header(head[header_index], name, source.key, header_index + 1)
-    data: dict[str, Any] = {}
+    parts: list[list[Any]] = [[] for _ in columns]
     numbers: Counter[str] = Counter()
-    for column, values in zip(columns, _sheet_columns(cells[header_index + 1:], len(columns)),
-                              strict=True):
-        try:
-            # A column of text (and empty cells) goes to Arrow in one call, checked there.
-            text = pa.array(values, type=pa.large_string())
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            kinds = set(map(type, values))
-            if kinds & {int, float}:
-                count = sum(map(_is_number, values))
-                if count:
-                    numbers[column] = count
-            # Dates (a workbook's date cells) are the common other type: spelled out here.
-            text = pa.array([v if type(v) is str else v.isoformat() if type(v) is date
-                             else _excel_text(v) for v in values], type=pa.large_string())
-        data[column] = pd.array(text, dtype=pd.ArrowDtype(pa.large_string())).astype("string")
+    body = chain(first[header_index + 1:], rows)
+    while chunk := list(islice(body, SHEET_CHUNK_ROWS)):
+        for position, values in enumerate(_sheet_columns(chunk, len(columns))):
+            text, count = _column_text(values)
+            parts[position].append(text)
+            if count:
+                numbers[columns[position]] += count
+        del chunk
+    data = {column: pd.array(pa.chunked_array(part, type=pa.large_string()).combine_chunks(),
+                             dtype=pd.ArrowDtype(pa.large_string())).astype("string")
+            for column, part in zip(columns, parts, strict=True)}
     frame = pd.DataFrame(data, columns=columns)
     if len(frame):
         # A blank row is blank in every column: only rows whose first column is blank are
@@ -609,6 +620,19 @@ def _sheet_frame(cells: list[Any], name: str, source: Source
         raise InputError("the sheet has a header but no data rows", file=name,
                          row=header_index + 1)
     return frame, header_index + 1, dict(numbers)
+
+
+def _column_text(values: Any) -> tuple[Any, int]:
+    """A column's cells as Arrow text, and how many of them are numbers."""
+    try:
+        # A column of text (and empty cells) goes to Arrow in one call, checked there.
+        return pa.array(values, type=pa.large_string()), 0
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        pass
+    count = sum(map(_is_number, values)) if set(map(type, values)) & {int, float} else 0
+    # Dates (a workbook's date cells) are the common other type: spelled out here.
+    return pa.array([v if type(v) is str else v.isoformat() if type(v) is date
+                     else _excel_text(v) for v in values], type=pa.large_string()), count
 
 
 def _sheet_columns(rows: list[Any], width: int) -> list[Any]:
