@@ -6,11 +6,14 @@ draws small lopsided inputs — one group or none, one HR row, groups without me
 that differ only in case, spaces or Unicode form, duplicate displayNames and ids, nested groups,
 members whose account is gone, joiners, leavers, unmanaged groups, workers in several groups,
 members that are not objects — and both must give the same frames, to the dtype and the row
-order.
+order. The columnar snapshot reader must give the groups' columns that their dicts give.
 """
 
 from __future__ import annotations
 
+import json
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -21,6 +24,7 @@ from hypothesis import strategies as st
 from recon.core import groups as coded
 from recon.core.snapshot import Snapshot
 from recon.core.snapshot_groups import GroupColumns
+from recon.io.snapshots import read_snapshot, snapshot_document
 from recon.workflows import reconcile as reconcile_module
 from recon.workflows.reconcile import reconcile
 from tests import reference_groups as reference
@@ -173,12 +177,13 @@ def test_classify_groups_is_the_reference(data: st.DataObject, workers: list[dic
 
 
 def test_the_hand_written_case_is_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:
-    """tests/test_groups.py's tables through reconcile: the reference classifies them the
-    same."""
+    """tests/test_groups.py's tables through reconcile, which hands the groups over as columns:
+    the reference, given their dicts, classifies them the same."""
     groups = group_resources(TARGET_GROUPS)
     compared = []
 
     def both(*arguments: Any) -> Any:
+        assert isinstance(arguments[6], GroupColumns)
         actual = coded.classify_groups(*arguments)
         assert_same(reference.classify_groups(*arguments[:6], groups, *arguments[7:]), actual)
         compared.append(len(actual.memberships))
@@ -189,3 +194,30 @@ def test_the_hand_written_case_is_the_reference(monkeypatch: pytest.MonkeyPatch)
         target = Snapshot.of(accounts(ACCOUNTS).resources, source="test", groups=groups)
         reconcile(group_config(**overrides), hr(WORKERS), target)
     assert len(compared) == 3 and min(compared) > 0
+
+
+USERS = [{"id": "u1", "userName": "ann@x.com"}, {"id": "u2", "userName": "bob@x.com"}]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(groups=target_groups(), pages=st.booleans())
+def test_groups_read_columnar_are_the_columns_of_their_dicts(
+        groups: list[dict[str, Any]], pages: bool) -> None:
+    document = snapshot_document(Snapshot.of(USERS, source="test", groups=groups))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "snapshot.json"
+        if pages:  # the same groups split over two documents, one after another
+            first = {**document, "groups": groups[:1]}
+            second = {**document, "Resources": [], "groups": groups[1:]}
+            path.write_text(json.dumps(first) + "\n" + json.dumps(second, indent=1))
+        else:
+            path.write_text(json.dumps(document, indent=1, ensure_ascii=False))
+        taken = read_snapshot(path)
+        columns = taken.group_columns
+        assert taken.groups == groups  # the dicts: read again the general way
+    objects = all(isinstance(m, dict) for g in groups for m in g.get("members") or [])
+    assert (taken.users is not None) is objects  # a member that is not one: the general way
+    assert columns is not None
+    expected = GroupColumns.of(groups)
+    pd.testing.assert_frame_equal(columns.groups, expected.groups)
+    pd.testing.assert_frame_equal(columns.members, expected.members)

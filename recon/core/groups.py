@@ -25,8 +25,8 @@ Group names compare after NFC, trimming and case folding (displayName is not cas
 per rule, then one outer merge of the (few) group names with an indicator, as datacompy does,
 and one join of the (many) memberships on integer codes: names are normalized once per
 distinct name, ids coded once, and text made once, for the rows shown (a million members take
-about a second, not a dozen). The target's groups are compared as columns
-(``recon.core.snapshot_groups``).
+about a second, not a dozen). The target's groups come as columns
+(``recon.core.snapshot_groups``), never as a dict per member.
 """
 
 from __future__ import annotations
