@@ -202,6 +202,7 @@ class _Page(msgspec.Struct, rename={"context": "@odata.context",
 
 
 _NULLABLE = {"totalResults", "id", "userName", "schemas"}
+_USER_LISTS = {"Resources", "resources", "value"}  # a header keeps none: they are the users
 _PAGE = msgspec.json.Decoder(_Page)
 _USERS = msgspec.json.Decoder(list[msgspec.Raw])
 
@@ -233,7 +234,7 @@ _GROUPS = msgspec.json.Decoder(list[_Group])
 @dataclass(frozen=True)
 class ColumnarPages:
     """What the columnar reader found: the users as one struct array, the groups as columns,
-    the header."""
+    the first page's header (its keys but the users)."""
 
     users: Any
     groups: GroupColumns | None
@@ -261,7 +262,9 @@ def read_columnar(held: Held, name: str, *, sample_size: int | None = None
     general reader must decide; NOT_A_DOCUMENT when the file starts with neither an array nor
     a page (JSON lines of users, or nothing readable), decided from its first value alone.
 
-    The file's bytes are released once its users are cut out as JSON lines."""
+    The file's bytes are released once its users are cut out: a pretty-printed file's users are
+    slices of a one-line copy, so the file and its copy are not in memory together with the
+    JSON lines."""
     raw = held.data
     assert raw is not None
     try:
@@ -283,13 +286,16 @@ def read_columnar(held: Held, name: str, *, sample_size: int | None = None
         check_complete(kind, headers, len(slices), name)
     except InputError:
         return None  # the general reader raises it
-    lines = b"\n".join(slices) + b"\n"
     try:
         groups = _group_columns(pages)
     except msgspec.ValidationError:
         return None  # a group or a member that is not an object: the general reader reads it
-    del slices, pages, raw
+    header = {key: value for key, value in headers[0].items() if key not in _USER_LISTS}
+    del pages, headers, raw
     held.release()
+    slices.append(msgspec.Raw(b""))  # the last line's break, without a copy of all the lines
+    lines = b"\n".join(slices)
+    del slices
     table = object_lines_table(lines, sample_size=sample_size)
     del lines
     if table is None:
@@ -297,12 +303,12 @@ def read_columnar(held: Held, name: str, *, sample_size: int | None = None
     users = table.to_struct_array()
     del table
     if kind == "graph":
-        users = scim_users_columnar(users, graph_url(headers[0].get("@odata.context")))
+        users = scim_users_columnar(users, graph_url(header.get("@odata.context")))
         if users is None:
             return None
     if not struct_ids_valid(users, user_name_nulls=kind == "graph"):
         return None
-    return ColumnarPages(users, groups, headers[0])
+    return ColumnarPages(users, groups, header)
 
 
 def _split(raw: bytes) -> list[_Page] | bool | None:
@@ -316,6 +322,12 @@ def _split(raw: bytes) -> list[_Page] | bool | None:
     start = at.start()
     if raw[start:start + 1] == b"[":
         return _array_pages(raw, start, len(raw))  # anything after the array: an error
+    try:  # one document (the usual file) is read in one pass, not scanned for its end first
+        head = _PAGE.decode(_one_line(raw, start, len(raw)))
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        pass  # more values follow (msgspec stops at the second), or none it reads: split
+    else:
+        return [head] if page_kind(head.as_header()) is not None else NOT_A_DOCUMENT
     first = document_spans(raw, start=start, limit=1)
     if not first:
         return NOT_A_DOCUMENT
