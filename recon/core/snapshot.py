@@ -17,6 +17,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from recon.core.canonical import canonical_bytes
+from recon.core.snapshot_groups import GroupColumns
+
+#: What reads a columnar-read file again the general way: its users and its groups as dicts.
+Loader = Callable[[], tuple[list[dict[str, Any]], list[dict[str, Any]] | None]]
 
 
 def resources_digest(resources: Iterable[dict[str, Any]]) -> str:
@@ -31,33 +35,40 @@ def resources_digest(resources: Iterable[dict[str, Any]]) -> str:
 class Snapshot:
     """SCIM User resources of one target at one time; immutable once made.
 
-    ``resources`` are the users as dicts. A JSON-lines file read columnar holds them as
-    ``users`` (a pyarrow struct ChunkedArray, one row per user) and makes ``resources`` on first
-    access with ``load`` (which reads the file again); ``users`` is None for every other
-    snapshot.
+    ``resources`` are the users as dicts and ``groups`` the groups as dicts (None: the target
+    was read without groups). A file read columnar holds its users as ``users`` (a pyarrow
+    struct ChunkedArray, one row per user) and its groups as ``group_columns``
+    (``recon.core.snapshot_groups``), and makes ``resources`` and ``groups`` on first access to
+    either with ``load`` (which reads the file again); ``users`` is None for every other
+    snapshot. ``group_columns`` are made from the dicts when a snapshot has only those.
     """
 
-    __slots__ = ("_load", "_resources", "digest", "groups", "source", "taken_at", "users")
+    __slots__ = ("_group_columns", "_groups", "_load", "_resources", "digest", "source",
+                 "taken_at", "users")
 
     source: str
     taken_at: str
     digest: str
-    groups: list[dict[str, Any]] | None
     users: Any
     _resources: list[dict[str, Any]] | None
-    _load: Callable[[], list[dict[str, Any]]] | None
+    _groups: list[dict[str, Any]] | None
+    _group_columns: GroupColumns | None
+    _load: Loader | None
 
     def __init__(
         self, resources: list[dict[str, Any]] | None = None, source: str = "",
         taken_at: str | None = None, digest: str = "",
         groups: list[dict[str, Any]] | None = None, *, users: Any = None,
-        load: Callable[[], list[dict[str, Any]]] | None = None,
+        load: Loader | None = None, group_columns: GroupColumns | None = None,
     ) -> None:
         if resources is None and (users is None or load is None):
             raise ValueError("a Snapshot needs its resources, or columnar users and their loader")
+        if groups is None and group_columns is not None and load is None:
+            raise ValueError("a Snapshot with columnar groups needs their loader")
         values = {"_resources": resources, "source": source, "digest": digest,
                   "taken_at": taken_at or datetime.now(UTC).isoformat(timespec="seconds"),
-                  "groups": groups, "users": users, "_load": load}
+                  "_groups": groups, "_group_columns": group_columns, "users": users,
+                  "_load": load}
         for name, value in values.items():
             object.__setattr__(self, name, value)
 
@@ -87,10 +98,33 @@ class Snapshot:
     def resources(self) -> list[dict[str, Any]]:
         """The users as dicts; for a columnar-read file, loaded once and kept."""
         if self._resources is None:
-            assert self._load is not None  # __init__ guarantees it
-            object.__setattr__(self, "_resources", self._load())
+            self._loaded()
         assert self._resources is not None
         return self._resources
+
+    @property
+    def groups(self) -> list[dict[str, Any]] | None:
+        """The groups as dicts (None: read without groups); for a file whose groups were read
+        columnar, loaded once with the resources and kept."""
+        if self._groups is None and self._group_columns is not None:
+            self._loaded()
+        return self._groups
+
+    @property
+    def group_columns(self) -> GroupColumns | None:
+        """The groups as columns (what recon.core.groups compares), None without groups; made
+        from the dicts once when the snapshot was not read columnar."""
+        if self._group_columns is None and self._groups is not None:
+            object.__setattr__(self, "_group_columns", GroupColumns.of(self._groups))
+        return self._group_columns
+
+    def _loaded(self) -> None:
+        assert self._load is not None  # __init__ guarantees it
+        resources, groups = self._load()
+        if self._resources is None:
+            object.__setattr__(self, "_resources", resources)
+        if self._groups is None and self._group_columns is not None:
+            object.__setattr__(self, "_groups", groups)
 
     @classmethod
     def of(

@@ -20,7 +20,9 @@ Two readers give the same users. The general one parses every page into dicts (o
 words every error. The columnar one splits the file with msgspec into byte slices — pages, then
 one slice per user (``msgspec.Raw``: a view of the file, not a dict) — joins the users' slices
 into JSON lines and hands them to pyarrow (``recon.io.json_columns``); Graph users are then
-mapped column by column. Whatever it is not sure of returns None, and the general reader decides.
+mapped column by column. A recon.snapshot/1 document's groups are decoded into small structs
+(``_Group``, ``_Member``) and handed on as columns (``recon.core.snapshot_groups``): a million
+members make no dict. Whatever it is not sure of returns None, and the general reader decides.
 """
 
 from __future__ import annotations
@@ -30,11 +32,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
+import numpy as np
 import orjson
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 
 from recon.core.graph_users import scim_user, scim_users_columnar
 from recon.core.scim import LIST_RESPONSE
+from recon.core.snapshot_groups import GroupColumns
 from recon.errors import InputError
 from recon.io.json_columns import BOM, object_lines_table
 
@@ -178,7 +182,7 @@ class _Page(msgspec.Struct, rename={"context": "@odata.context",
     schemas: Any = msgspec.UNSET
     Resources: list[msgspec.Raw] | msgspec.UnsetType = msgspec.UNSET
     resources: list[msgspec.Raw] | msgspec.UnsetType = msgspec.UNSET
-    groups: Any = None
+    groups: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET  # read by _group_columns
     value: list[msgspec.Raw] | msgspec.UnsetType = msgspec.UNSET
     totalResults: Any = msgspec.UNSET  # the wire names
     id: Any = msgspec.UNSET
@@ -198,16 +202,42 @@ class _Page(msgspec.Struct, rename={"context": "@odata.context",
 
 
 _NULLABLE = {"totalResults", "id", "userName", "schemas"}
+_USER_LISTS = {"Resources", "resources", "value"}  # a header keeps none: they are the users
 _PAGE = msgspec.json.Decoder(_Page)
 _USERS = msgspec.json.Decoder(list[msgspec.Raw])
 
 
+class _Member(msgspec.Struct, gc=False):
+    """A group member as recon.core.snapshot_groups reads it (other keys are skipped)."""
+
+    value: Any = None
+    type: Any = None
+
+
+class _Group(msgspec.Struct, gc=False):
+    """A group's keys that recon compares; its members as small structs, not dicts."""
+
+    id: Any = msgspec.UNSET
+    displayName: Any = msgspec.UNSET
+    meta: Any = msgspec.UNSET
+    members: list[_Member] | None = None
+
+    def head(self) -> dict[str, Any]:
+        """The group's own keys as its dict has them."""
+        keys = {"id": self.id, "displayName": self.displayName, "meta": self.meta}
+        return {key: value for key, value in keys.items() if value is not msgspec.UNSET}
+
+
+_GROUPS = msgspec.json.Decoder(list[_Group])
+
+
 @dataclass(frozen=True)
 class ColumnarPages:
-    """What the columnar reader found: the users as one struct array, groups, the header."""
+    """What the columnar reader found: the users as one struct array, the groups as columns,
+    the first page's header (its keys but the users)."""
 
     users: Any
-    groups: list[dict[str, Any]] | None
+    groups: GroupColumns | None
     header: dict[str, Any]
 
 
@@ -232,7 +262,9 @@ def read_columnar(held: Held, name: str, *, sample_size: int | None = None
     general reader must decide; NOT_A_DOCUMENT when the file starts with neither an array nor
     a page (JSON lines of users, or nothing readable), decided from its first value alone.
 
-    The file's bytes are released once its users are cut out as JSON lines."""
+    The file's bytes are released once its users are cut out: a pretty-printed file's users are
+    slices of a one-line copy, so the file and its copy are not in memory together with the
+    JSON lines."""
     raw = held.data
     assert raw is not None
     try:
@@ -254,10 +286,16 @@ def read_columnar(held: Held, name: str, *, sample_size: int | None = None
         check_complete(kind, headers, len(slices), name)
     except InputError:
         return None  # the general reader raises it
-    lines = b"\n".join(slices) + b"\n"
-    groups = _groups(pages)
-    del slices, pages, raw
+    try:
+        groups = _group_columns(pages)
+    except msgspec.ValidationError:
+        return None  # a group or a member that is not an object: the general reader reads it
+    header = {key: value for key, value in headers[0].items() if key not in _USER_LISTS}
+    del pages, headers, raw
     held.release()
+    slices.append(msgspec.Raw(b""))  # the last line's break, without a copy of all the lines
+    lines = b"\n".join(slices)
+    del slices
     table = object_lines_table(lines, sample_size=sample_size)
     del lines
     if table is None:
@@ -265,12 +303,12 @@ def read_columnar(held: Held, name: str, *, sample_size: int | None = None
     users = table.to_struct_array()
     del table
     if kind == "graph":
-        users = scim_users_columnar(users, graph_url(headers[0].get("@odata.context")))
+        users = scim_users_columnar(users, graph_url(header.get("@odata.context")))
         if users is None:
             return None
     if not struct_ids_valid(users, user_name_nulls=kind == "graph"):
         return None
-    return ColumnarPages(users, groups, headers[0])
+    return ColumnarPages(users, groups, header)
 
 
 def _split(raw: bytes) -> list[_Page] | bool | None:
@@ -284,6 +322,12 @@ def _split(raw: bytes) -> list[_Page] | bool | None:
     start = at.start()
     if raw[start:start + 1] == b"[":
         return _array_pages(raw, start, len(raw))  # anything after the array: an error
+    try:  # one document (the usual file) is read in one pass, not scanned for its end first
+        head = _PAGE.decode(_one_line(raw, start, len(raw)))
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        pass  # more values follow (msgspec stops at the second), or none it reads: split
+    else:
+        return [head] if page_kind(head.as_header()) is not None else NOT_A_DOCUMENT
     first = document_spans(raw, start=start, limit=1)
     if not first:
         return NOT_A_DOCUMENT
@@ -330,13 +374,22 @@ def _users(page: _Page) -> list[msgspec.Raw]:
     return page.resources if page.resources is not msgspec.UNSET else []
 
 
-def _groups(pages: list[_Page]) -> list[dict[str, Any]] | None:
-    """The pages' groups as the general reader takes them: their lists joined, or None."""
-    groups: list[dict[str, Any]] | None = None
+def _group_columns(pages: list[_Page]) -> GroupColumns | None:
+    """The pages' groups as the general reader takes them (their lists joined; None when no
+    page has a list), as columns: a member is a small struct, never a dict."""
+    groups: list[_Group] | None = None
     for page in pages:
-        if isinstance(page.groups, list):
-            groups = [*(groups or []), *page.groups]
-    return groups
+        listed = page.groups
+        if listed is not msgspec.UNSET and memoryview(listed)[:1].tobytes() == b"[":
+            groups = [*(groups or []), *_GROUPS.decode(listed)]
+    if groups is None:
+        return None
+    sizes = [len(group.members) if group.members else 0 for group in groups]
+    return GroupColumns.listed(
+        [group.head() for group in groups],
+        np.repeat(np.arange(len(groups), dtype=np.int64), sizes),
+        [member.value for group in groups for member in group.members or ()],
+        [member.type for group in groups for member in group.members or ()])
 
 
 def struct_ids_valid(users: Any, *, user_name_nulls: bool = False) -> bool:

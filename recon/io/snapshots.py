@@ -10,9 +10,10 @@ bytes, so an auditor can check it with ``sha256sum`` (``recon.core.snapshot``).
 
 Every form is read columnar when it can be: pyarrow parses the users into ``Snapshot.users``, a
 struct array with one row per user, and no Python dict is made (JSON lines directly; documents
-and pages after msgspec has cut them into one byte slice per user). ``Snapshot.resources`` is
-then built only when something asks for it, by re-reading the file (which must still have the
-digest's bytes) the general way. Anything the columnar readers are not sure of is read the
+and pages after msgspec has cut them into one byte slice per user; a document's groups into
+``Snapshot.group_columns``). ``Snapshot.resources`` and ``Snapshot.groups`` are then built only
+when something asks for them, by re-reading the file (which must still have the digest's bytes)
+the general way. Anything the columnar readers are not sure of is read the
 general way (orjson, then json for the wording of errors), so every error message stays the same.
 """
 
@@ -29,6 +30,7 @@ import orjson
 
 from recon.core.scim import LIST_RESPONSE
 from recon.core.snapshot import Snapshot
+from recon.core.snapshot_groups import GroupColumns
 from recon.errors import InputError
 from recon.io.json_columns import SAMPLE_SIZE, object_lines_table
 from recon.io.snapshot_documents import (
@@ -157,9 +159,9 @@ def read_snapshot(path: str | Path) -> Snapshot:
         columnar = _columnar_users(held)
         digest = hashing.result().hexdigest()
     if columnar is not None:
-        users, groups, header = columnar
+        users, group_columns, header = columnar
         return Snapshot(source=str(header.get("source") or name), digest=digest, users=users,
-                        groups=groups, taken_at=header.get("taken_at"),
+                        group_columns=group_columns, taken_at=header.get("taken_at"),
                         load=partial(_reread, file, digest))
     raw = held.data if held.data is not None else _same_bytes(file, digest)
     header, listed, groups = _parse(raw, name)
@@ -174,10 +176,11 @@ def _same_bytes(file: Path, digest: str) -> bytes:
     return raw
 
 
-def _reread(file: Path, digest: str) -> list[dict[str, Any]]:
-    """The resources of a columnar-read file, parsed the general way from the same bytes."""
-    _, users, _ = _parse(_same_bytes(file, digest), str(file))
-    return users
+def _reread(file: Path, digest: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:
+    """The resources and groups of a columnar-read file, parsed the general way from the same
+    bytes."""
+    _, users, groups = _parse(_same_bytes(file, digest), str(file))
+    return users, groups
 
 
 def _parse_slow(
@@ -232,9 +235,9 @@ def _checked(
 
 # ---- columnar reading -------------------------------------------------------------------------
 
-def _columnar_users(held: Held
-                    ) -> tuple[Any, list[dict[str, Any]] | None, dict[str, Any]] | None:
-    """(the users as a pyarrow struct array, the groups, the header) of a file, or None.
+def _columnar_users(held: Held) -> tuple[Any, GroupColumns | None, dict[str, Any]] | None:
+    """(the users as a pyarrow struct array, the groups as columns, the header) of a file, or
+    None.
 
     A document or pages (a file that starts with an array, or with a page) go to
     ``snapshot_documents`` (which may release the file's bytes); JSON lines of users to

@@ -211,7 +211,8 @@ def reconcile(
     current = current_frame(target, target_paths(config))
     clock.done("map", f"{len(config.attributes)} attributes for {len(desired):,} workers, "
                       f"{len(current):,} accounts read")
-    snapshot_source, snapshot_digest, snapshot_groups = target.source, target.digest, target.groups
+    snapshot_source, snapshot_digest = target.source, target.digest
+    snapshot_groups = target.group_columns  # columns: no dict per member (recon.core.groups)
     synced = synced_accounts(target) if config.target.entra is not None else set()
     del target  # the resource dicts are a run's largest object: let them go once flattened
     excluded = (
