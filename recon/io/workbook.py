@@ -23,6 +23,7 @@ from __future__ import annotations
 import gc
 import re
 import sys
+from collections import deque
 from collections.abc import Callable
 from datetime import date
 from functools import partial
@@ -386,22 +387,18 @@ def write_review(folder: str | Path, reconciliation: ReconciliationLike, plan: P
 
 
 def _run_jobs(jobs: list[tuple[int, Callable[[], Path]]], processes: int) -> list[Path]:
-    """Each job's result, in order. With ``processes`` > 1 and fork available, the jobs are
-    dealt largest first to the least loaded of ``processes`` shares: this process writes the
-    first share while forked workers write the others (one process fewer to hold memory). A
-    job's error is raised as it would be in turn: the first in order."""
+    """Each job's result, in order. With ``processes`` > 1 and fork available, this process and
+    ``processes`` - 1 forked workers share the jobs, largest first: an idle worker is handed
+    the next job, and this process takes one itself in between (one process fewer holds
+    memory than a pool of workers would). A job's error is raised as it would be in turn: the
+    first in order."""
     processes = min(processes, len(jobs))
     if processes < 2 or sys.platform != "linux":
         return [job() for _, job in jobs]
     import multiprocessing
     from concurrent.futures import Future, ProcessPoolExecutor
 
-    shares: list[list[int]] = [[] for _ in range(processes)]
-    loads = [0] * processes
-    for at in sorted(range(len(jobs)), key=lambda at: -jobs[at][0]):
-        least = loads.index(min(loads))
-        shares[least].append(at)
-        loads[least] += jobs[at][0] + 1
+    waiting = deque(sorted(range(len(jobs)), key=lambda at: -jobs[at][0]))
     global _JOBS
     _JOBS = [job for _, job in jobs]
     outcomes: dict[int, Path | Exception] = {}
@@ -412,14 +409,20 @@ def _run_jobs(jobs: list[tuple[int, Callable[[], Path]]], processes: int) -> lis
         # A worker that dies (out of memory) breaks the pool with an error, never a hang.
         with ProcessPoolExecutor(processes - 1,
                                  mp_context=multiprocessing.get_context("fork")) as pool:
-            futures: dict[int, Future[Path]] = {
-                at: pool.submit(_run_job, at) for share in shares[1:] for at in share}
-            for at in shares[0]:
-                try:
-                    outcomes[at] = _JOBS[at]()
-                except Exception as error:
-                    outcomes[at] = error
-            for at, future in futures.items():
+            running: dict[int, Future[Path]] = {}
+            while waiting:
+                busy = sum(not future.done() for future in running.values())
+                for _ in range(processes - 1 - busy):
+                    if waiting:
+                        at = waiting.popleft()
+                        running[at] = pool.submit(_run_job, at)
+                if waiting:
+                    at = waiting.popleft()
+                    try:
+                        outcomes[at] = _JOBS[at]()
+                    except Exception as error:
+                        outcomes[at] = error
+            for at, future in running.items():
                 try:
                     outcomes[at] = future.result()
                 except Exception as error:
