@@ -27,7 +27,7 @@ unit: $(STAMP)
 	$(BIN)/pytest -q -n 2 --durations=10
 
 # Every file shape at 100k, 300k and 1M people, end to end through the installed command
-# (about 25 minutes; inputs kept in out/bench). The one-off 3M run and the live snapshot:
+# (about 15 minutes; inputs kept in out/bench). The one-off 3M run and the live snapshot:
 #   $(BIN)/python benchmarks/bench_reconcile.py 3000000 --shapes csv,pages --no-datacompy --json out/bench/run-3m.jsonl
 #   $(BIN)/python benchmarks/bench_live.py 20000
 bench: $(STAMP)

@@ -56,7 +56,7 @@ STAGE_LINE = re.compile(r"^(read HR|read target|quality|map|match|classify|plan|
 #: the wrapper's only child is the command, so RUSAGE_CHILDREN is the command's own. recon may
 #: fork workers (the review workbooks): RUSAGE_CHILDREN's peak is then one process's, so the
 #: process tree's proportional set size (PSS, shared pages counted once) is sampled every
-#: 0.2 s and the larger of the two is the peak reported.
+#: 0.25 s while there is more than one process, and the larger of the two is the peak reported.
 MEASURE = """
 import json, os, resource, subprocess, sys, time
 
@@ -76,6 +76,8 @@ def tree_pss(root):
             if parent in tree and pid not in tree:
                 tree.add(pid)
                 grew = True
+    if len(tree) < 2:
+        return 0.0  # one process: its own peak (RUSAGE_CHILDREN) is exact and costs nothing
     total = 0
     for pid in tree:
         try:
@@ -90,7 +92,7 @@ child = subprocess.Popen(sys.argv[1:])
 peak_tree = 0.0
 while child.poll() is None:
     peak_tree = max(peak_tree, tree_pss(child.pid))
-    time.sleep(0.2)
+    time.sleep(0.25)
 wall = time.perf_counter() - start
 usage = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({"code": child.returncode, "wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
@@ -153,10 +155,11 @@ def ensure_data(n: int, root: Path, shapes: list[str]) -> dict[str, Path]:
     for suffix in sorted({SHAPES[shape][3] for shape in shapes}):
         folder = root / f"shapes-{n}{suffix}"
         folders[suffix] = folder
-        if (folder / "expected.json").exists():
-            continue
         wanted = sorted({part for shape in shapes if SHAPES[shape][3] == suffix
                          for part in SHAPES[shape][1:3]})
+        files = [folder / {**HR_SHAPES, **TARGET_SHAPES}[part] for part in wanted]
+        if (folder / "expected.json").exists() and all(file.exists() for file in files):
+            continue  # generated before with every shape asked for now
         start = time.perf_counter()
         generate.generate(n, folder, shapes=wanted,
                           charset="cp1252" if suffix == "-cp1252" else "utf-8")
