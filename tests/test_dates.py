@@ -56,3 +56,11 @@ def test_dates_parse_as_pandas_parses_them_on_any_path(cells: list[str | None],
     expected = mapping._parse_dates_general(values.str.strip(), formats)
     pd.testing.assert_series_equal(parse_dates(values, date_format), expected,
                                    check_exact=True, check_index=False)
+
+
+def test_a_serial_past_the_calendar_beside_a_plausible_one_is_no_date_not_a_crash() -> None:
+    """Found by the property test above: '200000' next to an Excel serial raised
+    OutOfBoundsDatetime (pandas converted the masked-out value too)."""
+    parsed = parse_dates(pd.Series(["0001.1", "200000", "45000"], dtype="string"))
+    assert parsed.isna().tolist() == [False, True, False]
+    assert str(parsed.iloc[2].date()) == "2023-03-15"

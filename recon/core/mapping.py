@@ -67,7 +67,10 @@ def _parse_dates_general(text: pd.Series, formats: list[str]) -> pd.Series:
         # Excel stores dates as days since 1899-12-30; accept plausible serials only.
         serial = pd.to_numeric(text.where(pending), errors="coerce")
         plausible = serial.between(1, 80_000) & pending
-        days = pd.to_timedelta(serial.where(plausible), unit="D")
+        # Plain floats: pandas converts a masked array's hidden values too, and a serial past
+        # datetime64's range there (a typo such as 200000) would raise instead of being NaT.
+        kept = serial.where(plausible).to_numpy(dtype="float64", na_value=np.nan)
+        days = pd.Series(pd.to_timedelta(kept, unit="D"), index=serial.index)
         result = result.mask(plausible, EXCEL_EPOCH + days)
     return result
 
