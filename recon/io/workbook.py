@@ -20,7 +20,6 @@ values); never a token, a config secret or an ETag.
 
 from __future__ import annotations
 
-import gc
 import re
 import sys
 from collections import deque
@@ -351,10 +350,10 @@ def write_review(folder: str | Path, reconciliation: ReconciliationLike, plan: P
     workbook per part under review/ (``review.split_by``, or by category when the plan has
     more ops than a sheet shows).
 
-    ``processes`` > 1 writes the workbooks of a split review in that many forked processes
-    (Linux only; elsewhere, and for one workbook, they are written in turn): XlsxWriter is
-    pure Python, so a second core halves a million-person run's review. The files are the
-    same either way."""
+    ``processes`` > 1 writes the workbooks of a split review in this process and
+    ``processes`` - 1 forked workers (Linux only; elsewhere, and for one workbook, they are
+    written in turn): XlsxWriter is pure Python, so a second core shortens a million-person
+    run's review (14–17 s → 10–12 s). The files are the same either way."""
     settings = review or Review()
     out = Path(folder)
     max_rows = settings.max_rows_per_sheet
@@ -402,9 +401,6 @@ def _run_jobs(jobs: list[tuple[int, Callable[[], Path]]], processes: int) -> lis
     global _JOBS
     _JOBS = [job for _, job in jobs]
     outcomes: dict[int, Path | Exception] = {}
-    # The run's objects are moved out of the collector's reach before the fork, so that a
-    # collection in the worker does not write to (and so copy) every page holding one.
-    gc.freeze()
     try:
         # A worker that dies (out of memory) breaks the pool with an error, never a hang.
         with ProcessPoolExecutor(processes - 1,
@@ -429,7 +425,6 @@ def _run_jobs(jobs: list[tuple[int, Callable[[], Path]]], processes: int) -> lis
                     outcomes[at] = error
     finally:
         _JOBS = []
-        gc.unfreeze()
     results: list[Path] = []
     for at in range(len(jobs)):
         outcome = outcomes[at]
