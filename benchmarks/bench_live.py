@@ -47,10 +47,10 @@ def cpu_of(pid: int) -> float:
     return float(times.user + times.system)
 
 
-def bare_loop(url: str, page_size: int) -> tuple[int, float, float]:
-    """(users read, wall seconds, client CPU seconds) of the plainest paging loop."""
+def bare_loop(url: str, page_size: int) -> tuple[int, int, float, float]:
+    """(users read, pages, wall seconds, client CPU seconds) of the plainest paging loop."""
     start, cpu = time.perf_counter(), time.process_time()
-    seen = 0
+    seen = pages = 0
     with httpx.Client(base_url=url, timeout=600) as http:
         index = 1
         while True:
@@ -58,10 +58,11 @@ def bare_loop(url: str, page_size: int) -> tuple[int, float, float]:
                                               "sortBy": "meta.created"}).json()
             resources = page.get("Resources") or []
             seen += len(resources)
+            pages += 1
             index += len(resources)
             if not resources or index > int(page.get("totalResults", 0)):
                 break
-    return seen, time.perf_counter() - start, time.process_time() - cpu
+    return seen, pages, time.perf_counter() - start, time.process_time() - cpu
 
 
 def recon_read(url: str, page_size: int) -> tuple[Any, float, float]:
@@ -85,7 +86,7 @@ def measure(n: int, data: Path, page_size: int) -> dict[str, Any]:
     with start_server(users=users, startup_timeout=1800) as server:
         seeded = time.perf_counter() - start
         server_cpu = cpu_of(server.process.pid)
-        seen, bare_wall, bare_cpu = bare_loop(server.url, page_size)
+        seen, pages, bare_wall, bare_cpu = bare_loop(server.url, page_size)
         bare_server_cpu = cpu_of(server.process.pid) - server_cpu
         taken, recon_wall, recon_cpu = recon_read(server.url, page_size)
         recon_server_cpu = cpu_of(server.process.pid) - server_cpu - bare_server_cpu
@@ -100,17 +101,18 @@ def measure(n: int, data: Path, page_size: int) -> dict[str, Any]:
             again.resources, key=lambda u: u["id"]) == sorted(taken.resources,
                                                               key=lambda u: u["id"])
     return {"n": n, "accounts": taken.count, "bare_users": seen, "seeded": seeded,
-            "page_size": page_size, "bare_wall": bare_wall, "bare_cpu": bare_cpu,
+            "page_size": page_size, "pages": pages, "bare_wall": bare_wall, "bare_cpu": bare_cpu,
             "bare_server_cpu": bare_server_cpu, "recon_wall": recon_wall,
             "recon_cpu": recon_cpu, "recon_server_cpu": recon_server_cpu, "load": load,
             "saved_and_read_back_equal": same}
 
 
 def render(r: dict[str, Any]) -> str:
-    pages = -(-r["accounts"] // r["page_size"])
+    served = -(-r["accounts"] // r["pages"]) if r["pages"] else 0
+    capped = "" if served >= r["page_size"] else f", {r['page_size']} asked for"
     return "\n".join([
         f"Live snapshot of {r['accounts']:,} users from scim2-server on 127.0.0.1 "
-        f"({pages:,} pages of {r['page_size']}; server seeded before it listened in "
+        f"({r['pages']:,} pages of {served:,}{capped}; server seeded before it listened in "
         f"{r['seeded']:.0f} s; load average {r['load'][0]:.1f} → {r['load'][1]:.1f}):", "",
         "| read | wall | client CPU | server CPU |", "|---|---:|---:|---:|",
         f"| bare httpx paging loop | {r['bare_wall']:.1f} s | {r['bare_cpu']:.1f} s | "

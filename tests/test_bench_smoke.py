@@ -37,7 +37,7 @@ def test_every_shape_runs_end_to_end_with_the_counts_generated(tmp_path: Path) -
         assert result["counts_ok"], result["shape"]
         assert set(result["stages"]) == set(bench.STAGES), result["shape"]
     readers = {r["shape"]: r["readers"] for r in results}
-    assert readers["xlsx"]["hr"] == "calamine"
+    assert readers["xlsx"]["hr"] == "fastexcel (Arrow)"
     assert readers["cp1252"]["hr"].startswith("pyarrow CSV (")
     assert {r["target"] for r in readers.values()} == {"columnar (pyarrow)"}
     route = bench.run_datacompy(N, folders[""])

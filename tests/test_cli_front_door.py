@@ -192,10 +192,9 @@ def test_reconcile_says_what_it_is_doing_in_plain_text(run_folder: Path) -> None
         quiet.stdout.strip()]  # one line: the plan and where it went
 
 
-def test_the_hr_file_s_mistake_is_told_first_though_both_files_are_read_at_once(
-        project: Path) -> None:
-    """An HR workbook and a saved snapshot are read side by side (read_inputs); when both
-    are wrong, the line names the HR file, as when they were read in turn."""
+def test_the_hr_file_s_mistake_is_told_first(project: Path) -> None:
+    """An HR workbook and a saved snapshot both wrong: the line names the HR file, read first
+    (read_inputs), and the target is not read at all."""
     import csv
 
     from openpyxl import Workbook

@@ -491,13 +491,24 @@ def _read_xlsx(raw: bytes, name: str, source: Source
                ) -> tuple[pd.DataFrame, int, str, dict[str, int], str]:
     """(frame, header row, sheet, numeric cells per column, reader) of a workbook.
 
-    calamine (Rust) parses the sheet; openpyxl, the general reader, takes any workbook calamine
-    refuses and gives every error its wording. Both hand their cells to ``_sheet_frame``."""
+    fastexcel (calamine straight to Arrow) reads the sheet column-wise; a sheet it cannot vouch
+    for goes to python-calamine, cell by cell; openpyxl, the general reader, takes any workbook
+    calamine refuses and gives every error its wording. The cell readers hand their cells to
+    ``_sheet_frame``; every path gives the same frame."""
+    arrow = _arrow_sheets(raw, name, source)
+    if arrow is not None:
+        names, frame_of = arrow
+        try:
+            return (*_first_sheet_frame(names, frame_of, name, source), "fastexcel (Arrow)")
+        except _CalamineRefused:
+            pass
     fast = _calamine_sheets(raw, source)
     if fast is not None:
         names, cells_of = fast
         try:
-            return (*_first_sheet_frame(names, cells_of, name, source), "calamine")
+            return (*_first_sheet_frame(
+                names, lambda sheet: _sheet_frame(cells_of(sheet), name, source), name, source),
+                "calamine")
         except _CalamineRefused:
             pass
     import zipfile
@@ -514,8 +525,8 @@ def _read_xlsx(raw: bytes, name: str, source: Source
     try:
         return (*_first_sheet_frame(
             list(workbook.sheetnames),
-            lambda sheet: list(workbook[sheet].iter_rows(values_only=True)), name, source),
-            "openpyxl (general)")
+            lambda sheet: _sheet_frame(workbook[sheet].iter_rows(values_only=True), name, source),
+            name, source), "openpyxl (general)")
     finally:
         workbook.close()
 
@@ -552,15 +563,155 @@ def _calamine_sheets(raw: bytes, source: Source
     return names, cells_of
 
 
-def _first_sheet_frame(names: list[str], cells_of: Callable[[str], Iterable[Any]], name: str,
-                       source: Source) -> tuple[pd.DataFrame, int, str, dict[str, int]]:
+_SheetFrame = tuple[pd.DataFrame, int, dict[str, int]]
+
+
+def _arrow_sheets(raw: bytes, name: str, source: Source
+                  ) -> tuple[list[str], Callable[[str], _SheetFrame | None]] | None:
+    """The sheet names and a reader of a sheet through fastexcel, column-wise in Arrow; None
+    when fastexcel cannot open the workbook (python-calamine, then openpyxl, take it)."""
+    try:
+        import fastexcel
+
+        names = list(fastexcel.read_excel(raw).sheet_names)
+    except Exception:  # any refusal hands the workbook to the cell readers
+        return None
+    return names, lambda sheet: _arrow_sheet_frame(*_arrow_columns(raw, sheet), name, source)
+
+
+#: A cell fastexcel spells as a date and time (``%Y-%m-%d %H:%M:%S``), as its text load gives a
+#: workbook's date cells.
+_DATETIME_TEXT = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d+)?$"
+
+
+def _arrow_columns(raw: bytes, sheet: str) -> tuple[list[Any], list[Any]]:
+    """A sheet's columns from A1, as text the way ``_excel_text`` spells each cell, and a mask
+    per column of the cells stored as numbers. Raises ``_CalamineRefused`` for a sheet whose
+    text this cannot vouch for (the cell readers take it).
+
+    fastexcel gives one type per column per load, so the sheet is loaded twice, side by side
+    (calamine parses without the GIL): once as text, once as booleans, where a value marks a
+    number or a boolean cell. A date cell is null there and spelled ``2026-01-05 00:00:00`` in
+    the text load; a text cell spelled exactly so reads as that date would (the one way this
+    path differs from the cell readers; the mapping reads either as the same date). Columns
+    holding numbers are loaded a third time, as doubles: fastexcel's text rounds them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import fastexcel
+
+    def text_load() -> Any:
+        return fastexcel.read_excel(raw).load_sheet(
+            sheet, header_row=None, skip_rows=0, dtypes="string", eager=True)
+
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            text_future = pool.submit(text_load)
+            # Not eager: the sheet object says where the used range starts (column offset).
+            loaded = fastexcel.read_excel(raw).load_sheet(
+                sheet, header_row=None, skip_rows=0, dtypes="boolean")
+            typed_batch = loaded.to_arrow()
+            offset = loaded.selected_columns[0].absolute_index if loaded.selected_columns else 0
+            del loaded  # calamine's cells, held until the sheet object goes
+            text_batch = text_future.result()
+    except Exception as error:
+        raise _CalamineRefused from error
+    if (text_batch.num_rows, text_batch.num_columns) != (typed_batch.num_rows,
+                                                           typed_batch.num_columns):
+        raise _CalamineRefused
+    columns = range(text_batch.num_columns)
+    valued: list[Any] = [None] * len(columns)  # per column: its number and boolean cells
+    booleans: list[Any] = [None] * len(columns)
+    masks = [pa.array(np.zeros(text_batch.num_rows, dtype=bool))] * len(columns)
+    for position in columns:
+        marked = pc.is_valid(typed_batch.column(position))
+        if pc.any(marked).as_py():
+            text = text_batch.column(position)
+            valued[position] = marked
+            booleans[position] = pc.fill_null(pc.and_(marked, pc.or_(
+                pc.equal(text, "true"), pc.equal(text, "false"))), False)
+            masks[position] = pc.and_not(marked, booleans[position])
+    counted = [position for position in columns if pc.any(masks[position]).as_py()]
+    values: dict[int, Any] = {}
+    if counted:
+        # fastexcel's text of a number is rounded (123.0000000001 reads "123"): the columns
+        # holding numbers are loaded a third time, as doubles, and spelled here.
+        try:
+            doubles = fastexcel.read_excel(raw).load_sheet(
+                sheet, header_row=None, skip_rows=0, dtypes="float", use_columns=counted,
+                eager=True)
+        except Exception as error:
+            raise _CalamineRefused from error
+        values = dict(zip(counted, doubles.columns, strict=True))
+    empty = pa.nulls(text_batch.num_rows, pa.large_string())
+    texts: list[Any] = [empty] * offset
+    for position in columns:
+        texts.append(_spelled(text_batch.column(position), valued[position],
+                              booleans[position], masks[position], values.get(position)))
+    none = pa.array(np.zeros(text_batch.num_rows, dtype=bool))
+    return texts, [none] * offset + masks
+
+
+def _spelled(text: Any, valued: Any, booleans: Any, numbers: Any, doubles: Any) -> Any:
+    """One column of the text load as ``_excel_text`` spells each cell: ``valued`` marks the
+    number and boolean cells (None: there are none), ``booleans`` and ``numbers`` which is
+    which, ``doubles`` holds the numbers' values (None: no number cells)."""
+    text = pc.cast(text, pa.large_string())
+    if doubles is not None:
+        found = pc.filter(doubles, numbers).to_numpy(zero_copy_only=False)
+        whole = (found == np.floor(found)) & (np.abs(found) < 2.0**63)
+        spelled = np.empty(len(found), dtype=object)
+        spelled[whole] = found[whole].astype(np.int64).astype(str)
+        for at in np.flatnonzero(~whole):  # a fraction: Python spells it (repr)
+            spelled[at] = _excel_text(float(found[at]))
+        text = pc.replace_with_mask(text, numbers, pa.array(spelled, pa.large_string()))
+    if booleans is not None and pc.any(booleans).as_py():
+        text = pc.if_else(booleans, pc.if_else(pc.equal(text, "true"), "True", "False"), text)
+    dated = pc.match_substring_regex(text, _DATETIME_TEXT)
+    if valued is not None:
+        dated = pc.and_not(dated, valued)
+    dated = pc.fill_null(dated, False)
+    if pc.any(dated).as_py():
+        spelled = pc.filter(text, dated)
+        # A fraction of a second, or a time of day alone or a duration (calamine's 1899-12-31
+        # and January 1900): Python spells those its own way.
+        if pc.any(pc.greater(pc.utf8_length(spelled), 19)).as_py() or \
+                pc.any(pc.less(spelled, "1900-02-01")).as_py():
+            raise _CalamineRefused
+        midnight = pc.ends_with(text, " 00:00:00")
+        text = pc.if_else(dated, pc.if_else(midnight, pc.utf8_slice_codeunits(text, 0, 10),
+                                            pc.replace_substring(text, " ", "T",
+                                                                 max_replacements=1)), text)
+    return text
+
+
+def _arrow_sheet_frame(texts: list[Any], masks: list[Any], name: str,
+                       source: Source) -> _SheetFrame | None:
+    """``_sheet_frame`` for a sheet read column-wise (``_arrow_columns``)."""
+    if not texts:
+        return None
+    head = [["" if value is None else value for value in row] for row in zip(
+        *(text.slice(0, HEADER_SCAN_ROWS).to_pylist() for text in texts), strict=True)]
+    header_index = _find_header(head, source.key)
+    if header_index is None:
+        return None
+    columns = _check_header(head[header_index], name, source.key, header_index + 1)
+    below = header_index + 1
+    numbers = {column: count for column, mask in zip(columns, masks, strict=True)
+               if (count := pc.sum(mask.slice(below)).as_py() or 0)}
+    return _columns_frame(columns, [text.slice(below) for text in texts], head[header_index],
+                          header_index, numbers, name)
+
+
+def _first_sheet_frame(names: list[str], frame_of: Callable[[str], _SheetFrame | None],
+                       name: str, source: Source
+                       ) -> tuple[pd.DataFrame, int, str, dict[str, int]]:
     if source.sheet is not None:
         if source.sheet not in names:
             raise InputError(f"no sheet named {source.sheet!r} (sheets: {', '.join(names)})",
                              file=name)
         names = [source.sheet]
     for sheet_name in names:
-        found = _sheet_frame(cells_of(sheet_name), name, source)
+        found = frame_of(sheet_name)
         if found is not None:
             frame, header_row, numbers = found
             return frame, header_row, sheet_name, numbers
@@ -574,8 +725,7 @@ def _first_sheet_frame(names: list[str], cells_of: Callable[[str], Iterable[Any]
 SHEET_CHUNK_ROWS = 65_536
 
 
-def _sheet_frame(cells: Iterable[Any], name: str, source: Source
-                 ) -> tuple[pd.DataFrame, int, dict[str, int]] | None:
+def _sheet_frame(cells: Iterable[Any], name: str, source: Source) -> _SheetFrame | None:
     """A sheet's cells (rows of Python values) as the text frame, column by column: a column of
     text is taken as it is, and only cells of other types are turned into text one by one.
     None when no row in the first ``HEADER_SCAN_ROWS`` holds the key column."""
@@ -596,9 +746,16 @@ def _sheet_frame(cells: Iterable[Any], name: str, source: Source
             if count:
                 numbers[columns[position]] += count
         del chunk
-    data = {column: pd.array(pa.chunked_array(part, type=pa.large_string()).combine_chunks(),
-                             dtype=pd.ArrowDtype(pa.large_string())).astype("string")
-            for column, part in zip(columns, parts, strict=True)}
+    texts = [pa.chunked_array(part, type=pa.large_string()).combine_chunks() for part in parts]
+    return _columns_frame(columns, texts, head[header_index], header_index, dict(numbers), name)
+
+
+def _columns_frame(columns: list[str], texts: list[Any], header: list[str], header_index: int,
+                   numbers: dict[str, int], name: str) -> _SheetFrame:
+    """The text frame of a sheet's columns below the header (Arrow text, None or blank where a
+    cell is empty), blank rows and empty columns past the last named one dropped."""
+    data = {column: pd.array(text, dtype=pd.ArrowDtype(pa.large_string())).astype("string")
+            for column, text in zip(columns, texts, strict=True)}
     frame = pd.DataFrame(data, columns=columns)
     if len(frame):
         # A blank row is blank in every column: only rows whose first column is blank are
@@ -612,14 +769,14 @@ def _sheet_frame(cells: Iterable[Any], name: str, source: Source
         frame = frame[~blank].reset_index(drop=True)
     # Columns past the last named one that hold nothing: a styled but empty column, which one
     # reader sees (the sheet's stated dimension) and the other does not (its cells).
-    while len(columns) > 1 and not head[header_index][len(columns) - 1].strip() and \
+    while len(columns) > 1 and not header[len(columns) - 1].strip() and \
             (frame[columns[-1]].fillna("").str.strip() == "").all():
         frame = frame.drop(columns=columns[-1])
         columns = columns[:-1]
     if frame.empty:
         raise InputError("the sheet has a header but no data rows", file=name,
                          row=header_index + 1)
-    return frame, header_index + 1, dict(numbers)
+    return frame, header_index + 1, numbers
 
 
 def _column_text(values: Any) -> tuple[Any, int]:

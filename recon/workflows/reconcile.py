@@ -8,14 +8,12 @@ the CLI. The run folder is written by ``recon.io.run.write_outputs``.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from datetime import time as time_of_day
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -130,44 +128,15 @@ def read_inputs(config: Config, *, insecure: bool = False, progress: bool = Fals
                 ) -> tuple[HrExtract, Snapshot, tuple[float, float]]:
     """The HR extract and the target, with the seconds each read took.
 
-    A saved snapshot is read while an HR workbook is: calamine parses a sheet on one core
-    without the GIL, so the snapshot's parse takes the other. (A CSV is not: pyarrow reads it
-    on every core already.) An HR error is raised first, as when the reads run in turn. A live
-    target is read after the HR file, so that a bad extract is reported before minutes of
-    paging."""
-    workbook = config.source.path.suffix.lower() in {".xlsx", ".xlsm"}
-    if config.target.file is None or delta_state is not None or not workbook:
-        started = time.perf_counter()
-        hr = read_hr(config.source, config.base_dir)
-        hr_seconds = time.perf_counter() - started
-        target = snapshot(config, insecure=insecure, progress=progress, delta_state=delta_state)
-        return hr, target, (hr_seconds, time.perf_counter() - started - hr_seconds)
-    outcome: dict[str, Any] = {}
-
-    def read() -> None:
-        started = time.perf_counter()
-        try:
-            outcome["hr"] = read_hr(config.source, config.base_dir)
-        except BaseException as error:  # handed to the main thread, raised there
-            outcome["error"] = error
-        outcome["seconds"] = time.perf_counter() - started
-
-    # A daemon thread: an interrupted run exits without waiting for the parse to end.
-    reader = threading.Thread(target=read, name="recon-read-hr", daemon=True)
+    The HR file is read first, so that a bad extract is reported before a long target read
+    (minutes of paging for a live one). The reads take turns: each already uses both cores
+    (pyarrow reads a CSV or a snapshot on every core; fastexcel parses a workbook twice side by
+    side), and read side by side they took as long at 1M and peaked higher."""
     started = time.perf_counter()
-    reader.start()
-    try:
-        target = snapshot(config)
-    except Exception:
-        reader.join()
-        if "error" in outcome:
-            raise outcome["error"] from None
-        raise
-    target_seconds = time.perf_counter() - started
-    reader.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["hr"], target, (outcome["seconds"], target_seconds)
+    hr = read_hr(config.source, config.base_dir)
+    hr_seconds = time.perf_counter() - started
+    target = snapshot(config, insecure=insecure, progress=progress, delta_state=delta_state)
+    return hr, target, (hr_seconds, time.perf_counter() - started - hr_seconds)
 
 
 def counts_text(counts: Mapping[str, int], order: Sequence[str] = ORDER) -> str:
