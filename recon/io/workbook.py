@@ -397,6 +397,7 @@ def _run_jobs(jobs: list[tuple[int, Callable[[], Path]]], processes: int) -> lis
     import multiprocessing
     from concurrent.futures import Future, ProcessPoolExecutor
 
+    _give_back_freed_memory()  # before the fork: the worker starts from what is in use
     waiting = deque(sorted(range(len(jobs)), key=lambda at: -jobs[at][0]))
     global _JOBS
     _JOBS = [job for _, job in jobs]
@@ -435,6 +436,16 @@ def _run_jobs(jobs: list[tuple[int, Callable[[], Path]]], processes: int) -> lis
 
 
 _JOBS: list[Callable[[], Path]] = []
+
+
+def _give_back_freed_memory() -> None:
+    """Hand the heap's freed pages back to the system (glibc keeps them otherwise): at 1M
+    people about 0.25 GiB that the process tree would go on counting while the review runs."""
+    import contextlib
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to give back
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _run_job(at: int) -> Path:

@@ -120,14 +120,16 @@ class Book:
     def sheet(self, title: str) -> Any:
         return self.wb.add_worksheet(title)
 
-    def put(self, ws: Any, row: int, col: int, value: Any, *styles: str) -> None:
-        """One cell: text stays text, dates are dates, numbers numbers, booleans yes/no."""
+    def put(self, ws: Any, row: int, col: int, value: Any, *styles: str,
+            cleaned: bool = False) -> None:
+        """One cell: text stays text, dates are dates, numbers numbers, booleans yes/no.
+        ``cleaned``: text is ``clean`` already (``column_values`` gave it)."""
         if value is None or value is pd.NA or value is pd.NaT or (
                 isinstance(value, float) and np.isnan(value)):
             if styles:
                 ws.write_blank(row, col, None, self.format(*styles))
         elif isinstance(value, str):
-            text = clean(value)
+            text = value if cleaned else clean(value)
             ws.write_string(row, col, text, self.format(
                 *styles, quoted=bool(RISKY_START.match(text))))
         elif isinstance(value, bool | np.bool_):
@@ -252,4 +254,4 @@ def write_table(book: Book, title: str, frame: pd.DataFrame, columns: Sequence[C
         at = header_row + 1 + offset
         style = ("bad",) if flagged[offset] else ()
         for col, value in enumerate(row):
-            put(ws, at, col, value, *style)
+            put(ws, at, col, value, *style, cleaned=True)
