@@ -29,7 +29,7 @@ unit: $(STAMP)
 # Every file shape at 100k, 300k and 1M people, end to end through the installed command
 # (about 15 minutes; inputs kept in out/bench). The one-off 3M run and the live snapshot:
 #   $(BIN)/python benchmarks/bench_reconcile.py 3000000 --shapes csv,pages --no-datacompy --json out/bench/run-3m.jsonl
-#   $(BIN)/python benchmarks/bench_live.py 20000
+#   $(BIN)/python benchmarks/bench_live.py 100000 --page-size 2000
 bench: $(STAMP)
 	rm -f out/bench/results.jsonl
 	$(BIN)/python benchmarks/bench_reconcile.py 100000 300000 1000000 --json out/bench/results.jsonl --write docs/benchmarks.md
