@@ -187,7 +187,11 @@ def _check_header(header: list[str], name: str, key: str, row: int) -> list[str]
         if not column:
             columns[position - 1] = f"(column {position})"
     if key not in columns:
-        raise InputError("key column not found in the header", file=name, row=row, column=key)
+        near = next((c for c in columns if c.casefold() == key.strip().casefold()), None)
+        hint = (f" (it has {near!r}: source.key names the column exactly, case included)"
+                if near else "")
+        raise InputError(f"key column not found in the header{hint}", file=name, row=row,
+                         column=key)
     return columns
 
 
