@@ -264,3 +264,15 @@ def test_a_graph_export_reads_columnar_as_the_general_path(tmp_path: Path, shape
     path.write_bytes(raw)
     taken = assert_both_ways(path, columnar=shape != "numbers where text is expected")
     assert taken.resources == [scim_user(u, "https://graph.microsoft.com/v1.0") for u in users]
+
+
+def test_groups_beside_graph_pages_read_as_on_the_general_path(tmp_path: Path) -> None:
+    """A group list beside a Graph page's users: both readers keep it (they used to differ)."""
+    users = GRAPH_USERS[sorted(GRAPH_USERS)[0]]
+    pages = graph_pages(users, 2)
+    pages[0]["groups"] = [{"id": "g1", "displayName": "dept-Sales",
+                           "members": [{"value": "u1", "type": "User"}]}]
+    path = tmp_path / "graph.json"
+    path.write_bytes(b"".join(json.dumps(p).encode() + b"\n" for p in pages))
+    taken = assert_both_ways(path)
+    assert taken.groups is not None and [g["id"] for g in taken.groups] == ["g1"]

@@ -110,6 +110,10 @@ def read_pages(documents: list[Any], name: str) -> Pages | None:
     groups: list[dict[str, Any]] | None = None
     base = graph_url(documents[0].get("@odata.context"))
     for page in documents:
+        # Groups beside a page's users (recon's own documents) are kept from a page of either
+        # kind, as the columnar reader keeps them.
+        if isinstance(page.get("groups"), list):
+            groups = [*(groups or []), *page["groups"]]
         if kind == "graph":
             users.extend(user if not isinstance(user, dict) else scim_user(user, base)
                          for user in page["value"])
@@ -118,8 +122,6 @@ def read_pages(documents: list[Any], name: str) -> Pages | None:
         if not isinstance(resources, list):
             raise InputError("not a SCIM snapshot ('Resources' is not a list)", file=name)
         users.extend(resources)
-        if isinstance(page.get("groups"), list):
-            groups = [*(groups or []), *page["groups"]]
     check_complete(str(kind), documents, len(users), name)
     return Pages(users, groups, documents[0])
 
