@@ -56,6 +56,8 @@ def forms(users: list[Any]) -> dict[str, bytes]:
     return {
         "a ListResponse": json.dumps(list_response(users)).encode(),
         "a pretty-printed ListResponse": json.dumps(list_response(users), indent=2).encode(),
+        "a ListResponse saved without its schemas": json.dumps(
+            {k: v for k, v in list_response(users).items() if k != "schemas"}).encode(),
         "a recon.snapshot/1 document": json.dumps(snapshot_document(
             Snapshot.of(users, source="https://scim.example.com/v2")), indent=1,
             ensure_ascii=False).encode(),

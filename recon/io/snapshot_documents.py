@@ -60,6 +60,9 @@ def page_kind(document: Any) -> str | None:
     if document.get("format") == SNAPSHOT_FORMAT or (
             isinstance(schemas, list | str | dict) and LIST_RESPONSE in schemas):
         return "scim"
+    if "schemas" not in document and isinstance(document.get("Resources"), list) and \
+            "id" not in document and "userName" not in document:
+        return "scim"  # a ListResponse saved without its schemas (some exports drop them)
     if isinstance(document.get("value"), list) and "id" not in document \
             and "userName" not in document:
         return "graph"
