@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -330,6 +331,29 @@ def test_a_worker_s_refusal_is_raised_in_the_run_that_forked_it(
 
     monkeypatch.setattr(workbook, "write_workbook", refuse_one)
     with pytest.raises(OutputError, match="2,000,000 rows"):
+        write_review(tmp_path, RUN, PLAN, review=Review(split_by="category"), processes=2)
+
+
+def test_a_worker_that_dies_is_an_error_naming_the_workbook_never_a_hang(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The forked worker killed mid-workbook (as the kernel kills a process out of memory)."""
+    import os
+
+    from recon.core.config import Review
+    from recon.errors import OutputError
+    from recon.io import workbook
+
+    real, parent = workbook.write_workbook, os.getpid()
+
+    def die_in_the_worker(path: Path, *args: object, **kwargs: object) -> Path:
+        if os.getpid() != parent:
+            os._exit(137)
+        time.sleep(0.5)  # this process is slow: the worker surely claims a workbook
+        return real(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(workbook, "write_workbook", die_in_the_worker)
+    with pytest.raises(OutputError, match=r"review worker stopped \(exit code 137\) while "
+                                          r"writing workbook \d+ of \d+"):
         write_review(tmp_path, RUN, PLAN, review=Review(split_by="category"), processes=2)
 
 

@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from functools import partial
 from pathlib import Path
@@ -387,45 +386,45 @@ def write_review(folder: str | Path, reconciliation: ReconciliationLike, plan: P
 
 def _run_jobs(jobs: list[tuple[int, Callable[[], Path]]], processes: int) -> list[Path]:
     """Each job's result, in order. With ``processes`` > 1 and fork available, this process and
-    ``processes`` - 1 forked workers share the jobs, largest first: an idle worker is handed
-    the next job, and this process takes one itself in between (one process fewer holds
-    memory than a pool of workers would). A job's error is raised as it would be in turn: the
-    first in order."""
+    ``processes`` - 1 forked workers each take the next largest job as they become free, from
+    one shared counter (one process fewer holds memory than a pool of workers would, and no
+    worker waits for this process to hand it work). A job's error is raised as it would be in
+    turn: the first in order. A worker that dies (out of memory) is an error naming the
+    workbook it was writing, never a hang."""
     processes = min(processes, len(jobs))
     if processes < 2 or sys.platform != "linux":
         return [job() for _, job in jobs]
     import multiprocessing
-    from concurrent.futures import Future, ProcessPoolExecutor
 
-    _give_back_freed_memory()  # before the fork: the worker starts from what is in use
-    waiting = deque(sorted(range(len(jobs)), key=lambda at: -jobs[at][0]))
+    context = multiprocessing.get_context("fork")
+    order = sorted(range(len(jobs)), key=lambda at: -jobs[at][0])
+    taken = context.Value("i", 0)
     global _JOBS
     _JOBS = [job for _, job in jobs]
     outcomes: dict[int, Path | Exception] = {}
+    workers = []
     try:
-        # A worker that dies (out of memory) breaks the pool with an error, never a hang.
-        with ProcessPoolExecutor(processes - 1,
-                                 mp_context=multiprocessing.get_context("fork")) as pool:
-            running: dict[int, Future[Path]] = {}
-            while waiting:
-                busy = sum(not future.done() for future in running.values())
-                for _ in range(processes - 1 - busy):
-                    if waiting:
-                        at = waiting.popleft()
-                        running[at] = pool.submit(_run_job, at)
-                if waiting:
-                    at = waiting.popleft()
-                    try:
-                        outcomes[at] = _JOBS[at]()
-                    except Exception as error:
-                        outcomes[at] = error
-            for at, future in running.items():
-                try:
-                    outcomes[at] = future.result()
-                except Exception as error:
-                    outcomes[at] = error
+        _give_back_freed_memory()  # before the fork: the worker starts from what is in use
+        for _ in range(processes - 1):
+            reader, writer = context.Pipe(duplex=False)
+            worker = context.Process(target=_work, args=(order, taken, writer), daemon=True)
+            worker.start()
+            writer.close()
+            workers.append((worker, reader))
+        for at in _claimed(order, taken):
+            try:
+                outcomes[at] = _JOBS[at]()
+            except Exception as error:
+                outcomes[at] = error
+        for worker, reader in workers:
+            _collect(worker, reader, jobs, outcomes)
     finally:
         _JOBS = []
+        for worker, reader in workers:
+            reader.close()
+            if worker.is_alive():
+                worker.kill()
+            worker.join()
     results: list[Path] = []
     for at in range(len(jobs)):
         outcome = outcomes[at]
@@ -438,6 +437,57 @@ def _run_jobs(jobs: list[tuple[int, Callable[[], Path]]], processes: int) -> lis
 _JOBS: list[Callable[[], Path]] = []
 
 
+def _claimed(order: list[int], taken: Any) -> Iterator[int]:
+    """The jobs this process takes, largest first, each claimed from the shared counter."""
+    while True:
+        with taken.get_lock():
+            position = taken.value
+            taken.value = position + 1
+        if position >= len(order):
+            return
+        yield order[position]
+
+
+def _work(order: list[int], taken: Any, writer: Any) -> None:
+    """A forked worker (which inherited ``_JOBS``): claim, write, report, until none is left."""
+    for at in _claimed(order, taken):
+        writer.send(("start", at, None))
+        try:
+            writer.send(("done", at, _JOBS[at]()))
+        except Exception as error:
+            try:
+                writer.send(("failed", at, error))
+            except Exception:  # an error that does not pickle: its type and words
+                writer.send(("failed", at, RuntimeError(f"{type(error).__name__}: {error}")))
+    writer.close()
+
+
+def _collect(worker: Any, reader: Any, jobs: list[tuple[int, Callable[[], Path]]],
+             outcomes: dict[int, Path | Exception]) -> None:
+    """A worker's results, read until it ends; a job it started and never finished (it died)
+    becomes an error naming the workbook."""
+    from multiprocessing.connection import wait
+
+    started: int | None = None
+    while True:
+        wait([reader, worker.sentinel])
+        try:
+            kind, at, value = reader.recv()
+        except EOFError:
+            break
+        if kind == "start":
+            started = at
+        else:
+            outcomes[at] = value
+            started = None
+    worker.join()
+    if started is not None:
+        outcomes[started] = OutputError(
+            f"the review worker stopped (exit code {worker.exitcode}) while writing "
+            f"workbook {started + 1} of {len(jobs)}; run again, or set review.split_by "
+            f"to write smaller parts")
+
+
 def _give_back_freed_memory() -> None:
     """Hand the heap's freed pages back to the system (glibc keeps them otherwise): at 1M
     people about 0.25 GiB that the process tree would go on counting while the review runs."""
@@ -446,8 +496,3 @@ def _give_back_freed_memory() -> None:
 
     with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to give back
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
-def _run_job(at: int) -> Path:
-    """One job, in a forked worker (which inherited ``_JOBS``)."""
-    return _JOBS[at]()
