@@ -25,6 +25,7 @@ import sys
 from collections.abc import Callable, Iterator
 from datetime import date
 from functools import partial
+from itertools import chain
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -388,9 +389,10 @@ def _run_jobs(jobs: list[tuple[int, Callable[[], Path]]], processes: int) -> lis
     """Each job's result, in order. With ``processes`` > 1 and fork available, this process and
     ``processes`` - 1 forked workers each take the next largest job as they become free, from
     one shared counter (one process fewer holds memory than a pool of workers would, and no
-    worker waits for this process to hand it work). A job's error is raised as it would be in
-    turn: the first in order. A worker that dies (out of memory) is an error naming the
-    workbook it was writing, never a hang."""
+    worker waits for this process to hand it work). This process takes the largest first (the
+    index, which reads every identity: a worker would copy those pages). A job's error is
+    raised as it would be in turn: the first in order. A worker that dies (out of memory) is
+    an error naming the workbook it was writing, never a hang."""
     processes = min(processes, len(jobs))
     if processes < 2 or sys.platform != "linux":
         return [job() for _, job in jobs]
@@ -398,7 +400,7 @@ def _run_jobs(jobs: list[tuple[int, Callable[[], Path]]], processes: int) -> lis
 
     context = multiprocessing.get_context("fork")
     order = sorted(range(len(jobs)), key=lambda at: -jobs[at][0])
-    taken = context.Value("i", 0)
+    taken = context.Value("i", 1)  # this process writes the largest (order[0]) itself
     global _JOBS
     _JOBS = [job for _, job in jobs]
     outcomes: dict[int, Path | Exception] = {}
@@ -411,7 +413,7 @@ def _run_jobs(jobs: list[tuple[int, Callable[[], Path]]], processes: int) -> lis
             worker.start()
             writer.close()
             workers.append((worker, reader))
-        for at in _claimed(order, taken):
+        for at in chain([order[0]], _claimed(order, taken)):
             try:
                 outcomes[at] = _JOBS[at]()
             except Exception as error:
