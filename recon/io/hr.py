@@ -504,7 +504,7 @@ def _read_xlsx(raw: bytes, name: str, source: Source
         names, frame_of = arrow
         try:
             return (*_first_sheet_frame(names, frame_of, name, source), "fastexcel (Arrow)")
-        except _CalamineRefused:
+        except _HandedOver:
             pass
     fast = _calamine_sheets(raw, source)
     if fast is not None:
@@ -513,7 +513,7 @@ def _read_xlsx(raw: bytes, name: str, source: Source
             return (*_first_sheet_frame(
                 names, lambda sheet: _sheet_frame(cells_of(sheet), name, source), name, source),
                 "calamine")
-        except _CalamineRefused:
+        except _HandedOver:
             pass
     import zipfile
 
@@ -535,8 +535,9 @@ def _read_xlsx(raw: bytes, name: str, source: Source
         workbook.close()
 
 
-class _CalamineRefused(Exception):
-    """calamine could not read a sheet: openpyxl reads the workbook instead."""
+class _HandedOver(Exception):
+    """A fast reader cannot vouch for a sheet: the next one takes the workbook (fastexcel hands
+    it to python-calamine, python-calamine to openpyxl)."""
 
 
 def _calamine_sheets(raw: bytes, source: Source
@@ -559,7 +560,7 @@ def _calamine_sheets(raw: bytes, source: Source
             start = found.start
             rows = found.iter_rows() if start is not None else iter(())
         except Exception as error:
-            raise _CalamineRefused from error
+            raise _HandedOver from error
         if start is not None and start[1]:  # the used range starts right of column A
             return ([""] * start[1] + row for row in rows)
         return rows
@@ -590,7 +591,7 @@ _DATETIME_TEXT = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d+)?$"
 
 def _arrow_columns(raw: bytes, sheet: str) -> tuple[list[Any], list[Any]]:
     """A sheet's columns from A1, as text the way ``_excel_text`` spells each cell, and a mask
-    per column of the cells stored as numbers. Raises ``_CalamineRefused`` for a sheet whose
+    per column of the cells stored as numbers. Raises ``_HandedOver`` for a sheet whose
     text this cannot vouch for (the cell readers take it).
 
     fastexcel gives one type per column per load, so the sheet is loaded twice, side by side
@@ -618,10 +619,10 @@ def _arrow_columns(raw: bytes, sheet: str) -> tuple[list[Any], list[Any]]:
             del loaded  # calamine's cells, held until the sheet object goes
             text_batch = text_future.result()
     except Exception as error:
-        raise _CalamineRefused from error
+        raise _HandedOver from error
     if (text_batch.num_rows, text_batch.num_columns) != (typed_batch.num_rows,
                                                            typed_batch.num_columns):
-        raise _CalamineRefused
+        raise _HandedOver
     columns = range(text_batch.num_columns)
     valued: list[Any] = [None] * len(columns)  # per column: its number and boolean cells
     booleans: list[Any] = [None] * len(columns)
@@ -644,7 +645,7 @@ def _arrow_columns(raw: bytes, sheet: str) -> tuple[list[Any], list[Any]]:
                 sheet, header_row=None, skip_rows=0, dtypes="float", use_columns=counted,
                 eager=True)
         except Exception as error:
-            raise _CalamineRefused from error
+            raise _HandedOver from error
         values = dict(zip(counted, doubles.columns, strict=True))
     empty = pa.nulls(text_batch.num_rows, pa.large_string())
     texts: list[Any] = [empty] * offset
@@ -680,7 +681,7 @@ def _spelled(text: Any, valued: Any, booleans: Any, numbers: Any, doubles: Any) 
         # and January 1900): Python spells those its own way.
         if pc.any(pc.greater(pc.utf8_length(spelled), 19)).as_py() or \
                 pc.any(pc.less(spelled, "1900-02-01")).as_py():
-            raise _CalamineRefused
+            raise _HandedOver
         midnight = pc.ends_with(text, " 00:00:00")
         text = pc.if_else(dated, pc.if_else(midnight, pc.utf8_slice_codeunits(text, 0, 10),
                                             pc.replace_substring(text, " ", "T",
