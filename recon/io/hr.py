@@ -626,7 +626,8 @@ def _arrow_columns(raw: bytes, sheet: str) -> tuple[list[Any], list[Any]]:
     columns = range(text_batch.num_columns)
     valued: list[Any] = [None] * len(columns)  # per column: its number and boolean cells
     booleans: list[Any] = [None] * len(columns)
-    masks = [pa.array(np.zeros(text_batch.num_rows, dtype=bool))] * len(columns)
+    none = pa.array(np.zeros(text_batch.num_rows, dtype=bool))
+    masks = [none] * len(columns)
     for position in columns:
         marked = pc.is_valid(typed_batch.column(position))
         if pc.any(marked).as_py():
@@ -652,7 +653,6 @@ def _arrow_columns(raw: bytes, sheet: str) -> tuple[list[Any], list[Any]]:
     for position in columns:
         texts.append(_spelled(text_batch.column(position), valued[position],
                               booleans[position], masks[position], values.get(position)))
-    none = pa.array(np.zeros(text_batch.num_rows, dtype=bool))
     return texts, [none] * offset + masks
 
 
@@ -666,8 +666,10 @@ def _spelled(text: Any, valued: Any, booleans: Any, numbers: Any, doubles: Any) 
         whole = (found == np.floor(found)) & (np.abs(found) < 2.0**63)
         spelled = np.empty(len(found), dtype=object)
         spelled[whole] = found[whole].astype(np.int64).astype(str)
-        for at in np.flatnonzero(~whole):  # a fraction: Python spells it (repr)
-            spelled[at] = _excel_text(float(found[at]))
+        # A fraction: Python spells it (repr), once per distinct value (an FTE column holds few).
+        distinct, where = np.unique(found[~whole], return_inverse=True)
+        spelled[~whole] = np.array([_excel_text(float(v)) for v in distinct],
+                                   dtype=object)[where]
         text = pc.replace_with_mask(text, numbers, pa.array(spelled, pa.large_string()))
     if booleans is not None and pc.any(booleans).as_py():
         text = pc.if_else(booleans, pc.if_else(pc.equal(text, "true"), "True", "False"), text)
