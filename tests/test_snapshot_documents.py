@@ -56,6 +56,15 @@ def forms(users: list[Any]) -> dict[str, bytes]:
     return {
         "a ListResponse": json.dumps(list_response(users)).encode(),
         "a pretty-printed ListResponse": json.dumps(list_response(users), indent=2).encode(),
+        # Pretty-printed as a Windows editor saves it (CRLF), and with no indent (every value
+        # on its own line, "}" and "{" one line break apart, a comma between).
+        "a pretty-printed ListResponse with CRLF": json.dumps(
+            list_response(users), indent=2).replace("\n", "\r\n").encode(),
+        "a ListResponse with indent 0": json.dumps(list_response(users), indent=0).encode(),
+        "a ListResponse some of whose users span lines": (
+            json.dumps(list_response(users))[:-2].rsplit('"Resources": [', 1)[0]
+            + '"Resources": [' + ",".join(json.dumps(user, indent=1 if at % 3 else None)
+                                          for at, user in enumerate(users)) + "]}").encode(),
         "a ListResponse saved without its schemas": json.dumps(
             {k: v for k, v in list_response(users).items() if k != "schemas"}).encode(),
         "a recon.snapshot/1 document": json.dumps(snapshot_document(

@@ -8,11 +8,13 @@ Managers appear by name, not by account id; SCIM paths by the name an analyst kn
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
+import msgspec
+import numpy as np
 import pandas as pd
 
 from recon.core.config import Config
@@ -187,6 +189,35 @@ def orphan_table(reconciliation: Reconciliation, categories: Iterable[str] = ("o
 
 # ---- names for ids: what a reviewer reads instead of account and group ids ------------------
 
+class _Match(msgspec.Struct):
+    """What a create op's ``match`` keys say of a name."""
+
+    displayName: Any = None
+    userName: Any = None
+
+
+_MATCHES = msgspec.json.Decoder(list[_Match])
+
+
+class _Texts:
+    """id → text, one id at a time: the ids' hash (pandas builds it on the first lookup) and
+    the texts as Python strings (None where missing)."""
+
+    def __init__(self, table: pd.Series) -> None:
+        self.index = table.index
+        self.texts = table.astype(object).where(table.notna(), None).to_numpy()
+
+    def get(self, ref: str) -> str | None:
+        try:
+            at = self.index.get_loc(ref)
+        except (KeyError, TypeError):
+            return None
+        if not isinstance(at, int):  # an id twice: the first names it
+            at = int(np.flatnonzero(np.asarray(self.index == ref))[0])
+        text = self.texts[at]
+        return None if text is None else str(text)
+
+
 @dataclass(frozen=True)
 class Names:
     """Who or what an id stands for, from a run's identities (and groups, and plan).
@@ -205,17 +236,20 @@ class Names:
     @classmethod
     def of(cls, identities: pd.DataFrame, groups: pd.DataFrame | None = None,
            ops: pd.DataFrame | None = None) -> Names:
-        ids = identities.copy()
-        ids["hr_row"] = pd.to_numeric(ids["hr_row"], errors="coerce").astype("Int64")
+        ids = identities[["hr_row", "target_id", "display_name", "user_name"]]
         # An account's own row (an HR row matched to it, or the account row) names it.
-        named = ids.dropna(subset=["target_id"]).drop_duplicates("target_id")
-        accounts = pd.Series(named["display_name"].astype("string").fillna(
-            named["user_name"].astype("string")).to_numpy(),
-            index=named["target_id"].astype(str).to_numpy(), dtype="string")
-        users = pd.Series(named["user_name"].astype("string").to_numpy(),
-                          index=named["target_id"].astype(str).to_numpy(), dtype="string")
-        people = ids.dropna(subset=["hr_row"]).drop_duplicates("hr_row").set_index("hr_row")[
-            ["display_name", "user_name"]].astype("string")
+        target = ids["target_id"]
+        named = ids[(target.notna() & ~target.duplicated()).to_numpy(dtype=bool)]
+        accounts_index = pd.Index(named["target_id"].to_numpy(dtype=object).astype(str))
+        user_names = named["user_name"].astype("string")
+        accounts = pd.Series(named["display_name"].astype("string").fillna(user_names).array,
+                             index=accounts_index)
+        users = pd.Series(user_names.array, index=accounts_index)  # the same index: one hash
+        rows = pd.to_numeric(ids["hr_row"], errors="coerce").astype("Int64")
+        first = (rows.notna() & ~rows.duplicated()).to_numpy(dtype=bool)
+        people = pd.DataFrame({column: ids[column].astype("string").array[first]
+                               for column in ("display_name", "user_name")},
+                              index=pd.Index(rows.array[first], name="hr_row"))
         group_names = pd.Series(dtype="string")
         if groups is not None and not groups.empty and "target_id" in groups:
             known = groups.dropna(subset=["target_id"]).drop_duplicates("target_id")
@@ -224,28 +258,34 @@ class Names:
         created: dict[str, str] = {}
         if ops is not None and not ops.empty:
             posts = ops[ops["method"] == "POST"]
-            rows = pd.to_numeric(posts["hr_row"], errors="coerce").astype("Int64")
-            who = rows.map(people["display_name"]).astype("string")
-            for one, match, name in zip(posts["op_id"], posts["match"].fillna(""), who,
-                                        strict=True):
-                keys = json.loads(str(match)) if match else {}
-                label = keys.get("displayName") or (None if pd.isna(name) else name) or keys.get(
-                    "userName") or str(one)[:12]
+            who = pd.to_numeric(posts["hr_row"], errors="coerce").astype("Int64").map(
+                people["display_name"]).astype("string")
+            matches = _MATCHES.decode(b"[%b]" % b",".join(
+                str(match).encode() if match else b"{}" for match in posts["match"].fillna("")))
+            for one, keys, name in zip(posts["op_id"], matches, who, strict=True):
+                label = keys.displayName or (None if pd.isna(name) else name) or \
+                    keys.userName or str(one)[:12]
                 created[f"bulkId:{str(one)[:32]}"] = f"{label} (new)"
         return cls(accounts, users, people, group_names, created)
 
     @cached_property
-    def _lookup(self) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
-        """The three id → name tables as dicts, for one id at a time (made on first use)."""
-        return tuple(  # type: ignore[return-value]
-            dict(zip(known.index.astype(str).tolist(), known.astype(str).tolist(), strict=True))
-            for known in (s.dropna() for s in (self.accounts, self.users, self.groups)))
+    def _lookup(self) -> tuple[_Texts, _Texts, _Texts]:
+        """The three id → name tables, for one id at a time (made on first use; accounts and
+        user names share one hash of the account ids)."""
+        return _Texts(self.accounts), _Texts(self.users), _Texts(self.groups)
+
+    def warm(self) -> Names:
+        """Make the lookups now (before a fork: the worker then shares them, not remakes them)."""
+        for texts in self._lookup:
+            texts.get("")
+        return self
 
     def account(self, ref: str) -> str:
         """A person's name for an account id (or the create that makes it); else the id."""
         if ref in self.created:
             return self.created[ref]
-        return self._lookup[0].get(ref, ref)
+        name = self._lookup[0].get(ref)
+        return ref if name is None else name
 
     def member(self, ref: str) -> str:
         """A group member as a reviewer reads it: name and user name, or the id."""
@@ -262,7 +302,8 @@ class Names:
         """A group's display name for its id (or the create that makes it); else the id."""
         if ref in self.created:
             return self.created[ref].removesuffix(" (new)")
-        return self._lookup[2].get(ref, ref)
+        name = self._lookup[2].get(ref)
+        return ref if name is None else name
 
     def manager(self, ref: str) -> str:
         """A manager reference: the name beside the account id (its start, when long: the

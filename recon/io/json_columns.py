@@ -26,31 +26,45 @@ _LF, _CR, _OPEN, _CLOSE = b"\n"[0], b"\r"[0], b"{"[0], b"}"[0]
 
 
 def object_lines_table(raw: bytes, *, sample_size: int | None = None,
-                       check_utf8: bool = True) -> Any:
+                       check_utf8: bool = True, objects: int | None = None) -> Any:
     """A pyarrow Table with one row per line of ``raw`` (one JSON object each), or None.
 
     None when the buffer is not exactly one object per line (at least two lines), is not UTF-8,
     or pyarrow cannot read it.
+
+    ``objects``: the caller knows the buffer is that many JSON objects, each valid JSON on its
+    own, joined by one line break each, but an object may itself span lines (the users of a
+    pretty-printed document, cut out by a JSON decoder). pyarrow then reads values across
+    lines, and must find exactly that many. Between two such objects "}\n{" is the only place
+    "}" meets "{" across one line break: inside a valid value a comma or white space would
+    stand between them, and strings hold no raw line break.
     """
     start = len(BOM) if raw.startswith(BOM) else 0
     if raw[start:start + 1] != b"{":
         return None
-    lines = object_lines(raw)
+    lines = object_lines(raw) if objects is None else objects
     if lines < 2:
         return None  # one object may be a whole document: the general path decides
     buffer = pa.py_buffer(raw).slice(start)
     size = SAMPLE_SIZE if sample_size is None else sample_size
-    sample = raw.find(b"\n", start + size) + 1 or len(raw)
+    if objects is None:
+        sample = raw.find(b"\n", start + size) + 1 or len(raw)
+    else:
+        boundary = raw.find(b"}\n{", start + size)
+        sample = len(raw) if boundary < 0 else boundary + 2
+    spread = objects is not None
     try:
         if check_utf8:
             offsets = pa.array([0, len(buffer)], pa.int64()).buffers()[1]
             pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, buffer]).cast(
                 pa.large_string())
         first = pa_json.read_json(pa.BufferReader(buffer.slice(0, sample - start)),
-                                  read_options=pa_json.ReadOptions(use_threads=False))
+                                  read_options=pa_json.ReadOptions(use_threads=False),
+                                  parse_options=pa_json.ParseOptions(newlines_in_values=spread))
         table = pa_json.read_json(
             pa.BufferReader(buffer), read_options=pa_json.ReadOptions(block_size=BLOCK_SIZE),
-            parse_options=pa_json.ParseOptions(explicit_schema=pinned(first.schema)))
+            parse_options=pa_json.ParseOptions(explicit_schema=pinned(first.schema),
+                                               newlines_in_values=spread))
     except (pa.ArrowException, ValueError):
         return None
     return table if table.num_rows == lines else None

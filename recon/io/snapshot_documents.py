@@ -267,9 +267,10 @@ def read_columnar(held: Held, name: str, *, sample_size: int | None = None
     general reader must decide; NOT_A_DOCUMENT when the file starts with neither an array nor
     a page (JSON lines of users, or nothing readable), decided from its first value alone.
 
-    The file's bytes are released once its users are cut out: a pretty-printed file's users are
-    slices of a one-line copy, so the file and its copy are not in memory together with the
-    JSON lines."""
+    The file's bytes are released once its users are joined into lines. One pretty-printed
+    document is decoded as it is, its users slices of the file that span lines (pyarrow reads
+    them so, ``object_lines_table(objects=…)``): making it one line first cost more than the
+    rest of the read. Pretty-printed pages and arrays are made one line each."""
     raw = held.data
     assert raw is not None
     try:
@@ -298,10 +299,13 @@ def read_columnar(held: Held, name: str, *, sample_size: int | None = None
     header = {key: value for key, value in headers[0].items() if key not in _USER_LISTS}
     del pages, headers, raw
     held.release()
+    count = len(slices)
     slices.append(msgspec.Raw(b""))  # the last line's break, without a copy of all the lines
     lines = b"\n".join(slices)
     del slices
-    table = object_lines_table(lines, sample_size=sample_size)
+    # As many objects as slices, which may span lines (a pretty-printed document's users):
+    # pyarrow reads them as fast so as one per line.
+    table = object_lines_table(lines, sample_size=sample_size, objects=count)
     del lines
     if table is None:
         return None
@@ -327,8 +331,9 @@ def _split(raw: bytes) -> list[_Page] | bool | None:
     start = at.start()
     if raw[start:start + 1] == b"[":
         return _array_pages(raw, start, len(raw))  # anything after the array: an error
-    try:  # one document (the usual file) is read in one pass, not scanned for its end first
-        head = _PAGE.decode(_one_line(raw, start, len(raw)))
+    try:  # one document (the usual file) is read in one pass, not scanned for its end first;
+        # a pretty-printed one as it is (its users then span lines: read_columnar knows)
+        head = _PAGE.decode(memoryview(raw)[start:])
     except (msgspec.DecodeError, msgspec.ValidationError):
         pass  # more values follow (msgspec stops at the second), or none it reads: split
     else:

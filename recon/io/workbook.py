@@ -361,7 +361,7 @@ def write_review(folder: str | Path, reconciliation: ReconciliationLike, plan: P
     if split_by is None:
         return [write_workbook(out / "report.xlsx", reconciliation, plan, policy=policy,
                                max_rows=max_rows)]
-    names = names_of(reconciliation, plan)
+    names = names_of(reconciliation, plan).warm()  # made once, before the worker forks
     typed = _Typed(reconciliation)  # hr_row typed once, not once per workbook
     reconciliation = typed
     parts = _split_values(reconciliation, plan, split_by, names)

@@ -27,6 +27,7 @@ from recon.errors import OutputError
 EXCEL_MAX_ROWS = 1_048_576  # rows per worksheet (Excel specifications and limits)
 EXCEL_MAX_TEXT = 32_767  # characters per cell
 RISKY_START = re.compile(r"^[=+\-@\t\r]")
+RISKY_FIRST = frozenset("=+-@\t\r")  # the same guard, for one character
 #: Characters XML 1.0 cannot hold (what openpyxl strips too): never written, never compared.
 ILLEGAL = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 
@@ -151,10 +152,10 @@ class Book:
         """``put`` for text already ``clean``: only the quote prefix is decided here."""
         if not value:
             if styles:
-                ws.write_blank(row, col, None, self.format(*styles))
+                ws._write_blank(row, col, None, self.format(*styles))
             return
-        ws.write_string(row, col, value, self.format(
-            *styles, quoted=value[0] in "=+-@\t\r"))
+        ws._write_string(row, col, value, self.format(
+            *styles, quoted=value[0] in RISKY_FIRST))
 
     def close(self) -> None:
         self.wb.close()
@@ -248,10 +249,22 @@ def write_table(book: Book, title: str, frame: pd.DataFrame, columns: Sequence[C
         return
     values = [column_values(frame[c.source]) for c in columns]
     flagged = (np.zeros(len(frame), dtype=bool) if bad is None
-               else bad.reindex(frame.index).fillna(False).to_numpy(dtype=bool))
-    put = book.put
+               else bad.reindex(frame.index).fillna(False).to_numpy(dtype=bool)).tolist()
+    # Text (most cells) is written here, its format chosen from four; anything else by ``put``.
+    # XlsxWriter's own ``_write_string``/``_write_blank``: the public methods only add the
+    # parsing of "A1" cell names, for every cell.
+    put, write_string, write_blank = book.put, ws._write_string, ws._write_blank
+    formats = ((None, book.format(quoted=True)), (book.format("bad"),
+                                                  book.format("bad", quoted=True)))
     for offset, row in enumerate(zip(*values, strict=True)):
         at = header_row + 1 + offset
-        style = ("bad",) if flagged[offset] else ()
+        marked = flagged[offset]
+        chosen = formats[marked]
         for col, value in enumerate(row):
-            put(ws, at, col, value, *style, cleaned=True)
+            if value.__class__ is str:
+                write_string(at, col, value, chosen[value[:1] in RISKY_FIRST])
+            elif value is None:
+                if marked:
+                    write_blank(at, col, None, chosen[0])
+            else:
+                put(ws, at, col, value, *(("bad",) if marked else ()), cleaned=True)
