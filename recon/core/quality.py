@@ -26,9 +26,11 @@ import json
 import logging
 import os
 import sys
+import threading
 import types
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from importlib.machinery import ModuleSpec
 from typing import Any
@@ -94,10 +96,16 @@ _HIDDEN_FROM_GX = frozenset({"azure.identity"})
 
 
 class _GxImportFinder(importlib.abc.MetaPathFinder):
-    """Installed only while GX is imported: defers or hides the modules named above."""
+    """Installed only while GX is imported: defers or hides the modules named above, for the
+    thread importing GX alone (another thread may import at the same time)."""
+
+    def __init__(self) -> None:
+        self.thread = threading.get_ident()
 
     def find_spec(self, fullname: str, path: Sequence[str] | None,
                   target: types.ModuleType | None = None) -> ModuleSpec | None:
+        if threading.get_ident() != self.thread:
+            return None
         if fullname in _HIDDEN_FROM_GX:
             raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
         if fullname not in _DEFERRED_MODULES:
@@ -121,14 +129,54 @@ def _import_gx() -> Any:
 
 def _gx() -> _Gx:
     """Import GX and build the ephemeral context once; later calls reuse it."""
-    global _GX
     if _GX is None:
-        os.environ["GX_ANALYTICS_ENABLED"] = "false"  # before the import: no usage statistics
         with warnings.catch_warnings():  # GX's own deprecation noise is not the user's concern
             warnings.simplefilter("ignore")
-            gx = _import_gx()
-            from great_expectations.data_context.types.base import ProgressBarsConfig
-            from great_expectations.expectations.registry import get_expectation_impl
+            _make_gx()
+    assert _GX is not None
+    return _GX
+
+
+@contextmanager
+def prepared_alongside() -> Iterator[None]:
+    """Run the block while a thread imports GX and makes its context: the block's reads run
+    mostly outside the GIL, so most of the second GX takes is hidden behind them.
+
+    Python's warning filters are one per process (``catch_warnings`` is not thread-safe): the
+    block runs with warnings ignored, as GX's import does, and the thread is waited for before
+    they are restored. Should the thread fail, ``_gx`` meets the failure again, in the caller's
+    thread, and reports it there."""
+    if _GX is not None:
+        yield
+        return
+    thread = threading.Thread(target=_prepare_quietly, name="recon: importing GX", daemon=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        thread.start()
+        try:
+            yield
+        finally:
+            thread.join()
+
+
+def _prepare_quietly() -> None:
+    with suppress(Exception):  # met again, and reported, by the check that needs GX
+        _make_gx()
+
+
+_MAKING = threading.Lock()
+
+
+def _make_gx() -> None:
+    """Import GX and make the context, once (the warning filters are the caller's)."""
+    global _GX
+    with _MAKING:
+        if _GX is not None:
+            return
+        os.environ["GX_ANALYTICS_ENABLED"] = "false"  # before the import: no usage statistics
+        gx = _import_gx()
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+        from great_expectations.expectations.registry import get_expectation_impl
 
         # Some GX modules set their logger to INFO; the CLI promises one line per problem.
         for name in [*logging.root.manager.loggerDict, "great_expectations"]:
@@ -143,7 +191,6 @@ def _gx() -> _Gx:
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
         asset = context.data_sources.add_pandas("recon").add_dataframe_asset("hr_extract")
         _GX = _Gx(gx, asset.add_batch_definition_whole_dataframe("whole"), get_expectation_impl)
-    return _GX
 
 
 def _expectation(gx: _Gx, rule: Rule, number: int) -> Any:
