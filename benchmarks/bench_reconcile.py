@@ -123,6 +123,24 @@ def load_average() -> float:
     return os.getloadavg()[0]
 
 
+#: A fixed piece of work timed in its own process just before each run: how fast this shared
+#: machine is at that moment (the load average does not say: a neighbour's load is not in it).
+#: Pure Python, as the review's XlsxWriter is, and a numpy sort, as the engine's columns are.
+MACHINE_CHECK = """
+import time
+start = time.perf_counter()
+table = {str(i): i for i in range(2_000_000)}
+import numpy as np
+np.sort(np.random.default_rng(1).random(5_000_000))
+print(time.perf_counter() - start)
+"""
+
+
+def machine_check() -> float:
+    child = subprocess.run([sys.executable, "-c", MACHINE_CHECK], capture_output=True, text=True)
+    return float(child.stdout.strip() or "nan")
+
+
 def measured(command: list[str], cwd: Path) -> tuple[dict[str, Any], str]:
     """(wall, CPU, peak RSS, exit code) of a command, and what it printed."""
     child = subprocess.run([sys.executable, "-c", MEASURE, *command], cwd=cwd,
@@ -172,7 +190,7 @@ def run_shape(n: int, shape: str, folder: Path) -> dict[str, Any]:
     label, hr_shape, target_shape, _ = SHAPES[shape]
     config = folder / f"recon-{hr_shape if hr_shape != 'csv' else target_shape}.yaml"
     out = folder / f"run-{shape}"
-    before = load_average()
+    before, check = load_average(), machine_check()
     usage, output = measured([recon_command(), "reconcile", "--config", str(config), "--out",
                               str(out), "--overwrite"], folder)
     after = load_average()
@@ -191,7 +209,7 @@ def run_shape(n: int, shape: str, folder: Path) -> dict[str, Any]:
     return {"n": n, "shape": shape, "label": label, "code": usage["code"], "wall": usage["wall"],
             "cpu": usage["cpu"], "rss_mb": usage["rss_mb"],
             "rss_self_mb": usage.get("rss_self_mb"), "pss_tree_mb": usage.get("pss_tree_mb"),
-            "load": [before, after],
+            "load": [before, after], "check": check,
             "stages": stage_seconds(output), "readers": readers,
             "counts_ok": counts == wanted, "accounts": expected["accounts"], **sizes,
             "output_tail": output.strip().splitlines()[-3:] if usage["code"] else []}
@@ -263,6 +281,11 @@ def people(n: int) -> str:
     return f"{n // 1000:,}k" if n % 1000 == 0 else f"{n:,}"
 
 
+def check_text(result: dict[str, Any]) -> str:
+    check = result.get("check")
+    return "–" if check is None else f"{check:.2f} s"
+
+
 def render(results: list[dict[str, Any]], routes: list[dict[str, Any]]) -> str:
     """One table per N (a row per shape), then the datacompy route per N."""
     blocks = []
@@ -270,10 +293,10 @@ def render(results: list[dict[str, Any]], routes: list[dict[str, Any]]) -> str:
         rows = [r for r in results if r["n"] == n]
         fastest = min(r["wall"] for r in rows if r["code"] in (0, 1))
         head = ("| shape | HR reader | target reader | " + " | ".join(STAGES)
-                + " | **total** wall (CPU) | × fastest | peak RSS | load | counts |")
+                + " | **total** wall (CPU) | × fastest | peak RSS | load | check | counts |")
         lines = [f"N = {people(n)} people ({rows[0]['accounts']:,} accounts); stage seconds as "
                  "`recon reconcile` prints them", "", head,
-                 "|---|---|---|" + "---:|" * (len(STAGES) + 3) + "---|---|"]
+                 "|---|---|---|" + "---:|" * (len(STAGES) + 3) + "---|---:|---|"]
         for r in rows:
             stages = " | ".join(f"{r['stages'].get(stage, float('nan')):.1f}" for stage in STAGES)
             counts = "as generated" if r["counts_ok"] else "DIFFER"
@@ -283,7 +306,7 @@ def render(results: list[dict[str, Any]], routes: list[dict[str, Any]]) -> str:
                 f"| {r['label']} | {r['readers']['hr']} | {r['readers']['target']} | {stages} | "
                 f"**{r['wall']:.1f} s** ({r['cpu']:.1f} s) | {r['wall'] / fastest:.2f}× | "
                 f"{r['rss_mb'] / 1024:.2f} GiB | {r['load'][0]:.1f} → {r['load'][1]:.1f} | "
-                f"{counts} |")
+                f"{check_text(r)} | {counts} |")
         blocks.append("\n".join(lines))
     if routes:
         lines = ["The datacompy route on the same files (pandas `read_csv`, `json.load` of the "
