@@ -192,6 +192,20 @@ def test_reconcile_says_what_it_is_doing_in_plain_text(run_folder: Path) -> None
         quiet.stdout.strip()]  # one line: the plan and where it went
 
 
+def test_recon_s_own_warnings_reach_the_user_while_gx_is_imported_alongside(
+        project: Path) -> None:
+    """GX is imported on a thread while the inputs are read, with other modules' warnings
+    ignored meanwhile (``prepared_alongside``): the HR reader's own warning still shows, once,
+    and none of GX's import noise does."""
+    text = (project / "workers.csv").read_text(encoding="utf-8-sig")
+    (project / "workers.csv").write_bytes(text.replace("Active", "Actíve", 1).encode("cp1252", errors="replace"))
+    done = recon("reconcile", "--config", "recon.yaml", "--out", "run", cwd=project)
+    assert done.returncode == 0, done.stderr
+    warned = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(warned) == 1 and warned[0].startswith("warning:"), done.stderr
+    assert "read as cp1252" in warned[0]
+
+
 def test_the_hr_file_s_mistake_is_told_first(project: Path) -> None:
     """An HR workbook and a saved snapshot both wrong: the line names the HR file, read first
     (read_inputs), and the target is not read at all."""

@@ -142,16 +142,17 @@ def prepared_alongside() -> Iterator[None]:
     """Run the block while a thread imports GX and makes its context: the block's reads run
     mostly outside the GIL, so most of the second GX takes is hidden behind them.
 
-    Python's warning filters are one per process (``catch_warnings`` is not thread-safe): the
-    block runs with warnings ignored, as GX's import does, and the thread is waited for before
-    they are restored. Should the thread fail, ``_gx`` meets the failure again, in the caller's
-    thread, and reports it there."""
+    Python's warning filters are one per process (``catch_warnings`` is not thread-safe): while
+    the block runs, a warning raised outside recon's own modules is ignored, as GX's import
+    noise is, and recon's own (an HR file read as cp1252) still reaches the user; the thread is
+    waited for before the filters are restored. Should the thread fail, ``_gx`` meets the
+    failure again, in the caller's thread, and reports it there."""
     if _GX is not None:
         yield
         return
     thread = threading.Thread(target=_prepare_quietly, name="recon: importing GX", daemon=True)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.filterwarnings("ignore", module=r"(?!recon(\.|$))")
         thread.start()
         try:
             yield

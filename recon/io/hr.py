@@ -12,7 +12,6 @@ import codecs
 import csv
 import hashlib
 import io
-import logging
 import re
 import warnings
 from collections import Counter
@@ -31,8 +30,6 @@ import pyarrow.csv as pacsv  # type: ignore[import-untyped, unused-ignore]
 
 from recon.core.config import Source
 from recon.errors import InputError
-
-log = logging.getLogger(__name__)
 
 HEADER_SCAN_ROWS = 50
 DELIMITERS = ",;\t|"
@@ -127,8 +124,7 @@ def _decode(raw: bytes, name: str, encoding: str | None) -> tuple[str, str]:
                 raise InputError(f"mixed encodings: line {line} is not UTF-8 but other lines "
                                  "are; save the whole file as UTF-8", file=name)
             message = f"{name}: not valid UTF-8 (first at line {line}); read as {candidate}"
-            warnings.warn(message, stacklevel=3)
-            log.warning(message)
+            warnings.warn(message, stacklevel=3)  # once: the CLI prints it as "warning: …"
         return text, candidate
     raise InputError(f"cannot decode as {encoding}", file=name)
 
